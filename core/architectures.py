@@ -1,0 +1,395 @@
+"""The model registry: every architecture a lesson can train, with its hyperparameters.
+
+Each entry has a title, a short description for the class, and the hyperparameters it takes with their
+defaults and allowed ranges. `build_model` turns an entry into a compiled `keras.Model` that takes the raw
+`uint8` images of a dataset (a `Rescaling` layer inside divides by 255) and ends in a softmax over its
+classes. Every architecture works for every dataset: dense models flatten the image first.
+
+    from core import architectures
+    hyperparameters = architectures.resolve_hyperparameters("cnn", {"epochs": 3})
+    model = architectures.build_model("cnn", (28, 28), 10, hyperparameters)
+    architectures.describe(model)
+"""
+
+import dataclasses
+import math
+import threading
+from typing import Any, Callable
+
+from core import backend
+
+
+@dataclasses.dataclass(frozen=True)
+class Hyperparameter:
+    """One setting of a model or of its training, with its allowed values."""
+
+    name: str
+    title: str
+    default: Any
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple | None = None
+    help: str = ""
+    # Learning rates span orders of magnitude: the app offers them on a log scale.
+    log_scale: bool = False
+
+    @property
+    def kind(self) -> type:
+        return type(self.default)
+
+    def validate(self, value):
+        """Returns `value` converted to this hyperparameter's type, or raises ValueError saying what is allowed."""
+        if self.choices is not None:
+            if value not in self.choices:
+                allowed = ", ".join(repr(choice) for choice in self.choices)
+                raise ValueError(f"{self.title} must be one of {allowed}; got {value!r}.")
+            return value
+        if self.kind is bool:
+            if not isinstance(value, (bool, int)) or value not in (0, 1):
+                raise ValueError(f"{self.title} must be true or false; got {value!r}.")
+            return bool(value)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{self.title} must be a number; got {value!r}.") from None
+        if self.kind is int:
+            if not number.is_integer():
+                raise ValueError(f"{self.title} must be a whole number; got {value!r}.")
+            number = int(number)
+        if not math.isfinite(number) or not (self.minimum <= number <= self.maximum):
+            raise ValueError(
+                f"{self.title} must be between {self.minimum:g} and {self.maximum:g}; got {value!r}."
+            )
+        return number
+
+
+# The settings every architecture shares. Architectures may change the defaults (the MLP trains with SGD).
+COMMON_HYPERPARAMETERS = (
+    Hyperparameter("epochs", "Epochs", 5, 1, 200, help="Passes over the whole training set."),
+    Hyperparameter("batch_size", "Batch size", 32, 1, 4096, help="Images per gradient step."),
+    Hyperparameter(
+        "optimizer", "Optimizer", "adam", choices=("adam", "sgd", "rmsprop"),
+        help="The rule that turns gradients into weight updates.",
+    ),
+    Hyperparameter(
+        "learning_rate", "Learning rate", 0.001, 1e-6, 1.0, log_scale=True,
+        help="The size of each update step. Too large and the loss explodes.",
+    ),
+    Hyperparameter(
+        "validation_fraction", "Validation fraction", 0.1, 0.0, 0.5,
+        help="Share of the training images held out to check for overfitting.",
+    ),
+    Hyperparameter("seed", "Random seed", 42, 0, 2**31 - 1, help="Same seed, same split and same start."),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    name: str
+    title: str
+    description: str
+    builder: Callable
+    # Hyperparameters of this architecture alone (depth, width, dropout, augmentation ...).
+    own_hyperparameters: tuple[Hyperparameter, ...] = ()
+    # New defaults for common hyperparameters, such as {"optimizer": "sgd"}.
+    common_defaults: dict = dataclasses.field(default_factory=dict)
+    # Suited to colour images; the app lists these first for CIFAR-10.
+    for_colour: bool = False
+
+    @property
+    def hyperparameters(self) -> tuple[Hyperparameter, ...]:
+        common = tuple(
+            dataclasses.replace(spec, default=self.common_defaults[spec.name])
+            if spec.name in self.common_defaults
+            else spec
+            for spec in COMMON_HYPERPARAMETERS
+        )
+        return self.own_hyperparameters + common
+
+    def defaults(self) -> dict:
+        return {spec.name: spec.default for spec in self.hyperparameters}
+
+
+def _dropout(name="dropout", default=0.3, title="Dropout"):
+    return Hyperparameter(
+        name, title, default, 0.0, 0.9,
+        help="Share of units switched off at random while training, against overfitting.",
+    )
+
+
+def _width(default):
+    return Hyperparameter("width", "Units per hidden layer", default, 1, 2048, help="Neurons in each hidden layer.")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The builders. Each returns the layers from `inputs` (already scaled to [0, 1]) to the final logits layer
+# input; `build_model` adds the input, the scaling and the softmax so that every model shares them.
+
+
+def _flat(layers, inputs):
+    return layers.Flatten(name="flatten")(inputs)
+
+
+def _with_channels(layers, inputs):
+    # Grayscale datasets come as (height, width); convolutions want a channel axis.
+    if len(inputs.shape) == 3:
+        return layers.Reshape((*inputs.shape[1:], 1), name="add_channel")(inputs)
+    return inputs
+
+
+def _build_ann(layers, inputs, hp, image_shape):
+    x = _flat(layers, inputs)
+    return layers.Dense(hp["width"], activation="relu", name="hidden")(x)
+
+
+def _build_dnn(layers, inputs, hp, image_shape):
+    x = _flat(layers, inputs)
+    x = layers.Dense(hp["width"], activation="relu", name="input_dense")(x)
+    for index in range(hp["depth"]):
+        x = layers.Dense(hp["width"], activation="relu", name=f"hidden_{index + 1}")(x)
+        if hp["dropout"] > 0:
+            x = layers.Dropout(hp["dropout"], name=f"dropout_{index + 1}")(x)
+    return x
+
+
+def _build_mlp(layers, inputs, hp, image_shape):
+    x = _flat(layers, inputs)
+    x = layers.Dense(hp["width"], activation="relu", name="hidden")(x)
+    if hp["dropout"] > 0:
+        x = layers.Dropout(hp["dropout"], name="dropout")(x)
+    return x
+
+
+def _build_cnn(layers, inputs, hp, image_shape):
+    x = _with_channels(layers, inputs)
+    x = layers.Conv2D(hp["filters"], kernel_size=(3, 3), padding="same", activation="relu", name="conv")(x)
+    x = layers.MaxPooling2D(pool_size=(2, 2), name="pool")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(128, activation="relu", name="dense")(x)
+    return layers.Dropout(hp["dropout"], name="dropout")(x)
+
+
+def _build_cnn_deep(layers, inputs, hp, image_shape):
+    x = _with_channels(layers, inputs)
+    x = layers.Conv2D(32, kernel_size=(3, 3), activation="relu", name="conv_1")(x)
+    x = layers.Conv2D(64, kernel_size=(3, 3), activation="relu", name="conv_2")(x)
+    x = layers.MaxPooling2D(pool_size=(2, 2), name="pool")(x)
+    x = layers.Dropout(hp["conv_dropout"], name="conv_dropout")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(128, activation="relu", name="dense")(x)
+    return layers.Dropout(hp["dropout"], name="dropout")(x)
+
+
+def _build_cifar_cnn(layers, inputs, hp, image_shape):
+    x = _with_channels(layers, inputs)
+    x = layers.Conv2D(32, kernel_size=(3, 3), padding="same", activation="relu", name="conv_1")(x)
+    x = layers.Conv2D(64, kernel_size=(3, 3), padding="same", activation="relu", name="conv_2")(x)
+    x = layers.MaxPooling2D(pool_size=(2, 2), name="pool")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(128, activation="relu", name="dense_1")(x)
+    x = layers.Dropout(hp["dropout"], name="dropout_1")(x)
+    x = layers.Dense(64, activation="relu", name="dense_2")(x)
+    return layers.Dropout(0.2, name="dropout_2")(x)
+
+
+def _conv_block(layers, x, filters, name):
+    # Convolution without bias, then batch normalisation (which has its own shift), then ReLU.
+    x = layers.Conv2D(filters, kernel_size=(3, 3), padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def _build_modern_cnn(layers, inputs, hp, image_shape):
+    x = _with_channels(layers, inputs)
+    if hp["augmentation"]:
+        # Augmentation lives inside the model: it is active in training only, and the saved model needs
+        # nothing outside it. Small shifts, rotations and zooms are how people's drawings differ.
+        colour = len(image_shape) == 3
+        if colour:
+            x = layers.RandomFlip("horizontal", name="random_flip")(x)
+        x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", name="random_shift")(x)
+        x = layers.RandomRotation(15 / 360, fill_mode="constant", name="random_rotation")(x)
+        x = layers.RandomZoom(0.1, fill_mode="constant", name="random_zoom")(x)
+    width = hp["filters"]
+    x = _conv_block(layers, x, width, "block1a")
+    x = _conv_block(layers, x, width, "block1b")
+    x = layers.MaxPooling2D(pool_size=(2, 2), name="pool_1")(x)
+    x = _conv_block(layers, x, 2 * width, "block2a")
+    x = _conv_block(layers, x, 2 * width, "block2b")
+    x = layers.MaxPooling2D(pool_size=(2, 2), name="pool_2")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(128, use_bias=False, name="dense")(x)
+    x = layers.BatchNormalization(name="dense_bn")(x)
+    x = layers.ReLU(name="dense_relu")(x)
+    return layers.Dropout(hp["dropout"], name="dropout")(x)
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    architecture.name: architecture
+    for architecture in (
+        Architecture(
+            "ann", "ANN: one hidden layer",
+            "The classic artificial neural network: the image is flattened to a row of pixels, one hidden "
+            "layer of neurons combines them, and the output layer scores each class.",
+            _build_ann, (_width(100),),
+        ),
+        Architecture(
+            "dnn", "DNN: many hidden layers",
+            "A deep neural network: the same dense layers stacked many times. Deeper is not always better: "
+            "watch how training slows down and what the extra layers buy.",
+            _build_dnn,
+            (
+                Hyperparameter("depth", "Hidden layers", 5, 1, 30, help="Dense layers after the first one."),
+                _width(100),
+                _dropout(default=0.0),
+            ),
+        ),
+        Architecture(
+            "mlp", "MLP: one wide layer, plain SGD",
+            "A multi-layer perceptron with one wide hidden layer, trained with plain stochastic gradient "
+            "descent as in the textbooks: slower to learn than Adam, and easy to explain.",
+            _build_mlp, (_width(512), _dropout(default=0.0)),
+            common_defaults={"optimizer": "sgd", "learning_rate": 0.01},
+        ),
+        Architecture(
+            "cnn", "CNN: one convolution",
+            "A small convolutional network: 32 filters slide over the image and look for strokes and "
+            "edges wherever they are, a pooling layer halves the size, and a dense layer decides.",
+            _build_cnn,
+            (
+                Hyperparameter("filters", "Filters", 32, 1, 256, help="Feature maps the convolution learns."),
+                _dropout(default=0.3),
+            ),
+        ),
+        Architecture(
+            "cnn_deep", "Deeper CNN: two convolutions",
+            "Two convolutions in a row: the second one combines the edges found by the first into parts "
+            "of shapes. Dropout after each stage fights overfitting.",
+            _build_cnn_deep,
+            (
+                _dropout("conv_dropout", 0.25, "Dropout after convolutions"),
+                _dropout(default=0.5),
+            ),
+        ),
+        Architecture(
+            "cifar_cnn", "CIFAR CNN: colour images",
+            "A convolutional network sized for small colour photos (CIFAR-10), with two dense layers on "
+            "top. It works on grayscale digits too.",
+            _build_cifar_cnn, (_dropout(default=0.3),), for_colour=True,
+        ),
+        Architecture(
+            "modern_cnn", "Modern CNN: batch norm and augmentation",
+            "Our best default: four convolutions with batch normalisation, and data augmentation inside "
+            "the model (small shifts, rotations and zooms; flips for photos) so that it reads digits drawn "
+            "anywhere and anyhow.",
+            _build_modern_cnn,
+            (
+                Hyperparameter("filters", "Filters in the first block", 32, 4, 128),
+                _dropout(default=0.3),
+                Hyperparameter(
+                    "augmentation", "Data augmentation", True,
+                    help="Random shifts, rotations and zooms of the training images.",
+                ),
+            ),
+            for_colour=True,
+        ),
+    )
+}
+
+DEFAULT_ARCHITECTURE = "cnn"
+# The model the Draw page trains in one click: it must read real drawings, not only MNIST.
+DEFAULT_DIGIT_ARCHITECTURE = "modern_cnn"
+
+
+def get_architecture(name: str) -> Architecture:
+    try:
+        return ARCHITECTURES[name]
+    except KeyError:
+        raise ValueError(
+            f"Unknown architecture {name!r}. Choose one of: {', '.join(ARCHITECTURES)}."
+        ) from None
+
+
+def resolve_hyperparameters(architecture: str, values: dict | None = None) -> dict:
+    """All hyperparameters of `architecture`: its defaults overridden by `values`, each one validated."""
+    spec = get_architecture(architecture)
+    values = dict(values or {})
+    known = {parameter.name: parameter for parameter in spec.hyperparameters}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(
+            f"{spec.title} has no hyperparameter {', '.join(map(repr, unknown))}. "
+            f"It takes: {', '.join(known)}."
+        )
+    return {name: parameter.validate(values.get(name, parameter.default)) for name, parameter in known.items()}
+
+
+def _optimizer(keras, name: str, learning_rate: float):
+    classes = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+    return classes[name](learning_rate=learning_rate)
+
+
+_policy_lock = threading.Lock()
+
+
+def build_model(
+    architecture: str,
+    image_shape: tuple[int, ...],
+    num_classes: int,
+    hyperparameters: dict | None = None,
+    *,
+    mixed_precision: str | None = None,
+):
+    """A compiled model for images of `image_shape` (uint8, no batch axis) and `num_classes` classes.
+
+    `mixed_precision` is a Keras dtype policy such as "mixed_float16" (GPUs) or "mixed_bfloat16" (recent
+    CPUs); the softmax always computes in float32 so that probabilities stay exact.
+    """
+    keras = backend.keras()
+    from keras import layers
+
+    spec = get_architecture(architecture)
+    hp = resolve_hyperparameters(architecture, hyperparameters)
+    image_shape = tuple(int(size) for size in image_shape)
+    if len(image_shape) not in (2, 3) or min(image_shape) < 1:
+        raise ValueError(f"Image shape must be (height, width) or (height, width, channels); got {image_shape}.")
+    if num_classes < 2:
+        raise ValueError(f"A classifier needs at least 2 classes; got {num_classes}.")
+    # The dtype policy is global in Keras, and layers read it when they are made: hold it for the build only.
+    with _policy_lock:
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(mixed_precision or "float32")
+        try:
+            inputs = keras.Input(shape=image_shape, dtype="uint8", name="image")
+            x = layers.Rescaling(1 / 255, name="rescale")(inputs)
+            x = spec.builder(layers, x, hp, image_shape)
+            x = layers.Dense(num_classes, name="logits")(x)
+            outputs = layers.Activation("softmax", dtype="float32", name="probabilities")(x)
+            model = keras.Model(inputs, outputs, name=architecture)
+        finally:
+            keras.config.set_dtype_policy(previous)
+    model.compile(
+        optimizer=_optimizer(keras, hp["optimizer"], hp["learning_rate"]),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def describe(model) -> dict:
+    """The per-layer table of a model (name, type, output shape, parameters) and its parameter totals."""
+    rows = []
+    for layer in model.layers:
+        shape = getattr(layer, "output", None)
+        shape = tuple(shape.shape) if shape is not None else ()
+        rows.append(
+            {
+                "name": layer.name,
+                "type": type(layer).__name__,
+                "output_shape": "(" + ", ".join("batch" if size is None else str(size) for size in shape) + ")",
+                "parameters": int(layer.count_params()),
+            }
+        )
+    trainable = sum(int(math.prod(weight.shape)) for weight in model.trainable_weights)
+    total = sum(int(math.prod(weight.shape)) for weight in model.weights)
+    return {"layers": rows, "total": total, "trainable": trainable, "non_trainable": total - trainable}

@@ -1,0 +1,307 @@
+"""Training: a dataset and an architecture in, a saved run out, with progress events along the way.
+
+    from core import training
+    run = training.train("mnist_sample", "cnn", {"epochs": 2}, on_event=print)
+
+The images stay `uint8` all the way into the model (it scales them itself), and reach it through `tf.data`:
+shuffled indices, a batched gather and prefetching, so that nothing is copied to float first. The validation
+images are a stratified, shuffled hold-out of the training set: the embedded sample is stored in class order,
+and Keras's own `validation_split` would keep its last 20%, only 8s and 9s, for validation.
+
+Everything the app and the command line show comes out of `on_event` as plain dictionaries:
+    {"kind": "start", "epochs", "steps_per_epoch", "device", "run_id", ...}
+    {"kind": "batch", "epoch", "step", "steps", "loss", "accuracy", "images_per_second", "elapsed", "eta"}
+    {"kind": "epoch", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "elapsed"}
+    {"kind": "end", "status", "test": {...}, "elapsed", "message"}
+Batch events are throttled (a few per second) so that drawing live charts costs training almost nothing.
+"""
+
+import math
+import threading
+import time
+from typing import Callable
+
+import numpy as np
+
+from core import architectures, backend, datasets, evaluation
+from core.runs import RunStore
+
+Event = dict
+EventHandler = Callable[[Event], None]
+
+
+def stratified_split(labels: np.ndarray, validation_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shuffled training and validation indices, each class split in the same proportion."""
+    labels = np.asarray(labels).reshape(-1)
+    if not 0.0 <= validation_fraction < 1.0:
+        raise ValueError(f"Validation fraction must be at least 0 and below 1; got {validation_fraction}.")
+    generator = np.random.default_rng(seed)
+    train_parts, validation_parts = [], []
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        generator.shuffle(members)
+        count = int(round(len(members) * validation_fraction))
+        validation_parts.append(members[:count])
+        train_parts.append(members[count:])
+    train_indices = np.concatenate(train_parts)
+    validation_indices = np.concatenate(validation_parts)
+    generator.shuffle(train_indices)
+    generator.shuffle(validation_indices)
+    return train_indices, validation_indices
+
+
+def make_pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int = 0):
+    """A `tf.data.Dataset` of (uint8 images, int labels) batches.
+
+    Only indices are shuffled, and each batch is gathered in one operation: the shuffle buffer holds
+    numbers, not images, which keeps memory flat even for CIFAR-10.
+    """
+    tf = backend.tensorflow()
+    image_tensor = tf.constant(images)
+    label_tensor = tf.constant(np.asarray(labels).astype(np.int32))
+    count = len(images)
+    indices = tf.data.Dataset.range(count)
+    if shuffle:
+        indices = indices.shuffle(count, seed=seed, reshuffle_each_iteration=True)
+    indices = indices.batch(batch_size)
+    pipeline = indices.map(
+        lambda batch: (tf.gather(image_tensor, batch), tf.gather(label_tensor, batch)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    return pipeline.prefetch(tf.data.AUTOTUNE)
+
+
+def _make_callbacks():
+    """The callback classes, made on first use so that importing this module does not import Keras."""
+    keras = backend.keras()
+
+    class ProgressCallback(keras.callbacks.Callback):
+        """Emits throttled batch events and every epoch end; the live charts are drawn from these."""
+
+        def __init__(self, emit: EventHandler, epochs: int, steps: int, batch_size: int,
+                     interval: float = 0.25):
+            super().__init__()
+            self.emit, self.epochs, self.steps, self.batch_size = emit, epochs, steps, batch_size
+            self.interval = interval
+            self.history: dict[str, list] = {}
+
+        def on_train_begin(self, logs=None):
+            self.start = time.perf_counter()
+            self.last_emit = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+            self.epoch_start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.perf_counter()
+            last = batch + 1 == self.steps
+            if now - self.last_emit < self.interval and not last:
+                return
+            self.last_emit = now
+            logs = logs or {}
+            elapsed = now - self.start
+            done = self.epoch * self.steps + batch + 1
+            total = self.epochs * self.steps
+            epoch_elapsed = max(now - self.epoch_start, 1e-9)
+            self.emit({
+                "kind": "batch",
+                "epoch": self.epoch + 1,
+                "epochs": self.epochs,
+                "step": batch + 1,
+                "steps": self.steps,
+                "progress": done / total,
+                "loss": _number(logs.get("loss")),
+                "accuracy": _number(logs.get("accuracy")),
+                "images_per_second": (batch + 1) * self.batch_size / epoch_elapsed,
+                "elapsed": elapsed,
+                "eta": elapsed / done * (total - done),
+            })
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = {key: _number(value) for key, value in (logs or {}).items()}
+            for key, value in logs.items():
+                self.history.setdefault(key, []).append(value)
+            self.emit({"kind": "epoch", "epoch": epoch + 1, "epochs": self.epochs,
+                       "elapsed": time.perf_counter() - self.start,
+                       "epoch_seconds": time.perf_counter() - self.epoch_start, **logs})
+
+    class StopCallback(keras.callbacks.Callback):
+        """Ends training at the next batch once `stop_event` is set (the Stop button, or Ctrl-C)."""
+
+        def __init__(self, stop_event: threading.Event):
+            super().__init__()
+            self.stop_event = stop_event
+            self.stopped = False
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.stop_event.is_set():
+                self.stopped = True
+                self.model.stop_training = True
+
+    class NaNCallback(keras.callbacks.Callback):
+        """Stops a run whose loss became NaN or infinite (a learning rate far too high)."""
+
+        def __init__(self):
+            super().__init__()
+            self.failed_at = None
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = _number((logs or {}).get("loss"))
+            if loss is not None and not math.isfinite(loss):
+                self.failed_at = batch
+                self.model.stop_training = True
+
+    class BestCheckpoint(keras.callbacks.Callback):
+        """Keeps the weights of the best finished epoch, in memory and in the run folder.
+
+        The best epoch is the one with the lowest validation loss (training loss without validation), as
+        `ModelCheckpoint(save_best_only=True)` chooses it. A NaN epoch is never the best.
+        """
+
+        def __init__(self, save: Callable | None, monitor: str):
+            super().__init__()
+            self.save, self.monitor = save, monitor
+            self.best_value, self.best_epoch, self.best_weights = math.inf, None, None
+
+        def on_epoch_end(self, epoch, logs=None):
+            value = _number((logs or {}).get(self.monitor))
+            if value is None or not math.isfinite(value) or value >= self.best_value:
+                return
+            self.best_value, self.best_epoch = value, epoch + 1
+            self.best_weights = self.model.get_weights()
+            if self.save is not None:
+                self.save(self.model)
+
+    return ProgressCallback, StopCallback, NaNCallback, BestCheckpoint
+
+
+def _number(value):
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def validate_training_data(hyperparameters: dict, train_count: int) -> None:
+    if hyperparameters["batch_size"] > train_count:
+        raise ValueError(
+            f"Batch size {hyperparameters['batch_size']} is larger than the {train_count} training images left "
+            "after the validation hold-out: choose a smaller batch."
+        )
+
+
+def train(
+    dataset: str,
+    architecture: str,
+    hyperparameters: dict | None = None,
+    *,
+    name: str = "",
+    owner: str = "",
+    store: RunStore | None = None,
+    run_id: str | None = None,
+    on_event: EventHandler | None = None,
+    stop_event: threading.Event | None = None,
+    mixed_precision: str | None = None,
+    limit_train: int | None = None,
+) -> dict:
+    """Trains `architecture` on `dataset`, saves the run and returns its run.json contents.
+
+    `run_id` continues a run the caller already created (the app's queue does, to show it as queued);
+    otherwise a new run is made. `limit_train` trains on the first N shuffled training images only (tests,
+    quick demos). Bad hyperparameters raise ValueError before anything is saved.
+    """
+    hp = architectures.resolve_hyperparameters(architecture, hyperparameters)
+    data = datasets.load(dataset)
+    emit = on_event or (lambda event: None)
+    stop_event = stop_event or threading.Event()
+    store = store or RunStore()
+
+    train_indices, validation_indices = stratified_split(data.y_train, hp["validation_fraction"], hp["seed"])
+    if limit_train is not None:
+        train_indices = train_indices[:limit_train]
+    validate_training_data(hp, len(train_indices))
+
+    if run_id is None:
+        run = store.create(dataset=dataset, architecture=architecture, hyperparameters=hp, name=name,
+                           owner=owner, status="running")
+        run_id = run.id
+    device = backend.device_name()
+    started = time.time()
+    store.update(run_id, status="running", hyperparameters=hp, device=device, started=started,
+                 train_images=len(train_indices), validation_images=len(validation_indices))
+
+    keras = backend.keras()
+    # One seed fixes the weights' initialisation, dropout and the shuffling order: same seed, same run.
+    keras.utils.set_random_seed(hp["seed"])
+    model = architectures.build_model(architecture, data.image_shape, data.num_classes, hp,
+                                      mixed_precision=mixed_precision)
+    x_train, y_train = data.x_train[train_indices], data.y_train[train_indices]
+    train_pipeline = make_pipeline(x_train, y_train, hp["batch_size"], shuffle=True, seed=hp["seed"])
+    validation_pipeline = None
+    if len(validation_indices):
+        validation_pipeline = make_pipeline(data.x_train[validation_indices], data.y_train[validation_indices],
+                                            512, shuffle=False)
+    steps = math.ceil(len(x_train) / hp["batch_size"])
+
+    def emit_and_record(event):
+        if event["kind"] == "epoch":
+            store.update(run_id, history=progress.history, epochs_done=event["epoch"])
+        emit(event)
+
+    ProgressCallback, StopCallback, NaNCallback, BestCheckpoint = _make_callbacks()
+    progress = ProgressCallback(emit_and_record, hp["epochs"], steps, hp["batch_size"])
+    stopper = StopCallback(stop_event)
+    nan_guard = NaNCallback()
+    checkpoint = BestCheckpoint(lambda model: store.save_model(run_id, model),
+                                "val_loss" if validation_pipeline is not None else "loss")
+    emit({"kind": "start", "run_id": run_id, "dataset": dataset, "architecture": architecture,
+          "epochs": hp["epochs"], "steps_per_epoch": steps, "device": device,
+          "train_images": len(x_train), "validation_images": len(validation_indices)})
+
+    try:
+        model.fit(
+            train_pipeline,
+            validation_data=validation_pipeline,
+            epochs=hp["epochs"],
+            # The pipeline already reshuffles every epoch.
+            shuffle=False,
+            callbacks=[progress, nan_guard, stopper, checkpoint],
+            verbose=0,
+        )
+    except BaseException as error:
+        # A crash inside fit (out of memory, a bug) or Ctrl-C: keep what was learnt and say what happened.
+        status = "stopped" if isinstance(error, KeyboardInterrupt) else "failed"
+        message = "Training was interrupted." if status == "stopped" else f"Training failed: {error}"
+        meta = store.update(run_id, status=status, problem=message, history=progress.history,
+                            duration=time.time() - started, best_epoch=checkpoint.best_epoch)
+        emit({"kind": "end", "status": status, "message": message, "run_id": run_id})
+        if isinstance(error, KeyboardInterrupt):
+            return meta
+        raise
+
+    if nan_guard.failed_at is not None:
+        status = "failed"
+        message = ("The loss became NaN (not a number): the learning rate is too high for this model. "
+                   "Try a learning rate ten times smaller.")
+    elif stopper.stopped:
+        status, message = "stopped", "Stopped by request."
+    else:
+        status, message = "completed", ""
+
+    fields = {"status": status, "problem": message, "history": progress.history,
+              "duration": time.time() - started, "best_epoch": checkpoint.best_epoch,
+              "epochs_done": len(progress.history.get("loss", []))}
+    if checkpoint.best_weights is not None:
+        # The saved model is the best epoch, and so are the test figures.
+        model.set_weights(checkpoint.best_weights)
+        result = evaluation.evaluate(model, data.x_test, data.y_test)
+        store.save_array(run_id, "test_probabilities", result.probabilities)
+        fields["test"] = result.summary()
+    meta = store.update(run_id, **fields)
+    emit({"kind": "end", "status": status, "message": message, "run_id": run_id,
+          "test": fields.get("test"), "elapsed": fields["duration"]})
+    return meta
