@@ -54,3 +54,25 @@ def device_name() -> str:
 
 def has_gpu() -> bool:
     return device_name().startswith("GPU")
+
+
+def device_hint() -> str:
+    """The training device, told without importing TensorFlow (for the home page, which must appear at once).
+
+    Once TensorFlow is loaded this is `device_name()`. Before, an NVIDIA driver's GPU list decides; TensorFlow
+    uses that GPU only if it was installed with CUDA (`tensorflow[and-cuda]`).
+    """
+    import glob
+    import sys
+
+    if "tensorflow" in sys.modules:
+        return device_name()
+    for information in sorted(glob.glob("/proc/driver/nvidia/gpus/*/information")):
+        try:
+            with open(information, encoding="utf-8") as file:
+                for line in file:
+                    if line.startswith("Model:"):
+                        return f"GPU: {line.split(':', 1)[1].strip()}"
+        except OSError:
+            continue
+    return f"CPU ({os.cpu_count()} cores)"

@@ -1,0 +1,83 @@
+"""What the pages share: the visitor's identity, the chosen dataset and model, and the sidebar.
+
+Not a page itself (the underscore keeps it out of the navigation). State that belongs to one visitor lives in
+`st.session_state`; the run store and the training queue are shared by every visitor of this server.
+"""
+
+import secrets
+
+import streamlit as st
+
+from core import backend, datasets, jobs, runs
+
+DATASET_KEY = "dataset"
+RUN_KEY = "run_id"
+OWNER_KEY = "owner"
+
+
+def owner() -> str:
+    """An id for this browser session: it owns the trainings it starts (only it may stop or delete them)."""
+    if OWNER_KEY not in st.session_state:
+        st.session_state[OWNER_KEY] = secrets.token_hex(8)
+    return st.session_state[OWNER_KEY]
+
+
+def run_store() -> runs.RunStore:
+    """The run store the training queue writes to (one per server process)."""
+    return jobs.get_queue().store
+
+
+def training_queue() -> jobs.TrainingQueue:
+    return jobs.get_queue()
+
+
+def dataset_name() -> str:
+    """The dataset this visitor chose (the offline sample until they choose another)."""
+    if st.session_state.get(DATASET_KEY) not in datasets.DATASETS:
+        st.session_state[DATASET_KEY] = datasets.DEFAULT_DATASET
+    return st.session_state[DATASET_KEY]
+
+
+def set_dataset(name: str) -> None:
+    st.session_state[DATASET_KEY] = name
+
+
+def run_id() -> str | None:
+    """The model this visitor is looking at (the run chosen last on any page), if any."""
+    return st.session_state.get(RUN_KEY)
+
+
+def set_run(run_id_value: str | None) -> None:
+    st.session_state[RUN_KEY] = run_id_value
+
+
+def run_picker(candidates: list[runs.Run], *, label: str = "Model", key: str = "run_picker",
+               help: str | None = None) -> runs.Run | None:
+    """A select box over `candidates` that starts on, and remembers, the visitor's current run."""
+    if not candidates:
+        return None
+    ids = [run.id for run in candidates]
+    current = run_id()
+    index = ids.index(current) if current in ids else 0
+    by_id = {run.id: run for run in candidates}
+    chosen = st.selectbox(label, ids, index=index, format_func=lambda value: by_id[value].label, key=key, help=help)
+    set_run(chosen)
+    return by_id[chosen]
+
+
+
+
+def sidebar() -> None:
+    info = datasets.get_info(dataset_name())
+    with st.sidebar:
+        st.caption("Neural Canvas · a lesson in four steps")
+        st.markdown(f"**Dataset:** {info.title}")
+        current = run_id()
+        label = "none yet: train one on the Train page"
+        if current:
+            try:
+                label = run_store().get(current).label
+            except (KeyError, ValueError):
+                label = "none (it was deleted)"
+        st.markdown(f"**Model:** {label}")
+        st.markdown(f"**Device:** {backend.device_hint()}")

@@ -1,0 +1,24 @@
+"""Neural Canvas: the entry point. Run it with `streamlit run streamlit_app.py`.
+
+This file only routes: it lists the pages (one file each in `pages/`) and draws the sidebar that every page
+shares. It imports no TensorFlow, so the home page appears at once; pages import it when they need it.
+"""
+
+import streamlit as st
+
+st.set_page_config(page_title="Neural Canvas", page_icon=":material/draw:", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/datasets.py", title="1 · Datasets", icon=":material/photo_library:", url_path="datasets"),
+    st.Page("pages/train.py", title="2 · Train", icon=":material/model_training:", url_path="train"),
+    st.Page("pages/results.py", title="3 · Results", icon=":material/analytics:", url_path="results"),
+    st.Page("pages/draw.py", title="4 · Draw", icon=":material/draw:", url_path="draw"),
+]
+
+page = st.navigation(PAGES)
+
+from pages import _common  # noqa: E402 - after set_page_config, which must come first
+
+_common.sidebar()
+page.run()
