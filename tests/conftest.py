@@ -1,0 +1,121 @@
+"""Fixtures every test shares: an empty runs folder per test, a trained model made once, a running app.
+
+Nothing here downloads: training uses the embedded MNIST sample.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from core import jobs, runs  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def isolated_runs(tmp_path, monkeypatch):
+    """Each test gets its own empty runs folder and training queue, and no Streamlit cache from another test."""
+    folder = tmp_path / "runs"
+    monkeypatch.setenv(runs.RUNS_DIR_VARIABLE, str(folder))
+    monkeypatch.setattr(jobs, "_default_queue", None)
+    try:
+        import streamlit as st
+
+        st.cache_data.clear()
+        st.cache_resource.clear()
+    except ImportError:
+        pass
+    return folder
+
+
+@pytest.fixture(scope="session")
+def _trained_run_folder(tmp_path_factory):
+    """A small CNN trained once per test session on part of the sample (about ten seconds)."""
+    from core import training
+
+    store = runs.RunStore(tmp_path_factory.mktemp("trained") / "runs")
+    meta = training.train("mnist_sample", "cnn", {"epochs": 1, "seed": 1}, store=store,
+                          name="test cnn", limit_train=3000)
+    assert meta["status"] == "completed"
+    return store.root / meta["id"]
+
+
+@pytest.fixture
+def trained_run(_trained_run_folder, isolated_runs) -> str:
+    """The id of a completed run (cnn on mnist_sample), copied into this test's runs folder."""
+    shutil.copytree(_trained_run_folder, isolated_runs / _trained_run_folder.name)
+    return _trained_run_folder.name
+
+
+def _free_port() -> int:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        return server.getsockname()[1]
+
+
+@pytest.fixture
+def app_url(isolated_runs, tmp_path):
+    """Starts `streamlit run streamlit_app.py` on a free local port and yields its URL."""
+    port = _free_port()
+    environment = dict(os.environ, **{runs.RUNS_DIR_VARIABLE: str(isolated_runs)})
+    log = open(tmp_path / "streamlit.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.time() > deadline:
+                raise RuntimeError(f"Streamlit did not start:\n{(tmp_path / 'streamlit.log').read_text()}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+def browser_page():
+    """A Playwright page in Debian's Chromium, 1280 px wide (skips if Playwright or Chromium is missing)."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(60_000)
+        yield page
+        browser.close()
+
+
+def wait_for_app(page) -> None:
+    """Waits until the app has rendered and its script has finished running."""
+    page.wait_for_selector("[data-testid='stApp']")
+    page.wait_for_selector("[data-test-script-state='notRunning']")
