@@ -72,6 +72,14 @@ def make_pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, *, sh
     return pipeline.prefetch(tf.data.AUTOTUNE)
 
 
+class StopRequested(Exception):
+    """Raised inside `fit` to end training now: someone asked for a stop."""
+
+
+class LossIsNotFinite(Exception):
+    """Raised inside `fit` when the loss becomes NaN or infinite."""
+
+
 def _make_callbacks():
     """The callback classes, made on first use so that importing this module does not import Keras."""
     keras = backend.keras()
@@ -128,30 +136,27 @@ def _make_callbacks():
                        "epoch_seconds": time.perf_counter() - self.epoch_start, **logs})
 
     class StopCallback(keras.callbacks.Callback):
-        """Ends training at the next batch once `stop_event` is set (the Stop button, or Ctrl-C)."""
+        """Ends training at the next batch once `stop_event` is set (the Stop button, or Ctrl-C).
+
+        It raises rather than setting `model.stop_training`, because Keras would then finish the epoch's
+        bookkeeping: validate the half-trained epoch (seconds on CIFAR-10) and report it as a whole one.
+        """
 
         def __init__(self, stop_event: threading.Event):
             super().__init__()
             self.stop_event = stop_event
-            self.stopped = False
 
         def on_train_batch_end(self, batch, logs=None):
             if self.stop_event.is_set():
-                self.stopped = True
-                self.model.stop_training = True
+                raise StopRequested()
 
     class NaNCallback(keras.callbacks.Callback):
         """Stops a run whose loss became NaN or infinite (a learning rate far too high)."""
 
-        def __init__(self):
-            super().__init__()
-            self.failed_at = None
-
         def on_train_batch_end(self, batch, logs=None):
             loss = _number((logs or {}).get("loss"))
             if loss is not None and not math.isfinite(loss):
-                self.failed_at = batch
-                self.model.stop_training = True
+                raise LossIsNotFinite(batch + 1)
 
     class BestCheckpoint(keras.callbacks.Callback):
         """Keeps the weights of the best finished epoch, in memory and in the run folder.
@@ -254,8 +259,6 @@ def train(
 
     ProgressCallback, StopCallback, NaNCallback, BestCheckpoint = _make_callbacks()
     progress = ProgressCallback(emit_and_record, hp["epochs"], steps, hp["batch_size"])
-    stopper = StopCallback(stop_event)
-    nan_guard = NaNCallback()
     checkpoint = BestCheckpoint(lambda model: store.save_model(run_id, model),
                                 "val_loss" if validation_pipeline is not None else "loss")
     emit({"kind": "start", "run_id": run_id, "dataset": dataset, "architecture": architecture,
@@ -269,28 +272,24 @@ def train(
             epochs=hp["epochs"],
             # The pipeline already reshuffles every epoch.
             shuffle=False,
-            callbacks=[progress, nan_guard, stopper, checkpoint],
+            callbacks=[progress, NaNCallback(), StopCallback(stop_event), checkpoint],
             verbose=0,
         )
-    except BaseException as error:
-        # A crash inside fit (out of memory, a bug) or Ctrl-C: keep what was learnt and say what happened.
-        status = "stopped" if isinstance(error, KeyboardInterrupt) else "failed"
-        message = "Training was interrupted." if status == "stopped" else f"Training failed: {error}"
-        meta = store.update(run_id, status=status, problem=message, history=progress.history,
-                            duration=time.time() - started, best_epoch=checkpoint.best_epoch)
-        emit({"kind": "end", "status": status, "message": message, "run_id": run_id})
-        if isinstance(error, KeyboardInterrupt):
-            return meta
-        raise
-
-    if nan_guard.failed_at is not None:
-        status = "failed"
-        message = ("The loss became NaN (not a number): the learning rate is too high for this model. "
-                   "Try a learning rate ten times smaller.")
-    elif stopper.stopped:
-        status, message = "stopped", "Stopped by request."
-    else:
         status, message = "completed", ""
+    except (StopRequested, KeyboardInterrupt):
+        status, message = "stopped", "Stopped by request: the run keeps its best finished epoch."
+    except LossIsNotFinite as error:
+        status = "failed"
+        message = (f"The loss became NaN (not a number) at batch {error.args[0]} of epoch "
+                   f"{len(progress.history.get('loss', [])) + 1}: the learning rate is too high for this model. "
+                   "Try a learning rate ten times smaller.")
+    except Exception as error:
+        # A crash inside fit (out of memory, a bug): keep what was learnt, say what happened, re-raise.
+        message = f"Training failed: {error}"
+        store.update(run_id, status="failed", problem=message, history=progress.history,
+                     duration=time.time() - started, best_epoch=checkpoint.best_epoch)
+        emit({"kind": "end", "status": "failed", "message": message, "run_id": run_id})
+        raise
 
     fields = {"status": status, "problem": message, "history": progress.history,
               "duration": time.time() - started, "best_epoch": checkpoint.best_epoch,

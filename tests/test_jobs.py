@@ -1,0 +1,81 @@
+"""The training queue: order, queue positions, owners, stop and cancel, failures that never kill the worker."""
+
+import time
+
+import pytest
+
+from core import jobs, runs
+
+
+def _wait(queue, run_id, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = queue.status(run_id)
+        if status.state == "finished":
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"{run_id} did not finish")
+
+
+TINY = {"epochs": 1, "batch_size": 64}
+
+
+def test_trainings_run_one_at_a_time_in_order(tmp_path):
+    queue = jobs.TrainingQueue(runs.RunStore(tmp_path))
+    first = queue.submit("mnist_sample", "ann", TINY, owner="a", limit_train=600)
+    second = queue.submit("mnist_sample", "ann", TINY, owner="b", limit_train=600)
+    third = queue.submit("mnist_sample", "ann", TINY, owner="c", limit_train=600)
+    assert queue.status(third).queue_position >= 2
+    for run_id in (first, second, third):
+        assert _wait(queue, run_id).status == "completed"
+    starts = [queue.store.get(run_id).meta["started"] for run_id in (first, second, third)]
+    assert starts == sorted(starts)
+    durations = [queue.store.get(run_id).meta["duration"] for run_id in (first, second)]
+    # One at a time: each training started after the one before had ended.
+    assert starts[1] >= starts[0] + durations[0] - 0.5 and starts[2] >= starts[1] + durations[1] - 0.5
+
+
+def test_only_the_owner_can_stop_and_stop_keeps_the_run(tmp_path):
+    queue = jobs.TrainingQueue(runs.RunStore(tmp_path))
+    run_id = queue.submit("mnist_sample", "ann", {"epochs": 200, "batch_size": 32}, owner="alice")
+    deadline = time.time() + 60
+    while not queue.status(run_id).epochs and time.time() < deadline:
+        time.sleep(0.1)
+    assert not queue.stop(run_id, owner="bob")
+    asked = time.time()
+    assert queue.stop(run_id, owner="alice")
+    status = _wait(queue, run_id)
+    assert time.time() - asked < 10
+    assert status.status == "stopped"
+    run = queue.store.get(run_id)
+    assert run.status == "stopped" and run.has_model and run.meta["history"]["loss"]
+
+
+def test_a_waiting_job_can_be_cancelled(tmp_path):
+    queue = jobs.TrainingQueue(runs.RunStore(tmp_path))
+    first = queue.submit("mnist_sample", "ann", TINY, owner="a", limit_train=600)
+    second = queue.submit("mnist_sample", "ann", TINY, owner="b", limit_train=600)
+    assert queue.stop(second, owner="b")
+    assert queue.status(second).status == "stopped"
+    _wait(queue, first)
+    assert queue.store.get(second).status == "stopped"
+    assert "Cancelled" in queue.store.get(second).meta["problem"]
+
+
+def test_bad_settings_are_refused_before_queueing(tmp_path):
+    queue = jobs.TrainingQueue(runs.RunStore(tmp_path))
+    with pytest.raises(ValueError, match="Epochs must be between"):
+        queue.submit("mnist_sample", "cnn", {"epochs": 0})
+    with pytest.raises(ValueError, match="Unknown dataset|mnist_sample"):
+        queue.submit("imagenet", "cnn")
+    assert queue.store.list() == []
+
+
+def test_a_failing_training_is_reported_and_the_worker_goes_on(tmp_path):
+    queue = jobs.TrainingQueue(runs.RunStore(tmp_path))
+    failing = queue.submit("mnist_sample", "ann", {"batch_size": 4096}, limit_train=100)
+    working = queue.submit("mnist_sample", "ann", TINY, limit_train=600)
+    status = _wait(queue, failing)
+    assert status.status == "failed" and "larger than" in status.message
+    assert queue.store.get(failing).status == "failed"
+    assert _wait(queue, working).status == "completed"

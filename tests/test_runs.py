@@ -1,0 +1,129 @@
+"""The run store: atomic writes, safe names, damaged and interrupted runs, owners."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from core import runs
+
+
+@pytest.fixture
+def store(tmp_path):
+    return runs.RunStore(tmp_path / "runs")
+
+
+def _new(store, **fields):
+    defaults = {"dataset": "mnist_sample", "architecture": "cnn", "hyperparameters": {"epochs": 1}}
+    return store.create(**{**defaults, **fields})
+
+
+def test_create_update_and_list(store):
+    run = _new(store, name="first", owner="alice")
+    store.update(run.id, status="completed", history={"loss": [1.0, 0.5]})
+    (run.path / "model.keras").write_bytes(b"placeholder")
+    listed = store.list()
+    assert [item.id for item in listed] == [run.id]
+    assert listed[0].status == "completed"
+    assert listed[0].meta["history"]["loss"] == [1.0, 0.5]
+    assert listed[0].name == "first"
+
+
+@pytest.mark.parametrize("typed", ["../x", "a/b", "..", "/etc/passwd", "x" * 1000, "naïve ✏️ model", "", "  "])
+def test_typed_names_are_labels_never_paths(store, typed):
+    run = _new(store, name=typed)
+    assert run.path.parent == store.root
+    assert len(run.meta["name"]) <= runs.MAX_NAME_LENGTH
+    assert run.meta["name"]  # an empty name gets a default label
+    assert sorted(path.name for path in store.root.iterdir()) == [run.id]
+
+
+def test_rename_cleans_labels_and_refuses_empty(store):
+    run = _new(store)
+    assert store.rename(run.id, "  my\nmodel\t ")["name"] == "my model"
+    with pytest.raises(ValueError, match="cannot be empty"):
+        store.rename(run.id, "   ")
+
+
+@pytest.mark.parametrize("bad_id", ["../x", "x", "20261123-154210-cnn-1a2b3c/../../etc", None])
+def test_ids_that_are_not_run_ids_are_refused(store, bad_id):
+    with pytest.raises(runs.RunNotFound):
+        store.get(bad_id)
+
+
+def test_damaged_runs_are_listed_not_raised(store):
+    good = _new(store)
+    broken = _new(store)
+    (broken.path / "run.json").write_text("{ not json")
+    missing = _new(store)
+    os.remove(missing.path / "run.json")
+    by_id = {run.id: run for run in store.list()}
+    assert by_id[broken.id].damaged and "cannot be read" in by_id[broken.id].problem
+    assert by_id[missing.id].damaged and "missing" in by_id[missing.id].problem
+    assert not by_id[good.id].damaged
+
+
+def test_completed_run_without_model_is_damaged(store):
+    run = _new(store)
+    store.update(run.id, status="completed")
+    assert store.get(run.id).status == "damaged"
+
+
+def test_run_left_running_by_a_dead_process_is_interrupted(store):
+    run = _new(store, status="running")
+    store.update(run.id, process="12345-deadbeef", history={"loss": [0.9]})
+    listed = store.get(run.id)
+    assert listed.status == "interrupted"
+    assert listed.meta["history"] == {"loss": [0.9]}
+
+
+def test_failed_write_leaves_previous_run_json(store, monkeypatch):
+    run = _new(store, name="kept")
+
+    def broken_dumps(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(runs.json, "dumps", broken_dumps)
+    with pytest.raises(OSError):
+        store.update(run.id, name="lost")
+    monkeypatch.undo()
+    assert store.get(run.id).name == "kept"
+    assert [path.name for path in run.path.iterdir()] == ["run.json"]  # no temporary file left
+
+
+def test_unwritable_runs_folder_gives_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    store = runs.RunStore(blocker / "runs")
+    with pytest.raises(runs.RunStoreError, match="Set NEURAL_CANVAS_RUNS"):
+        _new(store)
+
+
+def test_nan_in_history_is_stored_as_null(store):
+    run = _new(store)
+    store.update(run.id, history={"loss": [1.0, float("nan")]})
+    stored = json.loads((run.path / "run.json").read_text())
+    assert stored["history"]["loss"] == [1.0, None]
+
+
+def test_only_the_owner_deletes(store):
+    run = _new(store, owner="alice")
+    store.update(run.id, status="stopped")
+    with pytest.raises(PermissionError, match="Only the session that trained"):
+        store.delete(run.id, owner="bob")
+    store.delete(run.id, owner="alice")
+    assert store.list() == []
+
+
+def test_arrays_round_trip(store):
+    run = _new(store)
+    store.save_array(run.id, "test_probabilities", np.eye(3, dtype=np.float32))
+    np.testing.assert_array_equal(store.load_array(run.id, "test_probabilities"), np.eye(3))
+    with pytest.raises(ValueError):
+        store.save_array(run.id, "../evil", np.zeros(1))
+
+
+def test_runs_folder_comes_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(runs.RUNS_DIR_VARIABLE, str(tmp_path / "elsewhere"))
+    assert runs.RunStore().root == tmp_path / "elsewhere"

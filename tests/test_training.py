@@ -1,0 +1,130 @@
+"""Training: the stratified shuffled split, the uint8 pipeline, events, stop, NaN, determinism, accuracy."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from core import datasets, runs, training
+
+
+def test_split_is_stratified_shuffled_and_disjoint():
+    labels = np.repeat(np.arange(10), 100)  # stored in class order, like the sample
+    train_indices, validation_indices = training.stratified_split(labels, 0.2, seed=0)
+    assert len(validation_indices) == 200 and len(train_indices) == 800
+    assert not set(train_indices) & set(validation_indices)
+    np.testing.assert_array_equal(np.bincount(labels[validation_indices]), np.full(10, 20))
+    # Shuffled: the validation labels are not in class order.
+    assert not np.all(np.diff(labels[validation_indices]) >= 0)
+
+
+def test_split_depends_on_the_seed_only():
+    labels = np.repeat(np.arange(3), 50)
+    first = training.stratified_split(labels, 0.1, seed=7)
+    again = training.stratified_split(labels, 0.1, seed=7)
+    other = training.stratified_split(labels, 0.1, seed=8)
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[1], other[1])
+
+
+def test_class_ordered_sample_validates_on_every_class():
+    # The seeds' fit(validation_split=0.2) validates on the sample's last 20%: nearly all 8s and 9s.
+    sample = datasets.load("mnist_sample")
+    last_fifth = sample.y_train[-len(sample.y_train) // 5:]
+    assert np.isin(last_fifth, [8, 9]).mean() > 0.95
+    _, validation_indices = training.stratified_split(sample.y_train, 0.2, seed=0)
+    assert set(np.unique(sample.y_train[validation_indices])) == set(range(10))
+
+
+def test_pipeline_keeps_uint8_and_covers_every_image_once_per_epoch():
+    images = np.arange(10 * 4, dtype=np.uint8).reshape(10, 2, 2)
+    labels = np.arange(10)
+    batches = list(training.make_pipeline(images, labels, 3, shuffle=True, seed=1))
+    assert [batch[0].dtype.name for batch in batches] == ["uint8"] * 4
+    seen = np.concatenate([batch[1].numpy() for batch in batches])
+    assert sorted(seen) == list(range(10)) and list(seen) != list(range(10))
+
+
+def _train(store, **settings):
+    events = []
+    hyperparameters = {"epochs": 1, "batch_size": 64, "seed": 3, **settings.pop("hyperparameters", {})}
+    meta = training.train("mnist_sample", settings.pop("architecture", "ann"), hyperparameters, store=store,
+                          on_event=events.append, limit_train=settings.pop("limit_train", 800), **settings)
+    return meta, events
+
+
+def test_events_history_and_saved_run(tmp_path):
+    store = runs.RunStore(tmp_path)
+    meta, events = _train(store, hyperparameters={"epochs": 2})
+    kinds = [event["kind"] for event in events]
+    assert kinds[0] == "start" and kinds[-1] == "end" and kinds.count("epoch") == 2
+    batch = next(event for event in events if event["kind"] == "batch")
+    assert {"loss", "accuracy", "images_per_second", "elapsed", "eta", "epoch", "step", "steps"} <= set(batch)
+    assert meta["status"] == "completed"
+    assert len(meta["history"]["val_accuracy"]) == 2
+    assert (store.root / meta["id"] / "model.keras").is_file()
+    probabilities = store.load_array(meta["id"], "test_probabilities")
+    assert probabilities.shape == (2000, 10)
+    assert meta["test"]["accuracy"] == pytest.approx(float((probabilities.argmax(1) == datasets.load("mnist_sample").y_test).mean()))
+
+
+def test_same_seed_gives_the_same_first_epoch(tmp_path):
+    store = runs.RunStore(tmp_path)
+    first, _ = _train(store, hyperparameters={"seed": 11})
+    second, _ = _train(store, hyperparameters={"seed": 11})
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert first["history"][key][0] == pytest.approx(second["history"][key][0], rel=1e-5, abs=1e-6)
+
+
+def test_stop_keeps_history_and_best_finished_epoch(tmp_path):
+    store = runs.RunStore(tmp_path)
+    stop = threading.Event()
+    events = []
+
+    def on_event(event):
+        events.append(event)
+        if event["kind"] == "epoch" and event["epoch"] == 2:
+            stop.set()
+
+    meta = training.train("mnist_sample", "ann", {"epochs": 50, "batch_size": 32}, store=store,
+                          on_event=on_event, stop_event=stop, limit_train=800)
+    assert meta["status"] == "stopped"
+    assert len(meta["history"]["loss"]) == 2  # the interrupted third epoch is not counted
+    assert meta["best_epoch"] in (1, 2)
+    assert store.get(meta["id"]).has_model
+    assert "test" in meta
+
+
+def test_nan_loss_fails_the_run_and_keeps_history(tmp_path, monkeypatch):
+    import keras
+
+    build_model = training.architectures.build_model
+
+    def model_whose_loss_explodes(*args, **kwargs):
+        # A learning rate far too high ends the same way; this makes it certain and fast.
+        model = build_model(*args, **kwargs)
+        model.compile(optimizer="sgd", metrics=["accuracy"],
+                      loss=lambda labels, outputs: keras.ops.mean(outputs) * float("nan"))
+        return model
+
+    monkeypatch.setattr(training.architectures, "build_model", model_whose_loss_explodes)
+    store = runs.RunStore(tmp_path)
+    meta, events = _train(store, hyperparameters={"epochs": 3})
+    assert meta["status"] == "failed"
+    assert "learning rate is too high" in meta["problem"]
+    assert events[-1]["kind"] == "end" and events[-1]["status"] == "failed"
+    assert store.get(meta["id"]).status == "failed"
+    assert not store.get(meta["id"]).has_model
+
+
+def test_batch_larger_than_the_data_is_refused_before_saving(tmp_path):
+    store = runs.RunStore(tmp_path)
+    with pytest.raises(ValueError, match="larger than the 100 training images"):
+        _train(store, hyperparameters={"batch_size": 128}, limit_train=100)
+    assert store.list() == []
+
+
+def test_cnn_reaches_95_percent_on_the_sample_in_two_epochs(tmp_path):
+    store = runs.RunStore(tmp_path)
+    meta = training.train("mnist_sample", "cnn", {"epochs": 2, "seed": 42}, store=store)
+    assert meta["test"]["accuracy"] >= 0.95
