@@ -195,7 +195,9 @@ def _build_cifar_cnn(layers, inputs, hp, image_shape):
 def _conv_block(layers, x, filters, name):
     # Convolution without bias, then batch normalisation (which has its own shift), then ReLU.
     x = layers.Conv2D(filters, kernel_size=(3, 3), padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    # Momentum 0.9 rather than Keras's 0.99: with a few hundred steps per lesson, the slower moving averages
+    # were still far from the data's statistics and the model scored 11% at test time while training at 96%.
+    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
@@ -219,7 +221,7 @@ def _build_modern_cnn(layers, inputs, hp, image_shape):
     x = layers.MaxPooling2D(pool_size=(2, 2), name="pool_2")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(128, use_bias=False, name="dense")(x)
-    x = layers.BatchNormalization(name="dense_bn")(x)
+    x = layers.BatchNormalization(momentum=0.9, name="dense_bn")(x)
     x = layers.ReLU(name="dense_relu")(x)
     return layers.Dropout(hp["dropout"], name="dropout")(x)
 
