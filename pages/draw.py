@@ -1,0 +1,342 @@
+"""Draw page: the student draws a digit and the model reads it, live.
+
+The screen, top to bottom: a model picker (digit models first; a Fashion-MNIST model is allowed and says that
+it knows clothes), then three columns. Left, the 280x280 black canvas with a white pen, a pen-width slider and
+a Clear button (or an uploaded picture instead of the canvas). Middle, the model's answer in large type, the
+`st.metric` labelled "Prediction", and the probability of every class as a bar chart. Right, the 28x28 image
+the model actually received and, in an expander, how the drawing became that image.
+
+Each mouse release reruns the page. The preprocessing and the prediction take a few milliseconds
+(`core.inference`), so the answer appears as soon as the pen is lifted. When no digit model exists yet, one
+button trains the default digit model on the offline sample and the page carries on with it.
+"""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import architectures, datasets, inference, preprocess, runs
+from pages import _common
+
+CANVAS_SIZE = 280
+PEN_WIDTH_DEFAULT = 18
+CANVAS_KEY = "draw_canvas_generation"
+INPUT_KEY = "draw_input"
+TRAINING_KEY = "draw_default_training"
+DRAW_INPUT = "Draw on the canvas"
+UPLOAD_INPUT = "Upload a picture"
+# The dataset the one-click default digit model learns from: it ships with the app, so it works offline.
+DEFAULT_DIGIT_DATASET = "mnist_sample"
+
+# A big answer for the back of the classroom, and crisp pixels for the small images. The canvas toolbar
+# (undo, redo, edit, reset) floats over the top right of the drawing area and swallows strokes that start
+# there; the page has its own Clear button, so the toolbar is hidden (see hide_canvas_toolbar).
+PAGE_STYLE = """
+<style>
+[data-testid="stMetric"] [data-testid="stMetricValue"] { font-size: 5.5rem; line-height: 1.1; }
+[data-testid="stMetric"] [data-testid="stMetricLabel"] p { font-size: 1.1rem; }
+[data-testid="stImage"] img { image-rendering: pixelated; }
+</style>
+"""
+
+# The canvas component draws inside a shadow root, which page CSS cannot reach; this script adds one rule to
+# each canvas's shadow root as it appears (a fresh canvas mounts after every Clear).
+HIDE_TOOLBAR_SCRIPT = """
+<script>
+(function () {
+  if (window.neuralCanvasToolbarFix) { return; }
+  window.neuralCanvasToolbarFix = true;
+  function hideToolbars() {
+    document.querySelectorAll("*").forEach(function (element) {
+      var root = element.shadowRoot;
+      if (root && root.querySelector(".dc-root") && !root.querySelector("style[data-neural-canvas]")) {
+        var style = document.createElement("style");
+        style.setAttribute("data-neural-canvas", "toolbar");
+        style.textContent = ".dc-toolbar { display: none !important; }";
+        root.appendChild(style);
+      }
+    });
+  }
+  // The shadow root is filled after its host joins the page, out of the observer's sight: look again soon
+  // after every change, and every half second in case a canvas mounted without any change outside it.
+  new MutationObserver(function () {
+    setTimeout(hideToolbars, 0);
+    setTimeout(hideToolbars, 100);
+  }).observe(document.body, { childList: true, subtree: true });
+  setInterval(hideToolbars, 500);
+  hideToolbars();
+})();
+</script>
+"""
+
+
+def draw_canvas(stroke_width: int, key: str):
+    """The drawing surface; returns its RGBA picture, or None before the first stroke.
+
+    The only call to the canvas component, so that tests can replace it. The package is imported here
+    because it registers its component when imported, which needs a running Streamlit.
+    """
+    from streamlit_drawable_canvas import st_canvas
+
+    result = st_canvas(
+        stroke_width=stroke_width,
+        stroke_color="#FFFFFF",
+        background_color="#000000",
+        update_streamlit=True,
+        height=CANVAS_SIZE,
+        width=CANVAS_SIZE,
+        drawing_mode="freedraw",
+        return_image_data=True,
+        key=key,
+    )
+    return result.image_data
+
+
+def hide_canvas_toolbar() -> None:
+    st.html(HIDE_TOOLBAR_SCRIPT, unsafe_allow_javascript=True, width="content")
+
+
+def header() -> None:
+    st.title("4 · Draw a digit")
+    st.caption("Draw with the mouse (or a finger) on the black square. The model reads it when you lift the pen.")
+
+
+# --- the model --------------------------------------------------------------------------------------------
+
+
+def model_choice(candidates: list[runs.Run]) -> runs.Run | None:
+    """The model picker, with a word of warning when the chosen model was not trained on digits."""
+    run = _common.run_picker(
+        candidates, label="Model", key="draw_model",
+        help="Only models that read 28x28 grayscale images can read a drawing. Digit models come first.",
+    )
+    if run is not None and not inference.reads_digits(run):
+        title = datasets.get_info(run.dataset).title
+        st.info(
+            f"This model knows clothes, not digits: it was trained on {title}. Draw a T-shirt, a trouser or a "
+            "shoe, or train a digit model to read digits.",
+            icon=":material/checkroom:",
+        )
+    return run
+
+
+def default_model_trainer() -> None:
+    """No digit model yet: one click trains the default one on the offline sample, with its progress."""
+    training_run = st.session_state.get(TRAINING_KEY) or _digit_training_in_progress()
+    if training_run:
+        training_progress(training_run)
+        return
+    st.info("There is no digit model yet. Train one here in about a minute, or on the Train page.",
+            icon=":material/school:")
+    if st.button("Train the default digit model (about a minute)", type="primary",
+                 icon=":material/model_training:"):
+        try:
+            run_id = _common.training_queue().submit(
+                DEFAULT_DIGIT_DATASET, architectures.DEFAULT_DIGIT_ARCHITECTURE, {},
+                name="Default digit model", owner=_common.owner(),
+            )
+        except (ValueError, OSError) as error:
+            st.error(f"The training could not start: {error}")
+            return
+        st.session_state[TRAINING_KEY] = run_id
+        st.rerun()
+
+
+def _digit_training_in_progress() -> str | None:
+    """A digit model that this server is training right now (maybe started by someone else), if any."""
+    for status in _common.training_queue().active():
+        run = _store_run(status.run_id)
+        if run is not None and inference.reads_digits(run):
+            return status.run_id
+    return None
+
+
+def _store_run(run_id: str) -> runs.Run | None:
+    try:
+        return _common.run_store().get(run_id)
+    except (KeyError, ValueError, OSError):
+        return None
+
+
+@st.fragment(run_every=1)
+def training_progress(run_id: str) -> None:
+    """The default digit model's training, refreshed every second; the whole page reruns once it is done."""
+    status = _common.training_queue().status(run_id)
+    if status is None:
+        st.session_state.pop(TRAINING_KEY, None)
+        st.warning("That training is no longer running (the server restarted). Start it again.")
+        return
+    if status.state == "finished":
+        st.session_state.pop(TRAINING_KEY, None)
+        if status.status == "completed":
+            _common.set_run(run_id)
+            st.rerun(scope="app")
+        st.error(f"The digit model did not finish ({status.status}). {status.message} Try again, or train one "
+                 "on the Train page.")
+        return
+    batch = status.latest_batch
+    if status.state == "queued" or batch is None:
+        waiting = f" (number {status.queue_position} in the queue)" if status.queue_position else ""
+        st.progress(0.0, text=f"Training the default digit model: starting{waiting}…")
+        return
+    accuracy = f" · accuracy {batch['accuracy']:.0%}" if batch.get("accuracy") is not None else ""
+    st.progress(
+        min(1.0, batch["progress"]),
+        text=f"Training the default digit model: epoch {batch['epoch']} of {batch['epochs']}{accuracy} · "
+             f"about {batch['eta']:.0f} s left",
+    )
+
+
+def load_predictor(run: runs.Run) -> inference.Predictor | None:
+    try:
+        with st.spinner("Loading the model…"):
+            return inference.get_predictor(_common.run_store(), run.id)
+    except (KeyError, OSError, ValueError) as error:
+        st.error(f"This model cannot be loaded ({error}). Choose another one, or train it again.")
+        return None
+
+
+# --- the input: canvas or uploaded picture ----------------------------------------------------------------
+
+
+def input_choice() -> str:
+    return st.radio("Input", [DRAW_INPUT, UPLOAD_INPUT], key=INPUT_KEY, horizontal=True,
+                    label_visibility="collapsed")
+
+
+def drawing():
+    """The canvas with its pen-width slider and Clear button; returns the canvas picture (or None)."""
+    generation = st.session_state.setdefault(CANVAS_KEY, 0)
+    pen_width = st.session_state.get("draw_pen_width", PEN_WIDTH_DEFAULT)
+    picture = draw_canvas(pen_width, key=f"draw_canvas_{generation}")
+    slider_column, button_column = st.columns([3, 2], vertical_alignment="bottom")
+    slider_column.slider("Pen width", min_value=5, max_value=40, value=PEN_WIDTH_DEFAULT, key="draw_pen_width")
+    if button_column.button("Clear", icon=":material/delete:", width="stretch"):
+        # The canvas cannot be emptied from Python: a new key mounts a fresh, empty one.
+        st.session_state[CANVAS_KEY] = generation + 1
+        st.rerun()
+    return picture
+
+
+def uploaded_picture():
+    """A picture file chosen by the student, decoded safely; None (with a message) when there is none."""
+    upload = st.file_uploader("A picture of a digit", type=["png", "jpg", "jpeg", "gif", "webp"],
+                              max_upload_size=20, key="draw_upload")
+    if upload is None:
+        return None
+    try:
+        picture = inference.load_image_file(upload.getvalue())
+    except ValueError as error:
+        st.error(str(error))
+        return None
+    st.image(picture, width=CANVAS_SIZE, caption=upload.name)
+    return picture
+
+
+# --- the answer -------------------------------------------------------------------------------------------
+
+
+def prediction(reading: inference.Reading, class_names: tuple[str, ...]) -> None:
+    """The predicted class in large type and how sure the model is."""
+    predicted = reading.predicted_class
+    st.metric("Prediction", class_names[predicted], delta=f"{reading.confidence:.0%} sure", delta_color="off",
+              delta_arrow="off")
+
+
+def probability_chart(probabilities, class_names, predicted: int) -> None:
+    colours = ["#ff4b4b" if index == predicted else "#9aa5b8" for index in range(len(class_names))]
+    figure = go.Figure(go.Bar(
+        x=[float(value) for value in probabilities], y=list(class_names), orientation="h",
+        marker_color=colours, text=[f"{value:.0%}" for value in probabilities], textposition="outside",
+        cliponaxis=False, hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+    ))
+    figure.update_layout(
+        height=300, margin=dict(l=10, r=40, t=30, b=10), showlegend=False,
+        title=dict(text="Probability of each class", font=dict(size=15)),
+        xaxis=dict(range=[0, 1.05], tickformat=".0%", showgrid=True),
+        yaxis=dict(autorange="reversed", type="category", tickfont=dict(size=15)),
+    )
+    st.plotly_chart(figure, width="stretch", config={"displayModeBar": False}, key="draw_probabilities")
+
+
+def model_view(reading: inference.Reading) -> None:
+    """The 28x28 image the model received, big and crisp."""
+    st.markdown("**What the model sees**")
+    st.image(inference.enlarged(reading.preprocessed.image, 168), width=168,
+             caption="28 × 28 pixels, as the model received them",
+             alt="The 28 by 28 pixel image given to the model")
+
+
+def recipe_stages(reading: inference.Reading, predictor: inference.Predictor, picture,
+                  class_names: tuple[str, ...]) -> None:
+    """How the drawing became 28x28 (the MNIST recipe), and what the model makes of it without the recipe."""
+    stages = reading.preprocessed.stages
+    titles = {"ink": "1 · The ink", "crop": "2 · Cropped", "fit": "3 · Fitted in 20 × 20",
+              "centred": "4 · Centred in 28 × 28"}
+    with st.expander("How the drawing becomes 28 × 28"):
+        columns = st.columns(len(titles))
+        for column, (name, title) in zip(columns, titles.items()):
+            if name in stages:
+                column.image(inference.enlarged(stages[name], 112), width=112, caption=title)
+        squeezed = preprocess.naive_resize(picture)
+        squeezed_class = class_names[int(predictor.predict(squeezed).argmax())]
+        left, right = st.columns([1, 3], vertical_alignment="center")
+        left.image(inference.enlarged(squeezed, 112), width=112, caption="Only squeezed")
+        right.markdown(
+            f"Squeezed to 28 × 28 without cropping and centring, the drawing reads as **{squeezed_class}**. "
+            "MNIST digits were cropped, fitted in 20 × 20 and centred by their centre of mass; a drawing "
+            "prepared the same way is what the model knows how to read."
+        )
+
+
+def answer(predictor, picture, source: str, class_names: tuple[str, ...]) -> inference.Reading | None:
+    """The model's reading of the picture, or a message saying what to do first; returns the reading."""
+    if predictor is None:
+        st.info("Draw a digit once there is a model to read it (see above).", icon=":material/draw:")
+        return None
+    if picture is None:
+        message = "Draw a digit on the canvas." if source == DRAW_INPUT else "Upload a picture of a digit."
+        st.info(message, icon=":material/draw:")
+        return None
+    try:
+        reading = inference.read_picture(predictor, picture)
+    except ValueError as error:
+        st.error(str(error))
+        return None
+    if reading.is_blank:
+        st.info(reading.preprocessed.message, icon=":material/draw:")
+        return None
+    metric_column, view_column = st.columns(2)
+    with metric_column:
+        prediction(reading, class_names)
+    with view_column:
+        model_view(reading)
+    probability_chart(reading.probabilities, class_names, reading.predicted_class)
+    return reading
+
+
+# --- the screen -------------------------------------------------------------------------------------------
+
+st.markdown(PAGE_STYLE, unsafe_allow_html=True)
+header()
+
+store = _common.run_store()
+candidates = inference.compatible_runs(store.list())
+if not any(inference.reads_digits(run) for run in candidates):
+    default_model_trainer()
+chosen = model_choice(candidates) if candidates else None
+predictor = load_predictor(chosen) if chosen is not None else None
+class_names = datasets.get_info(chosen.dataset).class_names if chosen is not None else ()
+
+input_column, answer_column = st.columns([2, 3], gap="medium")
+with input_column:
+    source = input_choice()
+    if source == DRAW_INPUT:
+        hide_canvas_toolbar()
+        picture = drawing()
+    else:
+        picture = uploaded_picture()
+
+with answer_column:
+    reading = answer(predictor, picture, source, class_names)
+if reading is not None:
+    recipe_stages(reading, predictor, picture, class_names)
