@@ -1,0 +1,59 @@
+"""Tests for pages/home.py: the four steps of a lesson with their links, the offline note, no TensorFlow.
+
+Run: python -m pytest tests/test_page_home.py -q
+"""
+
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+from streamlit.testing.v1 import AppTest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+
+def run_home() -> AppTest:
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    app.run()
+    assert not app.exception
+    return app
+
+
+def test_home_explains_the_app_and_links_the_four_steps_in_order():
+    app = run_home()
+    assert app.title[0].value.endswith("Neural Canvas")
+    links = app.get("page_link")
+    assert [link.proto.page for link in links] == ["datasets", "train", "results", "draw"]
+    assert [link.proto.label for link in links] == ["Open Datasets", "Open Train", "Open Results", "Open Draw"]
+    headings = [markdown.value for markdown in app.markdown]
+    for step in ("1 · Datasets", "2 · Train", "3 · Results", "4 · Draw"):
+        assert any(step in heading for heading in headings), step
+
+
+def test_home_says_it_works_offline_on_the_sample():
+    app = run_home()
+    assert "Works offline" in app.info[0].value
+    assert "10,000 MNIST digits" in app.info[0].value
+
+
+def test_home_renders_without_importing_tensorflow():
+    # In a fresh interpreter: other tests in this process may already have imported TensorFlow.
+    script = textwrap.dedent(
+        """
+        import sys
+        from streamlit.testing.v1 import AppTest
+
+        app = AppTest.from_file("streamlit_app.py", default_timeout=120)
+        app.run()
+        assert not app.exception, app.exception
+        assert app.get("page_link"), "the home page did not render"
+        heavy = sorted(name for name in ("tensorflow", "keras") if name in sys.modules)
+        assert not heavy, f"the home page imported {heavy}"
+        print("ok")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("ok")
