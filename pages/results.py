@@ -1,0 +1,394 @@
+"""Results: how good a trained model is on the test set, and where it goes wrong.
+
+From top to bottom: a choice of run (finished runs with a model first; a damaged, failed or unfinished run
+says what is wrong with it instead of breaking the page), then four tabs.
+
+- **Summary**: test accuracy, loss, macro ROC AUC and the number of mistakes; the loss and accuracy curves of
+  training and validation, one point per epoch; the accuracy of each class.
+- **Predictions**: random test images, each captioned with its true class and the prediction, green when
+  right and red when wrong, and a Resample button.
+- **Mistakes**: every misclassified test image, a page at a time, filtered by true and by predicted class and
+  sorted by how sure the model was.
+- **Confusion matrix**: a heatmap of true against predicted classes; clicking a cell, or choosing its two
+  classes, shows the images of that cell.
+
+The figures come from the test probabilities that training saved with the run; an older run without them is
+scored again from its model, once, behind a spinner. Images are enlarged with nearest-neighbour and drawn with
+`image-rendering: pixelated`, so a 28x28 digit stays sharp squares on a projector.
+"""
+
+import functools
+
+import streamlit as st
+
+from core import charts, datasets, evaluation, gallery, results_view, runs
+from pages import _common
+
+GRID_COLUMNS = 6
+PREDICTION_ROWS = 4
+
+SEED_KEY = "results_page_prediction_seed"
+TRUE_FILTER_KEY = "results_page_mistakes_true"
+PREDICTED_FILTER_KEY = "results_page_mistakes_predicted"
+ORDER_KEY = "results_page_mistakes_order"
+CELL_TRUE_KEY = "results_page_cell_true"
+CELL_PREDICTED_KEY = "results_page_cell_predicted"
+CHART_KEY = "results_page_confusion_chart"
+
+MOST_CONFIDENT_FIRST = "Most confident first"
+LEAST_CONFIDENT_FIRST = "Least confident first"
+
+# Keeps every pixel a sharp square when the browser fits an image to its column, and keeps the two caption
+# lines under each image compact and centred, so the grid reads as one block.
+PAGE_STYLE = """
+<style>
+[data-testid="stImage"] img { image-rendering: pixelated; }
+[class*="st-key-results_grid"] [data-testid="stVerticalBlock"] { gap: 0.3rem; }
+[class*="st-key-results_grid"] [data-testid="stMarkdownContainer"] p {
+    font-size: 0.95rem; line-height: 1.3; text-align: center; margin-bottom: 0.6rem;
+}
+</style>
+"""
+
+
+# --- choosing a run --------------------------------------------------------------------------------------------
+
+
+def _shown_first(run: runs.Run) -> int:
+    """Finished runs with a model come first, then runs still training, then the rest."""
+    if run.has_model and run.status in runs.FINAL_STATUSES + ("interrupted",):
+        return 0
+    if run.status in runs.ACTIVE_STATUSES:
+        return 1
+    return 2
+
+
+def choose_run() -> runs.Run | None:
+    st.title(":material/analytics: Results")
+    try:
+        candidates = _common.run_store().list()
+    except OSError as error:
+        st.error(f"The runs folder cannot be read ({error}). Check that it exists and that the app may read it.")
+        return None
+    if not candidates:
+        st.info("**No trained model yet.** Train one on the Train page (a CNN on the MNIST sample takes about "
+                "a minute), then come back here to study its results.", icon=":material/model_training:")
+        st.page_link("pages/train.py", label="Go to the Train page", icon=":material/arrow_forward:")
+        return None
+    candidates = sorted(candidates, key=_shown_first)
+    return _common.run_picker(candidates, label="Run", key="results_page_run",
+                              help="Every saved training run; finished runs with a model come first.")
+
+
+def say_what_is_wrong(run: runs.Run) -> bool:
+    """Says why a run cannot be studied (or not fully), and returns whether the page can go on with it."""
+    if run.damaged:
+        st.error(f"**This run is damaged:** {run.problem}. It cannot be shown; choose another run, or delete "
+                 f"its folder ({run.path}) if you no longer need it.", icon=":material/broken_image:")
+        return False
+    if run.status in runs.ACTIVE_STATUSES:
+        st.info("**This run is still training.** Its curves so far are below; the test results appear when "
+                "it finishes.", icon=":material/hourglass_top:")
+        st.page_link("pages/train.py", label="Watch it on the Train page", icon=":material/arrow_forward:")
+        return False
+    if run.status in ("failed", "interrupted"):
+        what = "failed" if run.status == "failed" else "was interrupted"
+        st.warning(f"**This run {what}:** {run.problem or 'no reason was recorded.'} The results below are those "
+                   "of its best finished epoch.", icon=":material/warning:")
+    elif run.status == "stopped":
+        st.info("This run was stopped before its last epoch: the results are those of its best finished epoch.",
+                icon=":material/stop_circle:")
+    if not run.has_model:
+        st.warning("No epoch of this run finished, so there is no model to test. Train it again on the Train "
+                   "page.", icon=":material/block:")
+        return False
+    if run.dataset not in datasets.DATASETS:
+        st.error(f"This run names a dataset this app does not know ({run.dataset!r}), so its test images "
+                 "cannot be shown.", icon=":material/broken_image:")
+        return False
+    return True
+
+
+# --- loading the test set and the evaluation -------------------------------------------------------------------
+
+
+def load_test_set(run: runs.Run) -> datasets.Dataset | None:
+    """The run's dataset, if it is on this machine (the Results page never starts a download)."""
+    try:
+        with st.spinner("Loading the test images…"):
+            return datasets.load(run.dataset, download=False)
+    except datasets.DatasetUnavailable as error:
+        st.warning(f"**The test images of {datasets.get_info(run.dataset).title} are not on this machine,** "
+                   f"so only the figures saved with the run are shown. {error}", icon=":material/cloud_off:")
+        st.page_link("pages/datasets.py", label="Download it on the Datasets page", icon=":material/download:")
+        return None
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cached_evaluation(runs_folder: str, run_id: str, dataset_name: str, version: str) -> evaluation.Evaluation:
+    # `version` (the run's last update) is part of the key, so a run saved again is evaluated again.
+    store = runs.RunStore(runs_folder)
+    return results_view.evaluate_run(store, store.get(run_id), datasets.load(dataset_name, download=False))
+
+
+def run_evaluation(run: runs.Run, dataset: datasets.Dataset) -> evaluation.Evaluation | None:
+    store = _common.run_store()
+    if results_view.has_test_probabilities(run):
+        message = "Reading the saved test predictions…"
+    else:
+        message = (f"This run saved no test predictions: the model is predicting the {len(dataset.y_test):,} "
+                   "test images…")
+    try:
+        with st.spinner(message):
+            return _cached_evaluation(str(store.root), run.id, dataset.name, str(run.meta.get("updated", "")))
+    except Exception as error:  # A damaged model file can fail in many ways; none may reach the screen raw.
+        st.error(f"**This run's results cannot be computed:** {error}. Its model file may be damaged; train it "
+                 "again on the Train page.", icon=":material/broken_image:")
+        return None
+
+
+# --- Summary ---------------------------------------------------------------------------------------------------
+
+
+def summary(run: runs.Run, result: evaluation.Evaluation | None, dataset: datasets.Dataset | None) -> None:
+    figures = result.summary() if result is not None else (run.meta.get("test") or {})
+    if figures:
+        total = len(result.labels) if result is not None else datasets.get_info(run.dataset).num_test
+        accuracy, loss, auc, mistakes = st.columns(4)
+        accuracy.metric("Test accuracy", _percent(figures.get("accuracy")), border=True,
+                        help="The share of test images the model classifies right.")
+        loss.metric("Test loss", _number(figures.get("loss"), ".3f"), border=True,
+                    help="Cross-entropy on the test set: lower is better; it also punishes unsure right answers.")
+        auc.metric("ROC AUC (macro)", _number(figures.get("roc_auc"), ".4f"), border=True,
+                   help="For each class, the chance that one of its images scores higher than an image of "
+                        "another class, averaged over the classes. 1 is perfect, 0.5 is guessing.")
+        mistakes_count = figures.get("mistakes")
+        mistakes.metric("Mistakes", "–" if mistakes_count is None else f"{mistakes_count:,}", border=True,
+                        help=f"Misclassified test images, out of {total:,}.")
+    st.caption(_training_facts(run))
+    history = run.meta.get("history") or {}
+    if history.get("loss"):
+        loss_column, accuracy_column = st.columns(2)
+        loss_column.plotly_chart(results_view.finished_curves(history, "loss"), key="results_page_loss_curve")
+        accuracy_column.plotly_chart(results_view.finished_curves(history, "accuracy"),
+                                     key="results_page_accuracy_curve")
+    else:
+        st.info("No epoch finished, so there are no curves to show.")
+    per_class = figures.get("per_class_accuracy") if figures else None
+    if per_class:
+        class_names = datasets.get_info(run.dataset).class_names if run.dataset in datasets.DATASETS else \
+            [str(index) for index in range(len(per_class))]
+        st.plotly_chart(charts.per_class_accuracy(class_names, per_class), key="results_page_per_class")
+        st.caption(_weakest_class_sentence(class_names, per_class))
+
+
+def _training_facts(run: runs.Run) -> str:
+    parts = [f"{run.architecture} on {datasets.get_info(run.dataset).title}" if run.dataset in datasets.DATASETS
+             else str(run.architecture)]
+    epochs_done = run.meta.get("epochs_done")
+    if epochs_done is not None:
+        parts.append(f"{epochs_done} epoch{'s' if epochs_done != 1 else ''}")
+    best_epoch = run.meta.get("best_epoch")
+    if best_epoch:
+        parts.append(f"results from epoch {best_epoch}, the best on validation")
+    duration = run.meta.get("duration")
+    if isinstance(duration, (int, float)):
+        parts.append(f"trained in {_duration(duration)}")
+    if run.meta.get("device"):
+        parts.append(f"on {run.meta['device']}")
+    return " · ".join(parts)
+
+
+def _weakest_class_sentence(class_names, per_class) -> str:
+    known = [(value, name) for value, name in zip(per_class, class_names) if value is not None]
+    if not known:
+        return ""
+    value, name = min(known)
+    return f"The hardest class for this model is **{name}**: {value:.0%} of its test images are classified right."
+
+
+def _percent(value) -> str:
+    return "–" if value is None else f"{value:.2%}"
+
+
+def _number(value, form: str) -> str:
+    return "–" if value is None else format(value, form)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    return f"{minutes} min {seconds:02d} s"
+
+
+# --- image grids -----------------------------------------------------------------------------------------------
+
+
+def image_grid(dataset: datasets.Dataset, result: evaluation.Evaluation, indices, *, key: str) -> None:
+    """Test images in rows of GRID_COLUMNS, each enlarged so that its pixels stay sharp, captioned with its
+    true class and its prediction in green or red."""
+    if len(indices) == 0:
+        return
+    enlarged = gallery.enlarge(dataset.x_test[indices])
+    with st.container(key=f"results_grid_{key}"):
+        for row_start in range(0, len(indices), GRID_COLUMNS):
+            row = indices[row_start:row_start + GRID_COLUMNS]
+            for column, index, image in zip(st.columns(GRID_COLUMNS, gap="small"), row,
+                                            enlarged[row_start:row_start + GRID_COLUMNS]):
+                column.image(image, width="stretch")
+                column.markdown(results_view.prediction_caption(result, int(index), dataset.class_names))
+
+
+def _class_options(dataset: datasets.Dataset) -> list:
+    return [None, *range(dataset.num_classes)]
+
+
+def _class_label(dataset: datasets.Dataset):
+    return lambda index: "any" if index is None else f"{dataset.class_names[index]}" + (
+        "" if dataset.class_names[index] == str(index) else f" ({index})")
+
+
+# --- Predictions -----------------------------------------------------------------------------------------------
+
+
+def _resample() -> None:
+    st.session_state[SEED_KEY] = st.session_state.get(SEED_KEY, 0) + 1
+
+
+@st.fragment
+def random_predictions(dataset: datasets.Dataset, result: evaluation.Evaluation) -> None:
+    title, button = st.columns([4, 1], vertical_alignment="bottom")
+    title.subheader("Random test predictions")
+    button.button("Resample", icon=":material/shuffle:", on_click=_resample, width="stretch",
+                  key="results_page_resample")
+    count = PREDICTION_ROWS * GRID_COLUMNS
+    indices = gallery.random_indices(len(result.labels), count, seed=st.session_state.get(SEED_KEY, 0))
+    right = int((result.predictions[indices] == result.labels[indices]).sum())
+    st.markdown(f"{len(indices)} test images picked at random: :green[**{right} right**], "
+                f":red[**{len(indices) - right} wrong**]. Under each image, its true class and what the model "
+                "predicted, with how sure it was.")
+    image_grid(dataset, result, indices, key="predictions")
+
+
+# --- Mistakes --------------------------------------------------------------------------------------------------
+
+
+@st.fragment
+def mistakes(dataset: datasets.Dataset, result: evaluation.Evaluation) -> None:
+    st.subheader("Every mistake")
+    options, label = _class_options(dataset), _class_label(dataset)
+    true_column, predicted_column, order_column, page_column = st.columns([2, 2, 2, 1.3])
+    true_class = true_column.selectbox("True class", options, format_func=label, key=TRUE_FILTER_KEY)
+    predicted_class = predicted_column.selectbox("Predicted class", options, format_func=label,
+                                                 key=PREDICTED_FILTER_KEY)
+    order = order_column.selectbox("Order", [MOST_CONFIDENT_FIRST, LEAST_CONFIDENT_FIRST], key=ORDER_KEY,
+                                   help="Most confident first shows the mistakes the model was surest about: "
+                                        "often a badly written digit, sometimes a wrong label.")
+    indices = result.mistakes(true_class, predicted_class, most_confident_first=order == MOST_CONFIDENT_FIRST)
+    all_mistakes = int((result.predictions != result.labels).sum())
+    pages = results_view.page_count(len(indices))
+    # The page control is new whenever the filters change, so a new filter starts on its first page.
+    page = page_column.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1,
+                                    key=f"results_page_mistakes_page_{true_class}_{predicted_class}_{order}")
+    st.markdown(_mistakes_sentence(len(indices), all_mistakes, len(result.labels), true_class, predicted_class,
+                                   dataset.class_names))
+    shown = results_view.page_of(indices, page)
+    if len(shown) == 0:
+        st.info("No mistakes match these filters." if all_mistakes else "This model makes no mistakes on the "
+                "test set.", icon=":material/check_circle:")
+        return
+    first = (min(max(1, page), pages) - 1) * results_view.MISTAKES_PER_PAGE
+    st.caption(f"Showing {first + 1:,}–{first + len(shown):,} of {len(indices):,}, "
+               f"{order.lower()}.")
+    image_grid(dataset, result, shown, key="mistakes")
+
+
+def _mistakes_sentence(count, all_mistakes, total, true_class, predicted_class, class_names) -> str:
+    sentence = f"**{results_view.count_sentence(all_mistakes, total)}** test images."
+    filters = []
+    if true_class is not None:
+        filters.append(f"true class **{class_names[true_class]}**")
+    if predicted_class is not None:
+        filters.append(f"predicted **{class_names[predicted_class]}**")
+    if filters:
+        sentence += f" Of those, **{count:,}** with " + " and ".join(filters) + "."
+    return sentence
+
+
+# --- Confusion matrix ------------------------------------------------------------------------------------------
+
+
+def _cell_from_chart(num_classes: int) -> None:
+    """Copies the clicked cell into the two class boxes, before they are drawn again."""
+    state = st.session_state.get(CHART_KEY) or {}
+    cell = results_view.selected_cell((state.get("selection") or {}).get("points"), num_classes)
+    if cell is not None:
+        st.session_state[CELL_TRUE_KEY], st.session_state[CELL_PREDICTED_KEY] = cell
+
+
+@st.fragment
+def confusion_matrix(dataset: datasets.Dataset, result: evaluation.Evaluation) -> None:
+    st.subheader("Confusion matrix")
+    classes = list(range(dataset.num_classes))
+    if st.session_state.get(CELL_TRUE_KEY) not in classes or st.session_state.get(CELL_PREDICTED_KEY) not in classes:
+        st.session_state[CELL_TRUE_KEY], st.session_state[CELL_PREDICTED_KEY] = \
+            results_view.most_confused_cell(result.confusion)
+    chart_column, choice_column = st.columns([3, 1.2], gap="large")
+    with choice_column:
+        st.markdown("Each row is a **true** class, each column a **predicted** class: the diagonal holds the "
+                    "right answers, every other cell one kind of mistake. **Click a cell** to see its images, "
+                    "or choose its two classes here.")
+        label = _class_label(dataset)
+        true_class = st.selectbox("True class", classes, format_func=label, key=CELL_TRUE_KEY)
+        predicted_class = st.selectbox("Predicted class", classes, format_func=label, key=CELL_PREDICTED_KEY)
+    with chart_column:
+        figure = results_view.confusion_figure(result.confusion, dataset.class_names,
+                                               selected=(true_class, predicted_class))
+        st.plotly_chart(figure, key=CHART_KEY, on_select=functools.partial(_cell_from_chart, len(classes)),
+                        selection_mode="points",
+                        config={"displayModeBar": False})
+    cell = results_view.confusion_cell(result, true_class, predicted_class)
+    shown = cell[:results_view.CELL_IMAGE_LIMIT]
+    names = dataset.class_names
+    kind = "right answer" if true_class == predicted_class else "mistake"
+    st.markdown(f"#### True {names[true_class]}, predicted {names[predicted_class]}: "
+                f"{len(cell):,} {kind}{'' if len(cell) == 1 else 's'}")
+    if len(cell) > len(shown):
+        st.caption(f"The {len(shown)} the model was surest about are shown.")
+    if len(shown) == 0:
+        st.info("No test image falls in this cell.", icon=":material/check_circle:")
+    image_grid(dataset, result, shown, key="cell")
+
+
+# --- the page --------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    st.html(PAGE_STYLE)
+    run = choose_run()
+    if run is None:
+        return
+    if not say_what_is_wrong(run):
+        if run.status in runs.ACTIVE_STATUSES and (run.meta.get("history") or {}).get("loss"):
+            summary(run, None, None)
+        return
+    dataset = load_test_set(run)
+    result = run_evaluation(run, dataset) if dataset is not None else None
+    summary_tab, predictions_tab, mistakes_tab, confusion_tab = st.tabs(
+        ["Summary", "Predictions", "Mistakes", "Confusion matrix"])
+    with summary_tab:
+        summary(run, result, dataset)
+    if result is None:
+        for tab in (predictions_tab, mistakes_tab, confusion_tab):
+            tab.info("The test images are needed here: see the message above.", icon=":material/image_not_supported:")
+        return
+    with predictions_tab:
+        random_predictions(dataset, result)
+    with mistakes_tab:
+        mistakes(dataset, result)
+    with confusion_tab:
+        confusion_matrix(dataset, result)
+
+
+main()
