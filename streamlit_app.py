@@ -20,5 +20,10 @@ page = st.navigation(PAGES)
 
 from pages import _common  # noqa: E402 - after set_page_config, which must come first
 
-_common.sidebar()
-page.run()
+# The sidebar is filled after the page has run, so that it shows the dataset and model the page just chose;
+# its place at the top of the sidebar is kept from the start.
+sidebar_slot = st.sidebar.container()
+try:
+    page.run()
+finally:
+    _common.sidebar(sidebar_slot)

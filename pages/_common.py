@@ -10,6 +10,25 @@ import streamlit as st
 
 from core import backend, datasets, jobs, runs
 
+
+def _leave_legacy_page_mode() -> None:
+    """Makes the very first request after the server starts go through the router too.
+
+    Streamlit keeps an old mode for apps with a `pages/` folder beside the entry file: until some script calls
+    `st.navigation`, it runs the page file a URL names on its own (no router, no sidebar, the folder's files
+    listed as pages). A teacher who opens a bookmarked /draw on a fresh server would see that. The router
+    imports this module only after `st.navigation`, so finding the legacy flag still on here means a page
+    was run without the router: switch the mode off and run the app again, now through the router.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+_leave_legacy_page_mode()
+
 DATASET_KEY = "dataset"
 RUN_KEY = "run_id"
 OWNER_KEY = "owner"
@@ -67,9 +86,10 @@ def run_picker(candidates: list[runs.Run], *, label: str = "Model", key: str = "
 
 
 
-def sidebar() -> None:
+def sidebar(container=None) -> None:
+    """The dataset, the model and the device, in the sidebar (or in `container`, a place kept in it)."""
     info = datasets.get_info(dataset_name())
-    with st.sidebar:
+    with container if container is not None else st.sidebar:
         st.caption("Neural Canvas · a lesson in four steps")
         st.markdown(f"**Dataset:** {info.title}")
         current = run_id()
