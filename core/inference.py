@@ -244,7 +244,7 @@ def load_image_file(data: bytes) -> np.ndarray:
             f"The file is too big ({len(data) / 2**20:.0f} MB; at most {MAX_UPLOAD_BYTES // 2**20} MB). "
             "A photo of one digit does not need more: shrink it first."
         )
-    formats = ", ".join(UPLOAD_FORMATS[:-1]) + " or " + UPLOAD_FORMATS[-1]
+    formats = "PNG, JPEG, GIF or WebP"
     with warnings.catch_warnings():
         # Pillow only warns about pictures between its own limit and twice that; our limit is lower anyway.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)

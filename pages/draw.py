@@ -22,6 +22,7 @@ PEN_WIDTH_DEFAULT = 18
 CANVAS_KEY = "draw_canvas_generation"
 INPUT_KEY = "draw_input"
 TRAINING_KEY = "draw_default_training"
+EPOCHS_SEEN_KEY = "draw_default_training_epochs"
 DRAW_INPUT = "Draw on the canvas"
 UPLOAD_INPUT = "Upload a picture"
 # The dataset the one-click default digit model learns from: it ships with the app, so it works offline.
@@ -32,9 +33,17 @@ DEFAULT_DIGIT_DATASET = "mnist_sample"
 # there; the page has its own Clear button, so the toolbar is hidden (see hide_canvas_toolbar).
 PAGE_STYLE = """
 <style>
-[data-testid="stMetric"] [data-testid="stMetricValue"] { font-size: 5.5rem; line-height: 1.1; }
+[data-testid="stMetric"] [data-testid="stMetricValue"] { font-size: 7rem; line-height: 1; }
 [data-testid="stMetric"] [data-testid="stMetricLabel"] p { font-size: 1.1rem; }
 [data-testid="stImage"] img { image-rendering: pixelated; }
+</style>
+"""
+
+# Class names such as "Ankle boot" would be cut off in digit-sized type: they get smaller type that may wrap.
+LONG_CLASS_NAME_STYLE = """
+<style>
+[data-testid="stMetric"] [data-testid="stMetricValue"] { font-size: 3rem; line-height: 1.15; }
+[data-testid="stMetric"] [data-testid="stMetricValue"] * { white-space: normal; overflow: visible; }
 </style>
 """
 
@@ -138,6 +147,7 @@ def default_model_trainer() -> None:
             st.error(f"The training could not start: {error}")
             return
         st.session_state[TRAINING_KEY] = run_id
+        st.session_state[EPOCHS_SEEN_KEY] = 0
         st.rerun()
 
 
@@ -159,7 +169,11 @@ def _store_run(run_id: str) -> runs.Run | None:
 
 @st.fragment(run_every=1)
 def training_progress(run_id: str) -> None:
-    """The default digit model's training, refreshed every second; the whole page reruns once it is done."""
+    """The default digit model's training, refreshed every second.
+
+    The whole page reruns after each epoch, because the best epoch so far is saved and can already read
+    drawings, and once more at the end.
+    """
     status = _common.training_queue().status(run_id)
     if status is None:
         st.session_state.pop(TRAINING_KEY, None)
@@ -173,6 +187,11 @@ def training_progress(run_id: str) -> None:
         st.error(f"The digit model did not finish ({status.status}). {status.message} Try again, or train one "
                  "on the Train page.")
         return
+    epochs_done = len(status.epochs)
+    if epochs_done > st.session_state.get(EPOCHS_SEEN_KEY, 0):
+        st.session_state[EPOCHS_SEEN_KEY] = epochs_done
+        _common.set_run(run_id)
+        st.rerun(scope="app")
     batch = status.latest_batch
     if status.state == "queued" or batch is None:
         waiting = f" (number {status.queue_position} in the queue)" if status.queue_position else ""
@@ -182,8 +201,17 @@ def training_progress(run_id: str) -> None:
     st.progress(
         min(1.0, batch["progress"]),
         text=f"Training the default digit model: epoch {batch['epoch']} of {batch['epochs']}{accuracy} · "
-             f"about {batch['eta']:.0f} s left",
+             f"{_time_left(batch['eta'])}",
     )
+    if epochs_done:
+        st.caption("You can draw already: the model below is the best epoch so far, and it improves after each "
+                   "epoch.")
+
+
+def _time_left(seconds: float) -> str:
+    if seconds < 90:
+        return f"about {seconds:.0f} s left"
+    return f"about {seconds / 60:.0f} min left"
 
 
 def load_predictor(run: runs.Run) -> inference.Predictor | None:
@@ -238,6 +266,8 @@ def uploaded_picture():
 def prediction(reading: inference.Reading, class_names: tuple[str, ...]) -> None:
     """The predicted class in large type and how sure the model is."""
     predicted = reading.predicted_class
+    if len(class_names[predicted]) > 2:
+        st.markdown(LONG_CLASS_NAME_STYLE, unsafe_allow_html=True)
     st.metric("Prediction", class_names[predicted], delta=f"{reading.confidence:.0%} sure", delta_color="off",
               delta_arrow="off")
 
@@ -321,7 +351,7 @@ header()
 
 store = _common.run_store()
 candidates = inference.compatible_runs(store.list())
-if not any(inference.reads_digits(run) for run in candidates):
+if st.session_state.get(TRAINING_KEY) or not any(inference.reads_digits(run) for run in candidates):
     default_model_trainer()
 chosen = model_choice(candidates) if candidates else None
 predictor = load_predictor(chosen) if chosen is not None else None
