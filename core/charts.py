@@ -1,0 +1,177 @@
+"""Plotly figures of training: live loss and accuracy curves, a run's per-class accuracy, runs compared.
+
+Pure functions from the training events (`core.training`'s `batch` and `epoch` dictionaries) or from a run's
+history (`run.json`'s `history`: one value per epoch for `loss`, `accuracy`, `val_loss`, `val_accuracy`) to
+`plotly.graph_objects.Figure`s. No Streamlit here: the Train and Results pages draw these with
+`st.plotly_chart` (the Results page may too), and tests check them as plain data.
+
+    from core import charts
+    figure = charts.training_curves(status.events, "accuracy", epochs=5)
+
+The live page redraws these every second, so every curve is thinned to a few hundred points at most.
+"""
+
+import math
+
+import plotly.graph_objects as go
+
+# The most points a curve of batch events keeps: enough to look smooth, few enough to redraw every second.
+MAX_CURVE_POINTS = 300
+
+METRIC_TITLES = {"loss": "Loss", "accuracy": "Accuracy"}
+
+# Colours that stay apart on a projector: training in blue, validation in orange (plotly's first two).
+TRAIN_COLOUR = "#1f77b4"
+VALIDATION_COLOUR = "#ff7f0e"
+TRAIN_BATCH_COLOUR = "rgba(31, 119, 180, 0.45)"
+# One colour per compared run, as far apart as plotly's qualitative palette allows.
+RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+               "#bcbd22", "#17becf")
+
+
+def _check_metric(metric: str) -> None:
+    if metric not in METRIC_TITLES:
+        raise ValueError(f"Metric must be one of {', '.join(METRIC_TITLES)}; got {metric!r}.")
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def thin(points: list, limit: int = MAX_CURVE_POINTS) -> list:
+    """At most `limit` of `points`, evenly spaced, always keeping the last one (the newest value)."""
+    if limit < 2:
+        raise ValueError(f"A curve needs at least 2 points; got a limit of {limit}.")
+    if len(points) <= limit:
+        return list(points)
+    stride = (len(points) - 1) / (limit - 1)
+    return [points[round(index * stride)] for index in range(limit)]
+
+
+def batch_points(events, metric: str) -> tuple[list[float], list[float]]:
+    """The training curve from batch events: x is the fractional epoch (epoch - 1 + step / steps)."""
+    _check_metric(metric)
+    points = [
+        (event["epoch"] - 1 + event["step"] / event["steps"], event[metric])
+        for event in events
+        if event.get("kind") == "batch" and _finite(event.get(metric)) and event.get("steps")
+    ]
+    points = thin(points)
+    return [x for x, _ in points], [y for _, y in points]
+
+
+def epoch_points(events, key: str) -> tuple[list[int], list[float]]:
+    """One point per finished epoch from epoch events, for `key` such as "loss" or "val_accuracy"."""
+    points = [(event["epoch"], event[key]) for event in events
+              if event.get("kind") == "epoch" and _finite(event.get(key))]
+    return [x for x, _ in points], [y for _, y in points]
+
+
+def history_points(history: dict, key: str) -> tuple[list[int], list[float]]:
+    """One point per epoch from a run's history; epochs whose value is missing (NaN stored as null) are skipped."""
+    values = (history or {}).get(key) or []
+    points = [(epoch, value) for epoch, value in enumerate(values, start=1) if _finite(value)]
+    return [x for x, _ in points], [y for _, y in points]
+
+
+def _layout(figure: go.Figure, metric: str, *, title: str, epochs: int | None, height: int,
+            whole_accuracy_range: bool = True) -> go.Figure:
+    figure.update_layout(
+        title={"text": title, "font": {"size": 18}},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        font={"size": 14},
+        hovermode="x unified",
+    )
+    # The x axis spans the whole training from the start, so the curves grow from left to right.
+    # A little room on both sides keeps the first and last markers whole.
+    x_range = [-0.03 * max(epochs, 1), 1.03 * max(epochs, 1)] if epochs else None
+    figure.update_xaxes(title_text="Epoch", range=x_range, rangemode="tozero")
+    if metric == "accuracy" and whole_accuracy_range:
+        figure.update_yaxes(title_text="Accuracy", tickformat=".0%", range=[-0.02, 1.04])
+    elif metric == "accuracy":
+        figure.update_yaxes(title_text="Accuracy", tickformat=".1%")
+    else:
+        figure.update_yaxes(title_text="Loss", rangemode="tozero")
+    return figure
+
+
+def training_curves(events, metric: str, *, epochs: int | None = None, height: int = 340) -> go.Figure:
+    """Live curves of `metric` ("loss" or "accuracy"): the training curve from batch events, drawn several
+    times per epoch, and one point per finished epoch for training and for validation."""
+    _check_metric(metric)
+    figure = go.Figure()
+    x, y = batch_points(events, metric)
+    figure.add_trace(go.Scatter(x=x, y=y, mode="lines", name="Training (live)",
+                                line={"color": TRAIN_BATCH_COLOUR, "width": 2}))
+    x, y = epoch_points(events, metric)
+    figure.add_trace(go.Scatter(x=x, y=y, mode="markers", name="Training (epoch)",
+                                marker={"color": TRAIN_COLOUR, "size": 10}))
+    x, y = epoch_points(events, f"val_{metric}")
+    figure.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name="Validation",
+                                line={"color": VALIDATION_COLOUR, "width": 3}, marker={"size": 10}))
+    return _layout(figure, metric, title=METRIC_TITLES[metric], epochs=epochs, height=height)
+
+
+def history_curves(history: dict, metric: str, *, height: int = 340) -> go.Figure:
+    """A finished run's curves of `metric` for training and validation, one point per epoch."""
+    _check_metric(metric)
+    figure = go.Figure()
+    for key, name, colour in ((metric, "Training", TRAIN_COLOUR),
+                              (f"val_{metric}", "Validation", VALIDATION_COLOUR)):
+        x, y = history_points(history, key)
+        figure.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name,
+                                    line={"color": colour, "width": 3}, marker={"size": 10}))
+    epochs = max(len((history or {}).get(metric) or []), 1)
+    return _layout(figure, metric, title=METRIC_TITLES[metric], epochs=epochs, height=height)
+
+
+def compare_runs(histories: dict[str, dict], metric: str, *, validation: bool = True,
+                 height: int = 380) -> go.Figure:
+    """Several runs' curves of `metric` overlaid, one line per run; `histories` maps a run's label to its
+    history. Validation curves by default; a run trained without validation shows its training curve."""
+    _check_metric(metric)
+    figure = go.Figure()
+    longest = 1
+    for index, (label, history) in enumerate(histories.items()):
+        key = f"val_{metric}" if validation else metric
+        if validation and not history_points(history, key)[0]:
+            key = metric
+        x, y = history_points(history, key)
+        longest = max(longest, len((history or {}).get(key) or []))
+        suffix = "" if key.startswith("val_") == validation else " (training)"
+        colour = RUN_COLOURS[index % len(RUN_COLOURS)]
+        figure.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=f"{label}{suffix}",
+                                    line={"width": 3, "color": colour}, marker={"size": 8, "color": colour}))
+    title = f"{'Validation' if validation else 'Training'} {METRIC_TITLES[metric].lower()}"
+    # Long run names make a long legend: it goes under the chart, one run per line, with room for each.
+    legend_height = 24 * len(histories) + 50
+    # Compared runs often differ by a point or two: the accuracy axis zooms in on them instead of 0-100%.
+    figure = _layout(figure, metric, title=title, epochs=longest, height=height + legend_height,
+                     whole_accuracy_range=False)
+    figure.update_layout(
+        # The legend's top sits just under the axis title: y is in units of the plot area's height.
+        legend={"orientation": "v", "yanchor": "top", "y": -55 / (height - 50), "xanchor": "left", "x": 0},
+        margin={"b": legend_height},
+    )
+    return figure
+
+
+def per_class_accuracy(class_names, accuracies, *, height: int = 320) -> go.Figure:
+    """Test accuracy of each class as bars, labelled with the class names; a class absent from the test set
+    (None) gets no bar."""
+    class_names = [str(name) for name in class_names]
+    accuracies = list(accuracies)
+    if len(class_names) != len(accuracies):
+        raise ValueError(f"Expected one accuracy per class: {len(class_names)} classes, {len(accuracies)} values.")
+    values = [value if _finite(value) else None for value in accuracies]
+    figure = go.Figure(go.Bar(
+        x=class_names, y=values, marker={"color": TRAIN_COLOUR},
+        text=[f"{value:.0%}" if value is not None else "" for value in values], textposition="outside",
+    ))
+    figure.update_layout(title={"text": "Accuracy per class", "font": {"size": 18}}, height=height,
+                         margin={"l": 10, "r": 10, "t": 50, "b": 10}, font={"size": 14})
+    figure.update_xaxes(type="category", title_text=None)
+    figure.update_yaxes(tickformat=".0%", range=[0, 1.12], title_text="Test accuracy")
+    return figure

@@ -1,0 +1,82 @@
+"""core.charts: training events and run histories turned into plotly figures, checked as plain data."""
+
+import math
+
+import pytest
+
+from core import charts
+
+
+def batch(epoch, step, steps, loss, accuracy=0.5):
+    return {"kind": "batch", "epoch": epoch, "step": step, "steps": steps, "loss": loss, "accuracy": accuracy}
+
+
+def traces(figure) -> dict:
+    return {trace.name: trace for trace in figure.data}
+
+
+def test_batch_points_sit_at_fractional_epochs():
+    events = [{"kind": "start", "epochs": 2}, batch(1, 5, 10, 2.0), batch(1, 10, 10, 1.0),
+              {"kind": "epoch", "epoch": 1, "loss": 1.0}, batch(2, 5, 10, 0.5)]
+    x, y = charts.batch_points(events, "loss")
+    assert x == [0.5, 1.0, 1.5] and y == [2.0, 1.0, 0.5]
+
+
+def test_curves_are_thinned_but_keep_the_newest_point():
+    points = list(range(10_000))
+    thinned = charts.thin(points)
+    assert len(thinned) == charts.MAX_CURVE_POINTS
+    assert thinned[0] == 0 and thinned[-1] == 9_999
+    assert charts.thin([1, 2, 3]) == [1, 2, 3]
+    with pytest.raises(ValueError, match="at least 2 points"):
+        charts.thin(points, limit=1)
+
+
+def test_training_curves_show_live_training_epochs_and_validation():
+    events = [batch(1, step, 4, 1.0 / step, 0.2 * step) for step in range(1, 5)]
+    events.append({"kind": "epoch", "epoch": 1, "loss": 0.3, "accuracy": 0.8, "val_loss": 0.4,
+                   "val_accuracy": 0.75})
+    figure = charts.training_curves(events, "accuracy", epochs=3)
+    by_name = traces(figure)
+    assert list(by_name["Training (live)"].x) == [0.25, 0.5, 0.75, 1.0]
+    assert list(by_name["Training (epoch)"].y) == [0.8]
+    assert list(by_name["Validation"].y) == [0.75]
+    # The x axis spans every epoch from the start, so the curves grow from left to right.
+    low, high = figure.layout.xaxis.range
+    assert low < 0 and 3 <= high < 3.2
+    assert figure.layout.yaxis.tickformat == ".0%"
+
+
+def test_a_nan_loss_leaves_a_gap_not_an_error():
+    events = [batch(1, 1, 2, 1.0), batch(1, 2, 2, math.nan)]
+    assert charts.batch_points(events, "loss") == ([0.5], [1.0])
+    history = {"loss": [1.0, None, 0.5]}
+    assert charts.history_points(history, "loss") == ([1, 3], [1.0, 0.5])
+
+
+def test_compared_runs_get_one_line_each_and_fall_back_to_training_curves():
+    histories = {
+        "with validation": {"loss": [1.0, 0.5], "val_loss": [1.2, 0.7]},
+        "without validation": {"loss": [0.9, 0.4, 0.3]},
+    }
+    figure = charts.compare_runs(histories, "loss")
+    by_name = traces(figure)
+    assert list(by_name["with validation"].y) == [1.2, 0.7]
+    assert list(by_name["without validation (training)"].y) == [0.9, 0.4, 0.3]
+    assert by_name["with validation"].line.color != by_name["without validation (training)"].line.color
+    assert figure.layout.title.text == "Validation loss"
+
+
+def test_per_class_accuracy_names_every_class():
+    figure = charts.per_class_accuracy(["cat", "dog", "bird"], [0.9, None, 0.5])
+    bars = figure.data[0]
+    assert list(bars.x) == ["cat", "dog", "bird"]
+    assert list(bars.y) == [0.9, None, 0.5]
+    assert list(bars.text) == ["90%", "", "50%"]
+    with pytest.raises(ValueError, match="one accuracy per class"):
+        charts.per_class_accuracy(["cat"], [0.5, 0.5])
+
+
+def test_unknown_metrics_are_refused():
+    with pytest.raises(ValueError, match="Metric must be one of"):
+        charts.training_curves([], "precision")
