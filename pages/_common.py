@@ -29,6 +29,28 @@ def _leave_legacy_page_mode() -> None:
 
 _leave_legacy_page_mode()
 
+
+def _keep_keras_between_runs() -> None:
+    """Stops Streamlit from resetting Keras and collecting all garbage after every script run.
+
+    After each script run, and so after every tick of the Train page's live view, Streamlit 1.67 calls
+    `keras.backend.clear_session()` and then `gc.collect(2)`. With TensorFlow loaded each holds the
+    interpreter's lock for about half a second while the training thread waits: three epochs of the CNN on
+    the sample took 378 s while the Train page watched them, and 7 s without these two calls. Keras keeps
+    its session state per thread and each script run has a thread of its own, so skipping the reset loses
+    nothing; Python's own garbage collector still runs as usual. `.streamlit/config.toml` turns the
+    collection off as well (`runner.postScriptGC`); this covers a server started with another config.
+    This patches a Streamlit internal: check it when upgrading Streamlit.
+    """
+    from streamlit import config
+    from streamlit.runtime.scriptrunner import script_runner
+
+    config.set_option("runner.postScriptGC", False)
+    script_runner._clean_problem_modules = lambda: None
+
+
+_keep_keras_between_runs()
+
 DATASET_KEY = "dataset"
 RUN_KEY = "run_id"
 OWNER_KEY = "owner"

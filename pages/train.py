@@ -13,7 +13,6 @@ it, neither stops nor loses the training; the page finds it again by its run id.
 """
 
 import math
-import sys
 
 import streamlit as st
 
@@ -494,34 +493,6 @@ def compare_runs(dataset_info: datasets.DatasetInfo) -> None:
                  column_config={"Test accuracy": st.column_config.NumberColumn(format="%.1f%%")})
 
 
-# --- keeping training fast while the page redraws ---------------------------------------------------------------
-
-
-def _clean_modules_but_keras() -> None:
-    """What Streamlit cleans after a script run, except Keras: matplotlib's figures are still closed."""
-    pyplot = sys.modules.get("matplotlib.pyplot")
-    if pyplot is not None:
-        pyplot.close("all")
-
-
-def keep_training_fast() -> None:
-    """Stops Streamlit from resetting Keras and collecting all garbage after every run of a page.
-
-    After each script run, and so after every tick of the live view, Streamlit 1.67 calls
-    `keras.backend.clear_session()` (which clears TensorFlow's kernel cache and collects garbage) and then
-    `gc.collect(2)`. With TensorFlow loaded each costs about half a second of the interpreter's lock, and the
-    training thread waits for it: three epochs of the CNN on the sample took 378 s while this page watched them,
-    and 7 s without these two calls. Keras keeps its session state per thread and every script run has a thread
-    of its own, so skipping the reset loses nothing; Python's own garbage collector still runs as usual.
-    The change is for the whole server process, so it helps every page that runs Keras.
-    """
-    from streamlit import config
-    from streamlit.runtime.scriptrunner import script_runner
-
-    config.set_option("runner.postScriptGC", False)
-    script_runner._clean_problem_modules = _clean_modules_but_keras
-
-
 # --- the page --------------------------------------------------------------------------------------------------
 
 
@@ -559,7 +530,6 @@ def setup_summary(architecture: architectures.Architecture, settings: dict, summ
 
 
 def train_page() -> None:
-    keep_training_fast()
     dataset_info = datasets.get_info(_common.dataset_name())
     available = page_header(dataset_info)
     architecture, settings, summary = setup_section(dataset_info)
