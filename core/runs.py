@@ -119,8 +119,9 @@ class Run:
     def label(self) -> str:
         """One line for a select box: name, architecture, dataset, accuracy, status."""
         parts = [self.name]
-        if self.architecture:
-            parts.append(f"{self.architecture} on {self.dataset}")
+        trained = f"{self.architecture} on {self.dataset}"
+        if self.architecture and self.name != trained:
+            parts.append(trained)
         if self.test_accuracy is not None:
             parts.append(f"{self.test_accuracy:.1%}")
         if self.status != "completed":
