@@ -56,6 +56,21 @@ def trained_run(_trained_run_folder, isolated_runs) -> str:
     return _trained_run_folder.name
 
 
+def open_page(page: str | None = None, **session_state):
+    """Runs the app through its router, as a browser does, then opens `page`; fails on any exception shown."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    for key, value in session_state.items():
+        app.session_state[key] = value
+    app.run()
+    if page is not None:
+        app.switch_page(page)
+        app.run()
+    assert not app.exception, app.exception
+    return app
+
+
 def _free_port() -> int:
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))

@@ -13,6 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from core import datasets
 
+from conftest import open_page
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DATASET_CHOICE = 0  # The dataset selector is the first button group of the page, the class picker the second.
 CLASS_CHOICE = 1
@@ -20,14 +22,7 @@ GRID_SIZE = 32
 
 
 def open_datasets_page(**session_state) -> AppTest:
-    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
-    for key, value in session_state.items():
-        app.session_state[key] = value
-    app.run()
-    app.switch_page("pages/datasets.py")
-    app.run()
-    assert not app.exception
-    return app
+    return open_page("pages/datasets.py", **session_state)
 
 
 def button(app: AppTest, label: str):

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT
+from conftest import open_page
 from core import architectures, jobs
 
 TRAIN_BUTTON = "Train the default digit model (about a minute)"
@@ -48,12 +48,7 @@ def drawn_one():
 
 
 def open_draw_page() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
-    at.run()
-    at.switch_page("pages/draw.py")
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return open_page("pages/draw.py")
 
 
 def prediction_metric(at):

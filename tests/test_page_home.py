@@ -10,15 +10,14 @@ import textwrap
 
 from streamlit.testing.v1 import AppTest
 
+from conftest import open_page
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 
 def run_home() -> AppTest:
-    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
-    app.run()
-    assert not app.exception
-    return app
+    return open_page()
 
 
 def test_home_explains_the_app_and_links_the_four_steps_in_order():

@@ -12,17 +12,14 @@ from streamlit.testing.v1 import AppTest
 
 from core import datasets, evaluation, results_view, runs
 
+from conftest import open_page
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "pages/results.py"
 
 
 def open_results_page() -> AppTest:
-    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
-    # Straight to the page through the router, which draws the shared sidebar too.
-    app.switch_page(PAGE)
-    app.run()
-    assert not app.exception, app.exception
-    return app
+    return open_page(PAGE)
 
 
 def reference_evaluation(run_id: str) -> evaluation.Evaluation:

@@ -14,18 +14,13 @@ from streamlit.testing.v1 import AppTest
 
 from core import datasets, jobs, runs
 
+from conftest import open_page
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def open_train_page(**session_state) -> AppTest:
-    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
-    for key, value in session_state.items():
-        app.session_state[key] = value
-    app.run()
-    app.switch_page("pages/train.py")
-    app.run()
-    assert not app.exception, app.exception
-    return app
+    return open_page("pages/train.py", **session_state)
 
 
 def metric_value(app: AppTest, label: str) -> str:
