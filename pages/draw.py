@@ -140,7 +140,8 @@ def default_model_trainer() -> None:
                  icon=":material/model_training:"):
         try:
             run_id = _common.training_queue().submit(
-                DEFAULT_DIGIT_DATASET, architectures.DEFAULT_DIGIT_ARCHITECTURE, {},
+                DEFAULT_DIGIT_DATASET, architectures.DEFAULT_DIGIT_ARCHITECTURE,
+                architectures.DEFAULT_DIGIT_HYPERPARAMETERS,
                 name="Default digit model", owner=_common.owner(),
             )
         except (ValueError, OSError) as error:

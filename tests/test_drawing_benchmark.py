@@ -1,0 +1,15 @@
+"""The drawn-digit benchmark's quick mode runs end to end and prints its table."""
+
+import json
+
+from core import drawing_benchmark
+
+
+def test_quick_mode_scores_an_architecture_on_drawn_digits(tmp_path, capsys):
+    out = tmp_path / "drawing.json"
+    assert drawing_benchmark.main(["--quick", "--out", str(out), "--architectures", "ann"]) == 0
+    results = json.loads(out.read_text())
+    row = results["architectures"][0]
+    assert row["architecture"] == "ann" and results["drawn_count"] == 50
+    assert 0.0 <= row["drawn_accuracy"] <= 1.0 and 0.0 <= row["sample_test_accuracy"] <= 1.0
+    assert "| `ann` | 1 |" in capsys.readouterr().out
