@@ -50,25 +50,30 @@ def stratified_split(labels: np.ndarray, validation_fraction: float, seed: int) 
     return train_indices, validation_indices
 
 
-def make_pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int = 0):
-    """A `tf.data.Dataset` of (uint8 images, int labels) batches.
+def make_pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int = 0,
+                  indices: np.ndarray | None = None):
+    """A `tf.data.Dataset` of (uint8 images, int labels) batches, of `images[indices]` (all by default).
 
-    Only indices are shuffled, and each batch is gathered in one operation: the shuffle buffer holds
-    numbers, not images, which keeps memory flat even for CIFAR-10.
+    TensorFlow holds only the indices: they are shuffled, batched, and each batch of images is gathered from
+    the one NumPy array in a single step. Nothing is copied up front (`tf.constant(images)` kept about two
+    more copies of CIFAR-10 inside TensorFlow), so training memory stays close to the dataset's own size.
     """
     tf = backend.tensorflow()
-    image_tensor = tf.constant(images)
-    label_tensor = tf.constant(np.asarray(labels).astype(np.int32))
-    count = len(images)
-    indices = tf.data.Dataset.range(count)
+    labels = np.asarray(labels).astype(np.int32)
+    indices = np.arange(len(images)) if indices is None else np.asarray(indices)
+    image_shape = images.shape[1:]
+    pipeline = tf.data.Dataset.from_tensor_slices(indices.astype(np.int64))
     if shuffle:
-        indices = indices.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-    indices = indices.batch(batch_size)
-    pipeline = indices.map(
-        lambda batch: (tf.gather(image_tensor, batch), tf.gather(label_tensor, batch)),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True,
-    )
+        pipeline = pipeline.shuffle(len(indices), seed=seed, reshuffle_each_iteration=True)
+
+    def gather(batch):
+        batch_images, batch_labels = tf.numpy_function(
+            lambda rows: (images[rows], labels[rows]), [batch], (tf.uint8, tf.int32), stateful=False)
+        batch_images.set_shape((None, *image_shape))
+        batch_labels.set_shape((None,))
+        return batch_images, batch_labels
+
+    pipeline = pipeline.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return pipeline.prefetch(tf.data.AUTOTUNE)
 
 
@@ -244,13 +249,13 @@ def train(
     keras.utils.set_random_seed(hp["seed"])
     model = architectures.build_model(architecture, data.image_shape, data.num_classes, hp,
                                       mixed_precision=mixed_precision)
-    x_train, y_train = data.x_train[train_indices], data.y_train[train_indices]
-    train_pipeline = make_pipeline(x_train, y_train, hp["batch_size"], shuffle=True, seed=hp["seed"])
+    train_pipeline = make_pipeline(data.x_train, data.y_train, hp["batch_size"], shuffle=True, seed=hp["seed"],
+                                   indices=train_indices)
     validation_pipeline = None
     if len(validation_indices):
-        validation_pipeline = make_pipeline(data.x_train[validation_indices], data.y_train[validation_indices],
-                                            512, shuffle=False)
-    steps = math.ceil(len(x_train) / hp["batch_size"])
+        validation_pipeline = make_pipeline(data.x_train, data.y_train, 512, shuffle=False,
+                                            indices=validation_indices)
+    steps = math.ceil(len(train_indices) / hp["batch_size"])
 
     def emit_and_record(event):
         if event["kind"] == "epoch":
@@ -263,7 +268,14 @@ def train(
                                 "val_loss" if validation_pipeline is not None else "loss")
     emit({"kind": "start", "run_id": run_id, "dataset": dataset, "architecture": architecture,
           "epochs": hp["epochs"], "steps_per_epoch": steps, "device": device,
-          "train_images": len(x_train), "validation_images": len(validation_indices)})
+          "train_images": len(train_indices), "validation_images": len(validation_indices)})
+
+    callbacks = [progress, NaNCallback(), StopCallback(stop_event), checkpoint]
+    if hp["learning_rate_schedule"] == "cosine":
+        # Epoch by epoch from the chosen rate down towards zero along half a cosine wave. It comes first so
+        # that the rate it sets is in the logs the progress callback records.
+        callbacks.insert(0, keras.callbacks.LearningRateScheduler(
+            lambda epoch: hp["learning_rate"] * 0.5 * (1 + math.cos(math.pi * epoch / hp["epochs"]))))
 
     try:
         model.fit(
@@ -272,7 +284,7 @@ def train(
             epochs=hp["epochs"],
             # The pipeline already reshuffles every epoch.
             shuffle=False,
-            callbacks=[progress, NaNCallback(), StopCallback(stop_event), checkpoint],
+            callbacks=callbacks,
             verbose=0,
         )
         status, message = "completed", ""

@@ -128,3 +128,9 @@ def test_cnn_reaches_95_percent_on_the_sample_in_two_epochs(tmp_path):
     store = runs.RunStore(tmp_path)
     meta = training.train("mnist_sample", "cnn", {"epochs": 2, "seed": 42}, store=store)
     assert meta["test"]["accuracy"] >= 0.95
+
+
+def test_cosine_schedule_lowers_the_learning_rate_epoch_by_epoch(tmp_path):
+    meta, _ = _train(runs.RunStore(tmp_path), limit_train=300,
+                     hyperparameters={"epochs": 2, "learning_rate": 0.01, "learning_rate_schedule": "cosine"})
+    assert meta["history"]["learning_rate"] == pytest.approx([0.01, 0.005])
