@@ -47,8 +47,12 @@ def test_quick_mode_figures_are_measured_not_invented(quick_run):
         # The compiled predictor computes what model.predict computes.
         assert model["largest_probability_difference"] < 1e-4
     # Each way ran in its own process: each peak is at least what TensorFlow itself occupies.
-    for way in sections["training_memory"]["ways"].values():
+    ways = sections["training_memory"]["ways"]
+    assert set(ways) == {"ours", "float32"}
+    for way in ways.values():
         assert way["peak_rss_bytes"] >= way["runtime_rss_bytes"] > 0
+    run = sections["time_to_accuracy"]["runs"]["digit_model"]
+    assert run["epochs"] and 0 <= run["best_test_accuracy"] <= 1
     assert "skipped" in sections["browser"] and "skipped" in sections["thread_settings"]
 
 
