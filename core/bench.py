@@ -767,13 +767,6 @@ def training_memory(settings: Settings) -> dict:
 # --- 5. time to accuracy --------------------------------------------------------------------------------------
 
 
-def cosine_schedule(hp: dict):
-    """The learning-rate schedule training.train adds for `learning_rate_schedule="cosine"`, built the same way."""
-    keras = backend.keras()
-    return keras.callbacks.LearningRateScheduler(
-        lambda epoch: hp["learning_rate"] * 0.5 * (1 + math.cos(math.pi * epoch / hp["epochs"])))
-
-
 def run_to_accuracy(dataset: str, architecture: str, hyperparameters: dict, target: float, cap_seconds: float, *,
                     train_limit: int | None = None) -> dict:
     """Trains as training.train does, testing after every epoch, until the test accuracy reaches `target`.
@@ -825,7 +818,7 @@ def run_to_accuracy(dataset: str, architecture: str, hyperparameters: dict, targ
     validation = training.make_pipeline(data.x_train, data.y_train, 512, shuffle=False, indices=validation_indices)
     callbacks = [ProgressCallback(lambda event: None, max_epochs, steps, hp["batch_size"]), UntilAccurate()]
     if scheduled:
-        callbacks.insert(0, cosine_schedule(hp))
+        callbacks.insert(0, training.cosine_schedule(hp))
     model.fit(pipeline, validation_data=validation, epochs=max_epochs, shuffle=False, verbose=0,
               callbacks=callbacks)
     reached = next((row for row in history if row["test_accuracy"] >= target), None)

@@ -196,6 +196,14 @@ def _number(value):
         return None
 
 
+def cosine_schedule(hyperparameters: dict):
+    """A callback that lowers the learning rate epoch by epoch from the chosen rate towards zero, along half a
+    cosine wave: big steps while the model is far off, small ones to settle it at the end."""
+    keras = backend.keras()
+    rate, epochs = hyperparameters["learning_rate"], hyperparameters["epochs"]
+    return keras.callbacks.LearningRateScheduler(lambda epoch: rate * 0.5 * (1 + math.cos(math.pi * epoch / epochs)))
+
+
 def validate_training_data(hyperparameters: dict, train_count: int) -> None:
     if hyperparameters["batch_size"] > train_count:
         raise ValueError(
@@ -272,10 +280,8 @@ def train(
 
     callbacks = [progress, NaNCallback(), StopCallback(stop_event), checkpoint]
     if hp["learning_rate_schedule"] == "cosine":
-        # Epoch by epoch from the chosen rate down towards zero along half a cosine wave. It comes first so
-        # that the rate it sets is in the logs the progress callback records.
-        callbacks.insert(0, keras.callbacks.LearningRateScheduler(
-            lambda epoch: hp["learning_rate"] * 0.5 * (1 + math.cos(math.pi * epoch / hp["epochs"]))))
+        # First, so that the rate it sets is in the logs the progress callback records.
+        callbacks.insert(0, cosine_schedule(hp))
 
     try:
         model.fit(
