@@ -44,7 +44,6 @@ import math
 import os
 import platform
 import resource
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,12 +51,11 @@ import tempfile
 import threading
 import time
 import traceback
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 
-from core import architectures, backend, datasets, evaluation, inference, preprocess, runs, training
+from core import app_server, architectures, backend, datasets, evaluation, inference, preprocess, runs, training
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "bench" / "results.json"
@@ -898,9 +896,7 @@ def time_to_accuracy(settings: Settings) -> dict:
 
 # --- 6. the app in a real browser -----------------------------------------------------------------------------
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM, CHROMIUM_ARGS = app_server.CHROMIUM, app_server.CHROMIUM_ARGS
 
 # Installed in the page before a stroke: the time of the mouse release, and the time the "Prediction" metric
 # first shows a value, both on the page's own clock.
@@ -925,27 +921,6 @@ WATCH_PREDICTION = """
   new MutationObserver(look).observe(document.body, { childList: true, subtree: true, characterData: true });
 }
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        return server.getsockname()[1]
-
-
-def _wait_for_health(url: str, process, timeout: float = 90) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    return
-        except OSError:
-            pass
-        if process.poll() is not None:
-            raise RuntimeError("streamlit exited before answering")
-        time.sleep(0.3)
-    raise RuntimeError("streamlit did not answer its health check")
 
 
 def _wait_idle(page) -> None:
@@ -983,34 +958,16 @@ def browser(settings: Settings) -> dict:
         meta = training.train("mnist_sample", "cnn", {"epochs": 1, "seed": 1}, store=store, name="bench cnn")
         result["model"] = {"architecture": "cnn", "epochs": 1, "test_accuracy": meta.get("test", {}).get("accuracy"),
                            "training_seconds": time.perf_counter() - started}
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        log_path = Path(folder) / "streamlit.log"
-        with open(log_path, "w") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"), "--server.port",
-                 str(port), "--server.address", "127.0.0.1", "--server.headless", "true",
-                 "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-                cwd=ROOT, env=dict(os.environ, **{runs.RUNS_DIR_VARIABLE: str(store.root)}), stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                started = time.perf_counter()
-                _wait_for_health(url, process)
-                result["server_start_seconds"] = time.perf_counter() - started
-                with sync_playwright() as playwright:
-                    chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                    try:
-                        result["home"] = _measure_home(chromium, url)
-                        result["draw"] = _measure_draw(chromium, url)
-                    finally:
-                        chromium.close()
-            finally:
-                process.terminate()
+        started = time.perf_counter()
+        with app_server.running_app(store.root, Path(folder) / "streamlit.log") as url:
+            result["server_start_seconds"] = time.perf_counter() - started
+            with sync_playwright() as playwright:
+                chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+                    result["home"] = _measure_home(chromium, url)
+                    result["draw"] = _measure_draw(chromium, url)
+                finally:
+                    chromium.close()
     return result
 
 
