@@ -124,7 +124,10 @@ def history_curves(history: dict, metric: str, *, height: int = 340) -> go.Figur
         figure.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name,
                                     line={"color": colour, "width": 3}, marker={"size": 10}))
     epochs = max(len((history or {}).get(metric) or []), 1)
-    return _layout(figure, metric, title=METRIC_TITLES[metric], epochs=epochs, height=height)
+    figure = _layout(figure, metric, title=METRIC_TITLES[metric], epochs=epochs, height=height)
+    # A finished run no longer grows: one tick per epoch, and room around the first and last points (a one-epoch
+    # run's single point would otherwise sit clipped on the right edge).
+    return figure.update_xaxes(range=[0.5, epochs + 0.5], dtick=1 if epochs <= 20 else None, rangemode="normal")
 
 
 def compare_runs(histories: dict[str, dict], metric: str, *, validation: bool = True,

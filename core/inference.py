@@ -298,16 +298,3 @@ def _as_gray_rgb_or_rgba(image: Image.Image) -> Image.Image:
         return image.convert("L")
     has_alpha = "A" in image.getbands() or "transparency" in image.info
     return image.convert("RGBA" if has_alpha else "RGB")
-
-
-# --- showing small images -------------------------------------------------------------------------------------
-
-
-def enlarged(image: np.ndarray, size: int) -> np.ndarray:
-    """A small image blown up by a whole factor to about `size` pixels, each pixel a crisp square.
-
-    Browsers smooth small images that they scale up; a 28x28 digit then looks blurred on a projector.
-    """
-    image = np.asarray(image)
-    factor = max(1, size // max(image.shape[:2]))
-    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)

@@ -23,7 +23,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from core import charts, evaluation
+from core import evaluation
 
 MISTAKES_PER_PAGE = 24
 CELL_IMAGE_LIMIT = 36
@@ -129,15 +129,6 @@ def _unbreakable(class_name) -> str:
 
 
 # --- the figures ---------------------------------------------------------------------------------------------
-
-
-def finished_curves(history: dict, metric: str) -> go.Figure:
-    """A finished run's curves of `metric` (the Train page's `charts.history_curves`), with one tick per epoch
-    and room around the first and last points, which a finished run no longer needs to grow into."""
-    figure = charts.history_curves(history, metric)
-    epochs = max(len((history or {}).get(metric) or []), 1)
-    figure.update_xaxes(range=[0.5, epochs + 0.5], dtick=1 if epochs <= 20 else None, rangemode="normal")
-    return figure
 
 
 # --- the confusion matrix ------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ button trains the default digit model on the offline sample and the page carries
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import architectures, datasets, inference, preprocess, runs
+from core import architectures, datasets, gallery, inference, preprocess, runs
 from pages import _common
 
 CANVAS_SIZE = 280
@@ -292,7 +292,7 @@ def probability_chart(probabilities, class_names, predicted: int) -> None:
 def model_view(reading: inference.Reading) -> None:
     """The 28x28 image the model received, big and crisp."""
     st.markdown("**What the model sees**")
-    st.image(inference.enlarged(reading.preprocessed.image, 168), width=168,
+    st.image(gallery.enlarge(reading.preprocessed.image[None], 168)[0], width=168,
              caption="28 × 28 pixels, as the model received them",
              alt="The 28 by 28 pixel image given to the model")
 
@@ -307,11 +307,11 @@ def recipe_stages(reading: inference.Reading, predictor: inference.Predictor, pi
         columns = st.columns(len(titles))
         for column, (name, title) in zip(columns, titles.items()):
             if name in stages:
-                column.image(inference.enlarged(stages[name], 112), width=112, caption=title)
+                column.image(gallery.enlarge(stages[name][None], 112)[0], width=112, caption=title)
         squeezed = preprocess.naive_resize(picture)
         squeezed_class = class_names[int(predictor.predict(squeezed).argmax())]
         left, right = st.columns([1, 3], vertical_alignment="center")
-        left.image(inference.enlarged(squeezed, 112), width=112, caption="Only squeezed")
+        left.image(gallery.enlarge(squeezed[None], 112)[0], width=112, caption="Only squeezed")
         right.markdown(
             f"Squeezed to 28 × 28 without cropping and centring, the drawing reads as **{squeezed_class}**. "
             "MNIST digits were cropped, fitted in 20 × 20 and centred by their centre of mass; a drawing "

@@ -169,8 +169,8 @@ def summary(run: runs.Run, result: evaluation.Evaluation | None, dataset: datase
     history = run.meta.get("history") or {}
     if history.get("loss"):
         loss_column, accuracy_column = st.columns(2)
-        loss_column.plotly_chart(results_view.finished_curves(history, "loss"), key="results_page_loss_curve")
-        accuracy_column.plotly_chart(results_view.finished_curves(history, "accuracy"),
+        loss_column.plotly_chart(charts.history_curves(history, "loss"), key="results_page_loss_curve")
+        accuracy_column.plotly_chart(charts.history_curves(history, "accuracy"),
                                      key="results_page_accuracy_curve")
     else:
         st.info("No epoch finished, so there are no curves to show.")

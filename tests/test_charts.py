@@ -80,3 +80,9 @@ def test_per_class_accuracy_names_every_class():
 def test_unknown_metrics_are_refused():
     with pytest.raises(ValueError, match="Metric must be one of"):
         charts.training_curves([], "precision")
+
+
+def test_a_finished_one_epoch_run_keeps_its_point_inside_the_chart():
+    figure = charts.history_curves({"loss": [0.5], "val_loss": [0.4]}, "loss")
+    low, high = figure.layout.xaxis.range
+    assert low < 1 < high and figure.layout.xaxis.dtick == 1

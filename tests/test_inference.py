@@ -226,10 +226,3 @@ def test_a_forged_header_claiming_a_huge_picture_is_refused():
         b"IEND", b"")
     with pytest.raises(ValueError, match=r"far too large \(6000x6000 pixels\)"):
         inference.load_image_file(data)
-
-
-def test_enlarged_images_keep_crisp_square_pixels():
-    image = np.arange(4, dtype=np.uint8).reshape(2, 2)
-    big = inference.enlarged(image, 9)
-    assert big.shape == (8, 8)
-    assert (big[:4, :4] == 0).all() and (big[4:, 4:] == 3).all()
