@@ -14,6 +14,8 @@ PAGES = [
     st.Page("pages/train.py", title="2 · Train", icon=":material/model_training:", url_path="train"),
     st.Page("pages/results.py", title="3 · Results", icon=":material/analytics:", url_path="results"),
     st.Page("pages/draw.py", title="4 · Draw", icon=":material/draw:", url_path="draw"),
+    st.Page("pages/inside.py", title="5 · Inside the network", icon=":material/visibility:", url_path="inside"),
+    st.Page("pages/class_set.py", title="6 · Class drawings", icon=":material/groups:", url_path="class-drawings"),
 ]
 
 page = st.navigation(PAGES)

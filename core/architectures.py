@@ -84,6 +84,11 @@ COMMON_HYPERPARAMETERS = (
         "validation_fraction", "Validation fraction", 0.1, 0.0, 0.5,
         help="Share of the training images held out to check for overfitting.",
     ),
+    Hyperparameter(
+        "early_stopping_patience", "Early stopping (patience)", 0, 0, 50,
+        help="Stop once the validation loss has not improved for this many epochs, and keep the best epoch. "
+             "0 trains every epoch (the best epoch is kept either way).",
+    ),
     Hyperparameter("seed", "Random seed", 42, 0, 2**31 - 1, help="Same seed, same split and same start."),
 )
 

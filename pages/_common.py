@@ -92,6 +92,19 @@ def set_run(run_id_value: str | None) -> None:
     st.session_state[RUN_KEY] = run_id_value
 
 
+CURRENT_DRAWING_KEY = "current_drawing"
+
+
+def set_current_drawing(image) -> None:
+    """Remembers the 28x28 uint8 image the Draw page last gave the model (None once the canvas is blank)."""
+    st.session_state[CURRENT_DRAWING_KEY] = image
+
+
+def current_drawing():
+    """The 28x28 uint8 image the Draw page last gave the model, or None; other pages look inside it."""
+    return st.session_state.get(CURRENT_DRAWING_KEY)
+
+
 def run_picker(candidates: list[runs.Run], *, label: str = "Model", key: str = "run_picker",
                help: str | None = None) -> runs.Run | None:
     """A select box over `candidates` that starts on, and remembers, the visitor's current run."""
@@ -104,8 +117,6 @@ def run_picker(candidates: list[runs.Run], *, label: str = "Model", key: str = "
     chosen = st.selectbox(label, ids, index=index, format_func=lambda value: by_id[value].label, key=key, help=help)
     set_run(chosen)
     return by_id[chosen]
-
-
 
 
 def sidebar(container=None) -> None:

@@ -21,6 +21,8 @@ def isolated_runs(tmp_path, monkeypatch):
     """Each test gets its own empty runs folder and training queue, and no Streamlit cache from another test."""
     folder = tmp_path / "runs"
     monkeypatch.setenv(runs.RUNS_DIR_VARIABLE, str(folder))
+    # The class's saved drawings (core.class_set) live beside the runs; each test gets its own, empty.
+    monkeypatch.setenv("NEURAL_CANVAS_DRAWINGS", str(tmp_path / "drawings"))
     monkeypatch.setattr(jobs, "_default_queue", None)
     try:
         import streamlit as st
