@@ -123,7 +123,7 @@ def sidebar(container=None) -> None:
     """The dataset, the model and the device, in the sidebar (or in `container`, a place kept in it)."""
     info = datasets.get_info(dataset_name())
     with container if container is not None else st.sidebar:
-        st.caption("Neural Canvas · a lesson in four steps")
+        st.caption("Neural Canvas · learn by training, testing and drawing")
         st.markdown(f"**Dataset:** {info.title}")
         current = run_id()
         label = "none yet: train one on the Train page"

@@ -1,4 +1,4 @@
-"""Home: what Neural Canvas is, and the four steps of a lesson, each a card with a link to its page.
+"""Home: what Neural Canvas is, the four steps of a lesson and two to go further, each a card with a link.
 
 The first screen a class sees, so it must appear at once: this page imports nothing from `core` and never
 TensorFlow (the sidebar, drawn by the router, tells the device without importing it either).
@@ -18,6 +18,14 @@ LESSON_STEPS = (
      "Draw a digit with the mouse and see what the network reads."),
 )
 
+# Where a lesson goes next, once the class has a model and drawings.
+FURTHER_STEPS = (
+    ("pages/inside.py", "Inside the network", ":material/visibility:",
+     "Follow a drawing through every layer: the feature maps, the dense units and the learned filters."),
+    ("pages/class_set.py", "Class drawings", ":material/groups:",
+     "Keep the digits the class drew, with their true labels, and score every model on them."),
+)
+
 
 def introduction() -> None:
     st.title(":material/draw: Neural Canvas")
@@ -28,10 +36,11 @@ def introduction() -> None:
     )
 
 
-def lesson_steps() -> None:
-    st.subheader("A lesson in four steps")
+def step_cards(title: str, steps: tuple, first_number: int) -> None:
+    st.subheader(title)
+    # Always four columns, so the cards of both rows have the same width.
     columns = st.columns(len(LESSON_STEPS))
-    for number, (column, (page, name, icon, description)) in enumerate(zip(columns, LESSON_STEPS), start=1):
+    for number, (column, (page, name, icon, description)) in enumerate(zip(columns, steps), start=first_number):
         with column.container(border=True, height="stretch"):
             st.markdown(f"## {icon}")
             st.markdown(f"#### {number} · {name}")
@@ -51,5 +60,6 @@ def offline_note() -> None:
 
 
 introduction()
-lesson_steps()
+step_cards("A lesson in four steps", LESSON_STEPS, 1)
+step_cards("Going further", FURTHER_STEPS, len(LESSON_STEPS) + 1)
 offline_note()

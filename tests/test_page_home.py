@@ -1,4 +1,4 @@
-"""Tests for pages/home.py: the four steps of a lesson with their links, the offline note, no TensorFlow.
+"""Tests for pages/home.py: the steps of a lesson with their links, the offline note, no TensorFlow.
 
 Run: python -m pytest tests/test_page_home.py -q
 """
@@ -20,14 +20,17 @@ def run_home() -> AppTest:
     return open_page()
 
 
-def test_home_explains_the_app_and_links_the_four_steps_in_order():
+def test_home_explains_the_app_and_links_every_step_in_order():
     app = run_home()
     assert app.title[0].value.endswith("Neural Canvas")
     links = app.get("page_link")
-    assert [link.proto.page for link in links] == ["datasets", "train", "results", "draw"]
-    assert [link.proto.label for link in links] == ["Open Datasets", "Open Train", "Open Results", "Open Draw"]
+    assert [link.proto.page for link in links] == ["datasets", "train", "results", "draw", "inside",
+                                                   "class-drawings"]
+    assert [link.proto.label for link in links] == ["Open Datasets", "Open Train", "Open Results", "Open Draw",
+                                                    "Open Inside the network", "Open Class drawings"]
     headings = [markdown.value for markdown in app.markdown]
-    for step in ("1 · Datasets", "2 · Train", "3 · Results", "4 · Draw"):
+    for step in ("1 · Datasets", "2 · Train", "3 · Results", "4 · Draw", "5 · Inside the network",
+                 "6 · Class drawings"):
         assert any(step in heading for heading in headings), step
 
 
