@@ -6,12 +6,14 @@
 
 The folder is `NEURAL_CANVAS_RUNS` if set, else `runs/` beside the code. Run ids are made here, never from
 what a user types: names are labels stored inside run.json. Every write goes to a temporary file that is then
-renamed over the old one, so a crash leaves the previous version, never half a file. A folder that cannot be
-read is listed as damaged and never breaks the listing.
+renamed over the old one, so a crash leaves the previous version, never half a file; a full or read-only disk
+raises `RunStoreError`, whose message says what to do, and leaves no half-made run. A folder that cannot be
+read, or whose model failed to load, is listed as damaged and never breaks the listing.
 """
 
 import dataclasses
 import datetime
+import errno
 import json
 import os
 import re
@@ -21,6 +23,7 @@ import tempfile
 import threading
 import unicodedata
 import uuid
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -66,18 +69,44 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+def _store_error(action: str, error: OSError) -> "RunStoreError":
+    """A RunStoreError for a failed write, whose message says what happened and what to do about it."""
+    reason = error.strerror or str(error)
+    if error.errno == errno.ENOSPC or error.errno == errno.EDQUOT:
+        advice = ("The disk is full: delete old runs (Results page) or free some space on the server, "
+                  "then try again.")
+    elif error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        advice = (f"The runs folder cannot be written to: give the server permission to write there, or set "
+                  f"{RUNS_DIR_VARIABLE} to a folder it can write to.")
+    else:
+        advice = f"Check the disk and the runs folder, or set {RUNS_DIR_VARIABLE} to another folder."
+    store_error = RunStoreError(f"{action} ({reason}). {advice}")
+    store_error.errno = error.errno
+    return store_error
+
+
 def _write_atomically(path: Path, write) -> None:
-    """Calls write(temporary_path), then renames the temporary file over `path`."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
+    """Calls write(temporary_path), then renames the temporary file over `path`.
+
+    A failure of the disk (full, read-only) raises RunStoreError and leaves the previous `path` as it was,
+    with no temporary file beside it.
+    """
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
+    except OSError as error:
+        raise _store_error(f"Cannot save {path.name} in {path.parent}", error) from error
     os.close(handle)
     try:
         write(temporary)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         try:
             os.unlink(temporary)
         except FileNotFoundError:
             pass
+        if isinstance(error, OSError) and not isinstance(error, RunStoreError):
+            raise _store_error(f"Cannot save {path.name} in {path.parent}; the previous version is kept",
+                               error) from error
         raise
 
 
@@ -178,11 +207,10 @@ class RunStore:
             folder.mkdir()
             self._write_meta(folder, meta)
         except OSError as error:
+            # No half-made run is left behind: a folder without its run.json would be listed as damaged.
             shutil.rmtree(folder, ignore_errors=True)
-            raise RunStoreError(
-                f"Cannot save a new run in {self.root} ({error.strerror or error}). "
-                "Free some disk space or choose another runs folder; nothing was started."
-            ) from error
+            cause = error.__cause__ if isinstance(error, RunStoreError) and error.__cause__ else error
+            raise _store_error(f"Cannot save a new run in {self.root}, so nothing was started", cause) from error
         return Run(run_id, folder, meta, status)
 
     def _write_meta(self, folder: Path, meta: dict) -> None:
@@ -211,6 +239,9 @@ class RunStore:
         folder = self._folder(run_id)
         # Keras insists on the .keras suffix, which _write_atomically keeps.
         _write_atomically(folder / "model.keras", lambda path: model.save(path))
+        with self._lock:
+            if self._read_meta(folder).get("model_problem"):
+                self.update(run_id, model_problem=None)
 
     def save_array(self, run_id: str, name: str, array: np.ndarray) -> None:
         if not re.fullmatch(r"[a-z_]+", name):
@@ -265,6 +296,9 @@ class RunStore:
             status, problem = "interrupted", "the server stopped while this run was training"
         elif status == "completed" and not (folder / "model.keras").is_file():
             status, problem = "damaged", "model.keras is missing"
+        elif status not in ACTIVE_STATUSES and meta.get("model_problem"):
+            # Loading its model failed once (see load_model): no page offers it again until it is saved anew.
+            status, problem = "damaged", meta["model_problem"]
         return Run(folder.name, folder, meta, status, problem or meta.get("problem", ""))
 
     def get(self, run_id: str) -> Run:
@@ -289,7 +323,22 @@ class RunStore:
         path = self._folder(run_id) / "model.keras"
         if not path.is_file():
             raise RunNotFound(f"Run {run_id} has no saved model yet (no epoch finished).")
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
+        try:
+            return keras.saving.load_model(path, safe_mode=True, compile=False)
+        except MemoryError:
+            raise
+        except Exception as error:  # noqa: BLE001 - a damaged file fails in many ways; each gets one message
+            kind = "not a complete Keras file" if not zipfile.is_zipfile(path) else type(error).__name__
+            problem = f"model.keras is damaged ({kind})"
+            try:
+                # Listing shows the run as damaged from now on, so that no page offers its model again.
+                self.update(run_id, model_problem=problem)
+            except (OSError, ValueError):
+                pass  # the folder itself may be damaged too; the message below still says what to do
+            raise ValueError(
+                f"The model of run {run_id} cannot be loaded: {problem}: {error}. Train the model again, or "
+                "delete this run."
+            ) from error
 
     def load_array(self, run_id: str, name: str) -> np.ndarray | None:
         path = self._folder(run_id) / f"{name}.npy"

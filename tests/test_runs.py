@@ -1,7 +1,9 @@
 """The run store: atomic writes, safe names, damaged and interrupted runs, owners."""
 
+import errno
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -127,3 +129,105 @@ def test_arrays_round_trip(store):
 def test_runs_folder_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(runs.RUNS_DIR_VARIABLE, str(tmp_path / "elsewhere"))
     assert runs.RunStore().root == tmp_path / "elsewhere"
+
+
+# --- a full disk, a folder that cannot be written, a damaged model ---------------------------------------------
+
+
+def _disk_full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def _tiny_model():
+    import keras
+
+    inputs = keras.Input((4,))
+    return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(inputs))
+
+
+class _ModelThatFillsTheDisk:
+    """Writes half a model file, then fails as a full disk does in the middle of `model.save`."""
+
+    def save(self, path):
+        with open(path, "wb") as file:
+            file.write(b"PK\x03\x04 half a model")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_disk_full_while_saving_a_model_keeps_the_previous_model(store):
+    run = _new(store)
+    store.save_model(run.id, _tiny_model())
+    store.update(run.id, status="completed")
+    before = (run.path / "model.keras").read_bytes()
+    with pytest.raises(runs.RunStoreError, match="disk is full.*delete old runs") as error_info:
+        store.save_model(run.id, _ModelThatFillsTheDisk())
+    assert "previous version is kept" in str(error_info.value)
+    assert (run.path / "model.keras").read_bytes() == before
+    assert sorted(path.name for path in run.path.iterdir()) == ["model.keras", "run.json"]
+    assert store.get(run.id).status == "completed"
+    assert store.load_model(run.id).output_shape == (None, 2)
+
+
+def test_disk_full_while_recording_an_epoch_keeps_the_previous_run_json(store, monkeypatch):
+    run = _new(store, name="kept")
+    store.update(run.id, history={"loss": [0.9]})
+    monkeypatch.setattr(runs.os, "fsync", _disk_full)
+    with pytest.raises(runs.RunStoreError, match="disk is full"):
+        store.update(run.id, history={"loss": [0.9, 0.5]})
+    monkeypatch.undo()
+    assert store.get(run.id).meta["history"] == {"loss": [0.9]}
+    assert [path.name for path in run.path.iterdir()] == ["run.json"]
+
+
+def test_disk_full_when_a_run_starts_leaves_no_half_made_run(store, monkeypatch):
+    _new(store)  # the runs folder exists and holds one run
+    before = sorted(path.name for path in store.root.iterdir())
+    monkeypatch.setattr(runs.os, "fsync", _disk_full)
+    with pytest.raises(runs.RunStoreError, match="nothing was started.*disk is full"):
+        _new(store, name="never made")
+    monkeypatch.undo()
+    assert sorted(path.name for path in store.root.iterdir()) == before
+    assert [run.name for run in store.list()] == ["cnn on mnist_sample"]
+
+
+def test_read_only_runs_folder_says_what_to_do_and_leaves_nothing(store, monkeypatch):
+    store.root.mkdir(parents=True)
+    real_mkdir = Path.mkdir
+
+    def read_only_mkdir(self, *args, exist_ok=False, **kwargs):
+        if exist_ok and self.is_dir():
+            return None
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(Path, "mkdir", read_only_mkdir)
+    with pytest.raises(runs.RunStoreError, match="cannot be written to.*NEURAL_CANVAS_RUNS"):
+        _new(store)
+    monkeypatch.setattr(Path, "mkdir", real_mkdir)
+    assert list(store.root.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to any folder, whatever its permissions")
+def test_runs_folder_without_write_permission(store):
+    store.root.mkdir(parents=True)
+    store.root.chmod(0o555)
+    try:
+        with pytest.raises(runs.RunStoreError, match="cannot be written to"):
+            _new(store)
+    finally:
+        store.root.chmod(0o755)
+    assert list(store.root.iterdir()) == []
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 cut short", b"not a model"])
+def test_damaged_model_file_is_refused_with_a_message_then_listed_as_damaged(store, content):
+    run = _new(store)
+    store.update(run.id, status="completed")
+    (run.path / "model.keras").write_bytes(content)
+    with pytest.raises(ValueError, match="model.keras is damaged.*Train the model again, or delete this run"):
+        store.load_model(run.id)
+    listed = {item.id: item for item in store.list()}[run.id]
+    assert listed.damaged and "model.keras is damaged" in listed.problem
+    # Saved anew (trained again into the same run), it is whole again.
+    store.save_model(run.id, _tiny_model())
+    assert store.get(run.id).status == "completed"
+    assert store.load_model(run.id).output_shape == (None, 2)
