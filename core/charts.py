@@ -9,11 +9,15 @@ history (`run.json`'s `history`: one value per epoch for `loss`, `accuracy`, `va
     figure = charts.training_curves(status.events, "accuracy", epochs=5)
 
 The live page redraws these every second, so every curve is thinned to a few hundred points at most.
+Live and finished curves mark the best epoch (lowest validation loss, as `core.overfitting` finds it) with a
+dashed vertical line: where the validation loss stopped improving, and the model the run keeps.
 """
 
 import math
 
 import plotly.graph_objects as go
+
+from core import overfitting
 
 # The most points a curve of batch events keeps: enough to look smooth, few enough to redraw every second.
 MAX_CURVE_POINTS = 300
@@ -25,6 +29,8 @@ TRAIN_COLOUR = "#1f77b4"
 VALIDATION_COLOUR = "#ff7f0e"
 TRAIN_BATCH_COLOUR = "rgba(31, 119, 180, 0.45)"
 # One colour per compared run, as far apart as plotly's qualitative palette allows.
+# The best-epoch marker: dark grey, dashed, so that it reads as a note on the curves rather than a curve.
+BEST_EPOCH_COLOUR = "#444444"
 RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                "#bcbd22", "#17becf")
 
@@ -97,6 +103,22 @@ def _layout(figure: go.Figure, metric: str, *, title: str, epochs: int | None, h
     return figure
 
 
+def mark_best_epoch(figure: go.Figure, history: dict) -> go.Figure:
+    """A dashed vertical line labelled "best epoch N" at the epoch with the lowest validation loss.
+
+    Drawn from the second epoch on: with one epoch there is nothing to compare. The line stays where the
+    validation loss was lowest while later epochs move on, which is how overfitting shows on the chart.
+    """
+    best = overfitting.best_epoch(history)
+    if best is None or overfitting.epochs_done(history) < 2:
+        return figure
+    figure.add_vline(x=best, line={"color": BEST_EPOCH_COLOUR, "width": 2, "dash": "dash"},
+                     annotation={"text": f"best epoch {best}", "font": {"size": 13, "color": BEST_EPOCH_COLOUR},
+                                 "bgcolor": "rgba(255, 255, 255, 0.8)"},
+                     annotation_position="top left")
+    return figure
+
+
 def training_curves(events, metric: str, *, epochs: int | None = None, height: int = 340) -> go.Figure:
     """Live curves of `metric` ("loss" or "accuracy"): the training curve from batch events, drawn several
     times per epoch, and one point per finished epoch for training and for validation."""
@@ -111,6 +133,7 @@ def training_curves(events, metric: str, *, epochs: int | None = None, height: i
     x, y = epoch_points(events, f"val_{metric}")
     figure.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name="Validation",
                                 line={"color": VALIDATION_COLOUR, "width": 3}, marker={"size": 10}))
+    mark_best_epoch(figure, overfitting.history_from_events(events))
     return _layout(figure, metric, title=METRIC_TITLES[metric], epochs=epochs, height=height)
 
 
@@ -123,6 +146,7 @@ def history_curves(history: dict, metric: str, *, height: int = 340) -> go.Figur
         x, y = history_points(history, key)
         figure.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name,
                                     line={"color": colour, "width": 3}, marker={"size": 10}))
+    mark_best_epoch(figure, history)
     epochs = max(len((history or {}).get(metric) or []), 1)
     figure = _layout(figure, metric, title=METRIC_TITLES[metric], epochs=epochs, height=height)
     # A finished run no longer grows: one tick per epoch, and room around the first and last points (a one-epoch

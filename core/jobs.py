@@ -17,7 +17,7 @@ import threading
 import time
 
 from core import architectures, backend, datasets, training
-from core.runs import RunStore
+from core.runs import RunStore, RunStoreError
 
 MAX_BATCH_EVENTS = 3000
 
@@ -101,14 +101,22 @@ class TrainingQueue:
 
     def submit(self, dataset: str, architecture: str, hyperparameters: dict | None = None, *,
                name: str = "", owner: str = "", limit_train: int | None = None) -> str:
-        """Queues a training and returns its run id. Bad settings raise ValueError before anything is queued."""
+        """Queues a training and returns its run id.
+
+        Bad settings raise ValueError before anything is queued; a runs folder that cannot be written raises
+        RunStoreError with a message that says what to do, and leaves no run behind.
+        """
         hp = architectures.resolve_hyperparameters(architecture, hyperparameters)
         datasets.get_info(dataset)
         # TensorFlow is imported here, in the caller's thread, before any worker thread starts: importing it
         # for the first time from two threads at once fails half-way ("partially initialized module").
         backend.keras()
-        run = self.store.create(dataset=dataset, architecture=architecture, hyperparameters=hp, name=name,
-                                owner=owner, status="queued")
+        try:
+            run = self.store.create(dataset=dataset, architecture=architecture, hyperparameters=hp, name=name,
+                                    owner=owner, status="queued")
+        except OSError as error:
+            # The store removes what it had begun to write: no half-made run is left to list.
+            raise RunStoreError(f"{training.storage_problem(error, self.store.root)} No run was saved.") from error
         job = Job(run.id, owner, dataset, architecture, hp, run.meta["name"], limit_train)
         with self._lock:
             self._jobs[run.id] = job
@@ -170,7 +178,10 @@ class TrainingQueue:
                     on_event=job.add_event, stop_event=job.stop_event, limit_train=job.limit_train,
                 )
             except Exception as error:  # noqa: BLE001 - a failed training must never kill the worker
-                message = str(error) or type(error).__name__
+                if isinstance(error, OSError):
+                    message = training.storage_problem(error, self.store.root)
+                else:
+                    message = str(error) or type(error).__name__
                 try:
                     self.store.update(run_id, status="failed", problem=message)
                 except Exception:  # noqa: BLE001 - the runs folder itself may be the problem

@@ -12,10 +12,16 @@ Everything the app and the command line show comes out of `on_event` as plain di
     {"kind": "start", "epochs", "steps_per_epoch", "device", "run_id", ...}
     {"kind": "batch", "epoch", "step", "steps", "loss", "accuracy", "images_per_second", "elapsed", "eta"}
     {"kind": "epoch", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "elapsed"}
-    {"kind": "end", "status", "test": {...}, "elapsed", "message"}
+    {"kind": "end", "status", "test": {...}, "elapsed", "message", "stopped_early"}
 Batch events are throttled (a few per second) so that drawing live charts costs training almost nothing.
+
+Besides the model, a run keeps its epoch replay (`core.replay`): the answers on a fixed set of test images
+after every epoch. With `early_stopping_patience` N > 0, training ends once the validation loss has not
+improved for N epochs, and run.json records it in `stopped_early`; the model kept is the best epoch either way.
+A runs folder that fills up or cannot be written ends the run as failed with a message that says what to do.
 """
 
+import errno
 import math
 import threading
 import time
@@ -23,8 +29,8 @@ from typing import Callable
 
 import numpy as np
 
-from core import architectures, backend, datasets, evaluation
-from core.runs import RunStore
+from core import architectures, backend, datasets, evaluation, replay
+from core.runs import RUNS_DIR_VARIABLE, RunStore
 
 Event = dict
 EventHandler = Callable[[Event], None]
@@ -184,7 +190,45 @@ def _make_callbacks():
             if self.save is not None:
                 self.save(self.model)
 
-    return ProgressCallback, StopCallback, NaNCallback, BestCheckpoint
+    class EarlyStopping(keras.callbacks.Callback):
+        """Ends training once `patience` epochs have passed without a new best epoch.
+
+        It reads the best epoch from the checkpoint (which runs before it) instead of keeping its own, so that
+        the epoch it says it keeps is always the one saved. Like Keras's `EarlyStopping`, it sets
+        `model.stop_training`: the finished epoch is complete, nothing is cut short.
+        """
+
+        def __init__(self, checkpoint, patience: int):
+            super().__init__()
+            self.checkpoint, self.patience = checkpoint, patience
+            self.stopped_epoch = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 - (self.checkpoint.best_epoch or 0) >= self.patience:
+                self.stopped_epoch = epoch + 1
+                self.model.stop_training = True
+
+    class ReplayRecorder(keras.callbacks.Callback):
+        """Predicts a fixed set of test images after every epoch: the run's epoch replay (`core.replay`).
+
+        Batches of 250 keep the memory of a convolution's activations small on colour images; the thousand
+        images cost a fraction of a second per epoch.
+        """
+
+        def __init__(self, images, batch_size: int = 250):
+            super().__init__()
+            self.images, self.batch_size = images, batch_size
+            self.probabilities: list[np.ndarray] = []
+            self.seconds = 0.0
+
+        def on_epoch_end(self, epoch, logs=None):
+            start = time.perf_counter()
+            parts = [np.asarray(self.model.predict_on_batch(self.images[first:first + self.batch_size]))
+                     for first in range(0, len(self.images), self.batch_size)]
+            self.probabilities.append(np.concatenate(parts).astype(np.float16))
+            self.seconds += time.perf_counter() - start
+
+    return ProgressCallback, StopCallback, NaNCallback, BestCheckpoint, EarlyStopping, ReplayRecorder
 
 
 def _number(value):
@@ -202,6 +246,32 @@ def cosine_schedule(hyperparameters: dict):
     keras = backend.keras()
     rate, epochs = hyperparameters["learning_rate"], hyperparameters["epochs"]
     return keras.callbacks.LearningRateScheduler(lambda epoch: rate * 0.5 * (1 + math.cos(math.pi * epoch / epochs)))
+
+
+def _errno(error: BaseException) -> int | None:
+    """The operating system's error number behind `error`, looking through the exceptions it wraps."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if getattr(error, "errno", None):
+            return error.errno
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def storage_problem(error: BaseException, folder) -> str:
+    """What a teacher should know and do when the runs folder cannot be written: full, forbidden, or else."""
+    number = _errno(error)
+    if number in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return (f"The disk that holds the runs folder ({folder}) is full. Free some disk space (old runs can be "
+                f"deleted on the Results page), or set "
+                f"{RUNS_DIR_VARIABLE} to a folder on another disk and restart the app, then train again.")
+    if number in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return (f"The app is not allowed to write to the runs folder ({folder}). Give it write access, or set "
+                f"{RUNS_DIR_VARIABLE} to a folder it can write to and restart the app, then train again.")
+    reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    return (f"The runs folder ({folder}) could not be written ({reason}). Check the disk, or set "
+            f"{RUNS_DIR_VARIABLE} to another folder and restart the app, then train again.")
 
 
 def validate_training_data(hyperparameters: dict, train_count: int) -> None:
@@ -270,19 +340,34 @@ def train(
             store.update(run_id, history=progress.history, epochs_done=event["epoch"])
         emit(event)
 
-    ProgressCallback, StopCallback, NaNCallback, BestCheckpoint = _make_callbacks()
+    ProgressCallback, StopCallback, NaNCallback, BestCheckpoint, EarlyStopping, ReplayRecorder = _make_callbacks()
     progress = ProgressCallback(emit_and_record, hp["epochs"], steps, hp["batch_size"])
-    checkpoint = BestCheckpoint(lambda model: store.save_model(run_id, model),
-                                "val_loss" if validation_pipeline is not None else "loss")
+    monitor = "val_loss" if validation_pipeline is not None else "loss"
+    checkpoint = BestCheckpoint(lambda model: store.save_model(run_id, model), monitor)
+    # The same test images every epoch, every class equally, chosen by the run's seed.
+    replay_indices = replay.pick_images(data.y_test, seed=hp["seed"])
+    recorder = ReplayRecorder(data.x_test[replay_indices])
     emit({"kind": "start", "run_id": run_id, "dataset": dataset, "architecture": architecture,
           "epochs": hp["epochs"], "steps_per_epoch": steps, "device": device,
-          "train_images": len(train_indices), "validation_images": len(validation_indices)})
+          "train_images": len(train_indices), "validation_images": len(validation_indices),
+          "early_stopping_patience": hp["early_stopping_patience"]})
 
-    callbacks = [progress, NaNCallback(), StopCallback(stop_event), checkpoint]
+    # The recorder comes before the checkpoint, so that an epoch whose model cannot be saved is still replayed
+    # like the history records it; early stopping comes after it, to read the epoch it has just judged.
+    callbacks = [progress, recorder, NaNCallback(), StopCallback(stop_event), checkpoint]
+    early_stopping = None
+    if hp["early_stopping_patience"] > 0:
+        early_stopping = EarlyStopping(checkpoint, hp["early_stopping_patience"])
+        callbacks.append(early_stopping)
     if hp["learning_rate_schedule"] == "cosine":
         # First, so that the rate it sets is in the logs the progress callback records.
         callbacks.insert(0, cosine_schedule(hp))
 
+    def save_replay() -> None:
+        if recorder.probabilities:
+            replay.save_replay(store, run_id, recorder.images, data.y_test[replay_indices], recorder.probabilities)
+
+    storage_failed = False
     try:
         model.fit(
             train_pipeline,
@@ -301,24 +386,48 @@ def train(
         message = (f"The loss became NaN (not a number) at batch {error.args[0]} of epoch "
                    f"{len(progress.history.get('loss', [])) + 1}: the learning rate is too high for this model. "
                    "Try a learning rate ten times smaller.")
+    except OSError as error:
+        # The disk filled up, or the runs folder became read-only, while saving an epoch.
+        status, storage_failed = "failed", True
+        message = (f"Training stopped after epoch {len(progress.history.get('loss', []))} because the run "
+                   f"could not be saved. {storage_problem(error, store.root)}")
     except Exception as error:
         # A crash inside fit (out of memory, a bug): keep what was learnt, say what happened, re-raise.
         message = f"Training failed: {error}"
+        try:
+            save_replay()
+        except OSError:
+            pass
         store.update(run_id, status="failed", problem=message, history=progress.history,
                      duration=time.time() - started, best_epoch=checkpoint.best_epoch)
         emit({"kind": "end", "status": "failed", "message": message, "run_id": run_id})
         raise
 
+    epochs_done = len(progress.history.get("loss", []))
+    stopped_early = None
+    if early_stopping is not None and early_stopping.stopped_epoch is not None and status == "completed" \
+            and early_stopping.stopped_epoch < hp["epochs"]:
+        stopped_early = {"epoch": early_stopping.stopped_epoch, "patience": hp["early_stopping_patience"],
+                         "best_epoch": checkpoint.best_epoch, "monitor": monitor}
     fields = {"status": status, "problem": message, "history": progress.history,
               "duration": time.time() - started, "best_epoch": checkpoint.best_epoch,
-              "epochs_done": len(progress.history.get("loss", []))}
-    if checkpoint.best_weights is not None:
-        # The saved model is the best epoch, and so are the test figures.
-        model.set_weights(checkpoint.best_weights)
-        result = evaluation.evaluate(model, data.x_test, data.y_test)
-        store.save_array(run_id, "test_probabilities", result.probabilities)
-        fields["test"] = result.summary()
-    meta = store.update(run_id, **fields)
+              "epochs_done": epochs_done, "stopped_early": stopped_early,
+              "replay_seconds_per_epoch": recorder.seconds / epochs_done if epochs_done else None}
+    if storage_failed:
+        # Nothing more is written but the status, which may fail too: the page then reads the end event.
+        try:
+            meta = store.update(run_id, **fields)
+        except OSError:
+            meta = {"id": run_id, **fields}
+    else:
+        save_replay()
+        if checkpoint.best_weights is not None:
+            # The saved model is the best epoch, and so are the test figures.
+            model.set_weights(checkpoint.best_weights)
+            result = evaluation.evaluate(model, data.x_test, data.y_test)
+            store.save_array(run_id, "test_probabilities", result.probabilities)
+            fields["test"] = result.summary()
+        meta = store.update(run_id, **fields)
     emit({"kind": "end", "status": status, "message": message, "run_id": run_id,
-          "test": fields.get("test"), "elapsed": fields["duration"]})
+          "test": fields.get("test"), "elapsed": fields["duration"], "stopped_early": stopped_early})
     return meta

@@ -86,3 +86,25 @@ def test_a_finished_one_epoch_run_keeps_its_point_inside_the_chart():
     figure = charts.history_curves({"loss": [0.5], "val_loss": [0.4]}, "loss")
     low, high = figure.layout.xaxis.range
     assert low < 1 < high and figure.layout.xaxis.dtick == 1
+
+
+def best_epoch_lines(figure) -> list:
+    """The x of each dashed vertical line and the text of each annotation on a figure."""
+    lines = [shape.x0 for shape in figure.layout.shapes if shape.line.dash == "dash"]
+    return lines, [annotation.text for annotation in figure.layout.annotations]
+
+
+def test_finished_curves_mark_the_epoch_with_the_lowest_validation_loss():
+    history = {"loss": [0.9, 0.4, 0.2, 0.1], "accuracy": [0.8, 0.9, 0.95, 0.99],
+               "val_loss": [0.5, 0.3, 0.35, 0.4], "val_accuracy": [0.85, 0.9, 0.89, 0.88]}
+    for metric in ("loss", "accuracy"):
+        assert best_epoch_lines(charts.history_curves(history, metric)) == ([2], ["best epoch 2"])
+    # One epoch has nothing to compare: no marker.
+    assert best_epoch_lines(charts.history_curves({"loss": [0.5], "val_loss": [0.4]}, "loss")) == ([], [])
+
+
+def test_live_curves_mark_the_best_epoch_so_far():
+    events = [{"kind": "epoch", "epoch": epoch, "loss": loss, "accuracy": 0.9, "val_loss": val_loss,
+               "val_accuracy": 0.9} for epoch, loss, val_loss in ((1, 0.5, 0.4), (2, 0.3, 0.3), (3, 0.2, 0.32))]
+    assert best_epoch_lines(charts.training_curves(events, "loss", epochs=5)) == ([2], ["best epoch 2"])
+    assert best_epoch_lines(charts.training_curves(events[:1], "loss", epochs=5)) == ([], [])

@@ -134,3 +134,75 @@ def test_cosine_schedule_lowers_the_learning_rate_epoch_by_epoch(tmp_path):
     meta, _ = _train(runs.RunStore(tmp_path), limit_train=300,
                      hyperparameters={"epochs": 2, "learning_rate": 0.01, "learning_rate_schedule": "cosine"})
     assert meta["history"]["learning_rate"] == pytest.approx([0.01, 0.005])
+
+
+OVERFITS_FAST = {"epochs": 12, "batch_size": 32, "learning_rate": 0.01}
+
+
+def test_early_stopping_ends_the_run_and_keeps_the_best_epoch(tmp_path):
+    # A dense network on 200 images at a high learning rate: the validation loss turns up within a few epochs.
+    store = runs.RunStore(tmp_path)
+    meta, events = _train(store, limit_train=200, hyperparameters={**OVERFITS_FAST, "early_stopping_patience": 2})
+    assert meta["status"] == "completed"
+    stopped = meta["stopped_early"]
+    assert stopped["epoch"] == meta["epochs_done"] < 12
+    assert stopped["epoch"] - stopped["best_epoch"] == 2 and stopped["best_epoch"] == meta["best_epoch"]
+    assert stopped["patience"] == 2 and stopped["monitor"] == "val_loss"
+    validation_losses = meta["history"]["val_loss"]
+    assert min(validation_losses) == validation_losses[stopped["best_epoch"] - 1]
+    assert events[-1]["stopped_early"] == stopped
+    assert store.get(meta["id"]).has_model and "test" in meta
+
+
+def test_patience_zero_trains_every_epoch(tmp_path):
+    store = runs.RunStore(tmp_path)
+    meta, _ = _train(store, limit_train=200, hyperparameters={**OVERFITS_FAST, "epochs": 4})
+    assert meta["epochs_done"] == 4 and meta["stopped_early"] is None
+
+
+def test_every_epoch_is_recorded_for_the_replay(tmp_path):
+    from core import replay
+
+    store = runs.RunStore(tmp_path)
+    meta, _ = _train(store, limit_train=300, hyperparameters={"epochs": 2})
+    recorded = replay.load_replay(store, meta["id"])
+    assert recorded.epochs == 2 and recorded.num_classes == 10
+    assert recorded.images.shape == (replay.REPLAY_IMAGES, 28, 28) and recorded.images.dtype.name == "uint8"
+    assert recorded.probabilities.shape == (2, replay.REPLAY_IMAGES, 10)
+    # Every class equally, and the images are the test images with those labels.
+    sample = datasets.load("mnist_sample")
+    assert np.bincount(recorded.labels).tolist() == [100] * 10
+    indices = replay.pick_images(sample.y_test, seed=3)
+    np.testing.assert_array_equal(recorded.images, sample.x_test[indices])
+    np.testing.assert_allclose(recorded.probabilities.astype(np.float32).sum(axis=2), 1.0, atol=0.01)
+
+
+def test_a_disk_that_fills_up_during_training_fails_the_run_with_a_clear_message(tmp_path, monkeypatch):
+    import errno
+
+    store = runs.RunStore(tmp_path)
+
+    def disk_full(run_id, model):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store, "save_model", disk_full)
+    meta, events = _train(store, limit_train=300, hyperparameters={"epochs": 3})
+    assert meta["status"] == "failed"
+    assert "after epoch 1 because the run could not be saved" in meta["problem"]
+    assert "is full. Free some disk space" in meta["problem"] and "NEURAL_CANVAS_RUNS" in meta["problem"]
+    assert events[-1]["status"] == "failed" and events[-1]["message"] == meta["problem"]
+    run = store.get(meta["id"])
+    assert run.status == "failed" and not run.has_model and len(run.meta["history"]["loss"]) == 1
+
+
+def test_storage_problems_say_what_to_do():
+    import errno
+
+    folder = "/srv/runs"
+    forbidden = training.storage_problem(PermissionError(errno.EACCES, "Permission denied"), folder)
+    assert "not allowed to write to the runs folder (/srv/runs)" in forbidden
+    wrapped = runs.RunStoreError("Cannot save a new run")
+    wrapped.__cause__ = OSError(errno.ENOSPC, "No space left on device")
+    assert "is full" in training.storage_problem(wrapped, folder)
+    assert "could not be written (Input/output error)" in training.storage_problem(
+        OSError(errno.EIO, "Input/output error"), folder)

@@ -1,0 +1,116 @@
+"""Share by link: a Train page setup (dataset, architecture, every hyperparameter) as URL query parameters.
+
+As TensorFlow Playground does, the Train page keeps its address in step with its settings, so that a teacher
+can send the exact setup to the class:
+
+    /train?dataset=mnist_sample&arch=cnn&filters=32&dropout=0.3&epochs=3&batch_size=128&learning_rate=0.003...
+
+    from core import share
+    query = share.setup_to_query("mnist_sample", "cnn", hyperparameters)      # {"dataset": ..., "arch": ...}
+    setup = share.setup_from_query(query)                                       # back, checked value by value
+
+Every value from a link is checked with its hyperparameter's own limits (`Hyperparameter.validate`): one that
+is unknown, malformed or out of range is left out and named in `setup.problems`, and the default stays.
+A link never makes the page fail. No Streamlit here: the page reads and writes `st.query_params`.
+"""
+
+import dataclasses
+import urllib.parse
+
+from core import architectures, datasets
+
+DATASET_PARAMETER = "dataset"
+ARCHITECTURE_PARAMETER = "arch"
+TRUE_WORDS = ("true", "1", "yes", "on")
+FALSE_WORDS = ("false", "0", "no", "off")
+
+
+@dataclasses.dataclass(frozen=True)
+class SharedSetup:
+    """What a link asks for: each part None (or left out of `hyperparameters`) when the link lacks it or it
+    was refused; `problems` says in words what was ignored."""
+
+    dataset: str | None
+    architecture: str | None
+    hyperparameters: dict
+    problems: tuple[str, ...]
+
+
+def _text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        # Eight significant digits: enough for any setting, short enough to read ("0.3", not
+        # "0.30000000000000004" from a slider's steps).
+        return f"{value:.8g}"
+    return str(value)
+
+
+def setup_to_query(dataset: str, architecture: str, hyperparameters: dict) -> dict[str, str]:
+    """The query parameters of a setup: dataset, architecture, then its hyperparameters in the page's order."""
+    query = {DATASET_PARAMETER: dataset, ARCHITECTURE_PARAMETER: architecture}
+    for spec in architectures.get_architecture(architecture).hyperparameters:
+        if spec.name in hyperparameters:
+            query[spec.name] = _text(hyperparameters[spec.name])
+    return query
+
+
+def share_url(page_url: str | None, query: dict[str, str]) -> str:
+    """The page's address with the setup's query (the path alone, "/train?...", when the address is unknown)."""
+    base = (page_url or "/train").split("?", 1)[0]
+    return f"{base}?{urllib.parse.urlencode(query)}"
+
+
+def _first(value) -> str:
+    # Streamlit gives the last value of a repeated parameter; a plain dict of lists may come from elsewhere.
+    if isinstance(value, (list, tuple)):
+        return str(value[-1]) if value else ""
+    return str(value)
+
+
+def _parse(spec: architectures.Hyperparameter, text: str):
+    if spec.kind is bool and spec.choices is None:
+        word = text.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise ValueError(f"{spec.title} must be true or false; got {text!r}.")
+    return spec.validate(text.strip() if spec.choices is None else text)
+
+
+def setup_from_query(query, *, fallback_architecture: str = architectures.DEFAULT_ARCHITECTURE) -> SharedSetup:
+    """The setup a link asks for, each value checked; the architecture named in the link decides which
+    hyperparameters it may set (`fallback_architecture` when the link names none or an unknown one)."""
+    query = {str(key): _first(value) for key, value in dict(query).items()}
+    problems = []
+    dataset = query.pop(DATASET_PARAMETER, None)
+    if dataset is not None and dataset not in datasets.DATASETS:
+        problems.append(f"dataset={dataset!r}: there is no such dataset (choose one of "
+                        f"{', '.join(datasets.DATASETS)}).")
+        dataset = None
+    architecture = query.pop(ARCHITECTURE_PARAMETER, None)
+    if architecture is not None and architecture not in architectures.ARCHITECTURES:
+        problems.append(f"arch={architecture!r}: there is no such architecture (choose one of "
+                        f"{', '.join(architectures.ARCHITECTURES)}).")
+        architecture = None
+    specs = {spec.name: spec for spec in
+             architectures.get_architecture(architecture or fallback_architecture).hyperparameters}
+    hyperparameters = {}
+    for name, text in query.items():
+        spec = specs.get(name)
+        if spec is None:
+            problems.append(f"{name}={text!r}: {architecture or fallback_architecture} has no such setting.")
+            continue
+        try:
+            hyperparameters[name] = _parse(spec, text)
+        except ValueError as error:
+            problems.append(f"{name}={text!r}: {error}")
+    return SharedSetup(dataset, architecture, hyperparameters, tuple(problems))
+
+
+def problems_message(problems) -> str:
+    """One warning for the page: which parts of the link were ignored, and that the defaults stand instead."""
+    listed = "\n".join(f"- {problem}" for problem in problems)
+    return (f"This link asked for settings the app cannot use, so they were ignored and their defaults kept:\n"
+            f"{listed}")
