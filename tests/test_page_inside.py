@@ -1,0 +1,114 @@
+"""Tests for pages/inside.py: a trained model's layers for a test image and for the current drawing.
+
+The `trained_run` fixture gives a small CNN trained on the sample; other architectures are saved untrained
+(their random weights are enough to lay out their layers). Run: python -m pytest tests/test_page_inside.py -q
+"""
+
+import numpy as np
+import pytest
+
+from core import architectures, runs
+
+from conftest import open_page
+
+PAGE = "pages/inside.py"
+
+
+def subheaders(app) -> list[str]:
+    return [subheader.value for subheader in app.subheader]
+
+
+def section_titles(app, prefix: str) -> list[str]:
+    return [title for title in subheaders(app) if title.startswith(prefix)]
+
+
+def plotly_charts(app):
+    return app.get("plotly_chart")
+
+
+def save_untrained_run(architecture: str, hyperparameters: dict | None = None) -> str:
+    """A run with a saved (untrained) model, as the run store lists it after a finished epoch."""
+    store = runs.RunStore()
+    hyperparameters = architectures.resolve_hyperparameters(architecture, hyperparameters)
+    created = store.create(dataset="mnist_sample", architecture=architecture, hyperparameters=hyperparameters,
+                           name=f"untrained {architecture}")
+    # The store returns a Run (older versions: its run.json as a dict).
+    run_id = created["id"] if isinstance(created, dict) else created.id
+    store.save_model(run_id, architectures.build_model(architecture, (28, 28), 10, hyperparameters))
+    store.update(run_id, status="completed")
+    return run_id
+
+
+def test_no_trained_model_says_where_to_train_one():
+    app = open_page(PAGE)
+    assert "No trained model yet" in app.info[0].value
+    assert not subheaders(app)
+
+
+def test_a_test_image_shows_one_feature_map_section_per_convolution_and_the_dense_charts(trained_run):
+    app = open_page(PAGE)
+    assert app.segmented_control[0].value == "A test image"
+    # The trained cnn has one convolution, one pooling layer, one dense layer and the output.
+    assert section_titles(app, "Convolution") == ["Convolution 1 · 32 filters 3×3, ReLU → 28×28×32"]
+    assert section_titles(app, "Pooling") == ["Pooling 1 · 2×2 → 14×14×32"]
+    assert section_titles(app, "Dense") == ["Dense 1 · 128 units, ReLU"]
+    assert section_titles(app, "Output") == ["Output · 10 classes, softmax"]
+    # The input, the first layer's filters, the convolution's maps and the pooling's maps.
+    assert len(app.get("image")) == 4
+    assert any(caption.value.startswith("All 32 feature maps, 28×28 each") for caption in app.caption)
+    assert any("The filters it learned" in caption.value for caption in app.caption)
+    # The 128-unit dense layer shows its strongest units; the output shows every class.
+    assert any(caption.value.startswith("The 32 strongest of its 128 units") for caption in app.caption)
+    assert len(plotly_charts(app)) == 2
+    assert app.metric[0].label == "Prediction"
+    assert any("True label" in message.value for message in [*app.success, *app.error])
+
+
+def test_choosing_another_test_image_changes_the_image(trained_run):
+    app = open_page(PAGE)
+    app.number_input[0].set_value(3).run()
+    assert not app.exception
+    first = app.get("image")[0].value
+    app.number_input[0].set_value(1999).run()
+    assert not app.exception
+    assert app.get("image")[0].value != first
+    random_button = [button for button in app.button if button.label == "Another random one"][0]
+    random_button.click().run()
+    assert not app.exception
+    assert 0 <= app.number_input[0].value < 2000
+
+
+def test_the_current_drawing_is_the_default_source_when_there_is_one(trained_run):
+    drawing = np.zeros((28, 28), dtype=np.uint8)
+    drawing[5:23, 12:16] = 255  # a "1"
+    app = open_page(PAGE, current_drawing=drawing)
+    assert app.segmented_control[0].value == "Current drawing"
+    assert len(section_titles(app, "Convolution")) == 1
+    assert app.metric[0].label == "Prediction"
+    # A drawing has no true label.
+    assert not [message for message in [*app.success, *app.error] if "True label" in message.value]
+
+
+def test_without_a_drawing_the_drawing_source_sends_the_student_to_the_draw_page(trained_run):
+    app = open_page(PAGE)
+    app.segmented_control[0].set_value("Current drawing").run()
+    assert not app.exception
+    assert "Draw a digit on the Draw page first" in app.info[0].value
+    assert not section_titles(app, "Convolution")
+
+
+def test_a_deeper_cnn_shows_a_section_for_each_of_its_convolutions():
+    save_untrained_run("cnn_deep")
+    app = open_page(PAGE)
+    assert len(section_titles(app, "Convolution")) == 2
+    # The second convolution has 64 maps: the page shows the 32 most active and says so.
+    assert any(caption.value.startswith("The 32 most active of its 64 feature maps") for caption in app.caption)
+
+
+def test_a_dense_network_shows_bars_and_says_it_has_no_filters():
+    save_untrained_run("ann", {"width": 16})
+    app = open_page(PAGE)
+    assert not section_titles(app, "Convolution")
+    assert section_titles(app, "Dense") == ["Dense 1 · 16 units, ReLU"]
+    assert len(plotly_charts(app)) == 2
+    assert any("no convolution layer, so it has no filters to show" in info.value for info in app.info)
