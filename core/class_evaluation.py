@@ -1,0 +1,114 @@
+"""How trained models do on the class drawings: the students' own handwriting as a test set.
+
+A model can score 98% on MNIST's test set and far less on digits drawn with a mouse by a class: other pens,
+other habits, other sizes. This module scores one run, or every digit run, on the drawings of
+`core.class_set` and words the comparison. The metrics are those of the Results page (`core.evaluation`).
+
+    from core import class_evaluation, class_set, runs
+
+    store = runs.RunStore()
+    images, labels = class_set.ClassSet().images_and_labels()
+    for run in class_evaluation.digit_runs(store.list()):
+        result = class_evaluation.evaluate_run(store, run, images, labels)
+        print(class_evaluation.comparison_sentence(run, result))
+"""
+
+import numpy as np
+
+from core import evaluation, inference
+
+
+def digit_runs(candidates) -> list:
+    """The runs that can be scored on the class drawings: a saved model trained on digits (MNIST or its
+    sample), which reads 28x28 greyscale images. The order of `candidates` is kept (newest first)."""
+    return [run for run in inference.compatible_runs(candidates) if inference.reads_digits(run)]
+
+
+def evaluate_run(store, run, images: np.ndarray, labels: np.ndarray) -> evaluation.Evaluation:
+    """The run's evaluation on the drawings: accuracy, confusion matrix, mistakes (see core.evaluation).
+
+    The model is the one the Draw page uses (loaded once per process). Raises ValueError if there are no
+    drawings or the model does not read 28x28 greyscale digits.
+    """
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    if len(images) == 0:
+        raise ValueError("There are no class drawings to score the model on yet: save some on the Draw page.")
+    predictor = inference.get_predictor(store, run.id)
+    if predictor.input_shape != tuple(images.shape[1:]) or predictor.num_classes != 10:
+        raise ValueError(
+            f"This model reads images of shape {predictor.input_shape} into {predictor.num_classes} classes; the "
+            "class drawings are 28x28 digits. Choose a model trained on MNIST or the MNIST sample."
+        )
+    return evaluation.evaluate(predictor.model, images, labels)
+
+
+def comparison_sentence(run, result: evaluation.Evaluation) -> str:
+    """One sentence (Markdown) comparing the model on the class drawings with its own test set."""
+    right = int((result.predictions == result.labels).sum())
+    total = len(result.labels)
+    sentence = (f"This model reads **{right:,} of {total:,}** class drawings right "
+                f"(**{result.accuracy:.0%}**)")
+    test_accuracy = run.test_accuracy
+    if test_accuracy is None:
+        return sentence + "."
+    sentence += f", against **{test_accuracy:.0%}** on its own test set."
+    gap = test_accuracy - result.accuracy
+    if gap > 0.05:
+        sentence += (" The class's handwriting is harder for it than the test images, which come from the same "
+                     "writers as its training images.")
+    elif gap < -0.05:
+        sentence += " The class draws more clearly than its test set: a good sign for the class, or too few drawings."
+    else:
+        sentence += " It copes with the class's handwriting about as well as with its test images."
+    return sentence
+
+
+def hardest_digit_sentence(result: evaluation.Evaluation) -> str | None:
+    """Which digit of the class the model reads worst, in one sentence (None when it reads every one right)."""
+    counts = np.bincount(result.labels, minlength=result.confusion.shape[0])
+    right = np.diag(result.confusion)
+    drawn = np.flatnonzero(counts)
+    if len(drawn) == 0 or np.all(right[drawn] == counts[drawn]):
+        return None
+    # Worst share of right answers; among equals, the digit with more drawings (the surer finding).
+    digit = int(min(drawn, key=lambda index: (right[index] / counts[index], -counts[index])))
+    confused_with = result.confusion[digit].copy()
+    confused_with[digit] = 0
+    sentence = (f"The class's hardest digit for this model is **{digit}**: {int(right[digit])} of "
+                f"{int(counts[digit])} read right")
+    if confused_with.max() > 0:
+        sentence += f", most often mistaken for **{int(confused_with.argmax())}**"
+    return sentence + "."
+
+
+def score_row(run, result: evaluation.Evaluation) -> dict:
+    """One row of the table that scores every model: what the run is and how it does, on both test sets."""
+    return {
+        "Model": run.name,
+        "Architecture": run.architecture,
+        "Trained on": run.dataset,
+        "Test set accuracy": run.test_accuracy,
+        "Class drawings accuracy": result.accuracy,
+        "Mistakes": int((result.predictions != result.labels).sum()),
+    }
+
+
+def few_drawings_warning(labels: np.ndarray, minimum_per_digit: int = 3) -> str | None:
+    """A sentence saying why the scores are shaky when some digits have few or no drawings, else None."""
+    counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=10)
+    missing = [str(digit) for digit in range(10) if counts[digit] == 0]
+    scarce = [str(digit) for digit in range(10) if 0 < counts[digit] < minimum_per_digit]
+    parts = []
+    if missing:
+        parts.append(f"no drawing of {_list(missing)}")
+    if scarce:
+        parts.append(f"fewer than {minimum_per_digit} of {_list(scarce)}")
+    if not parts:
+        return None
+    return (f"The collection has {' and '.join(parts)}: scores on so few drawings change a lot with each new one. "
+            "Draw more of those digits on the Draw page.")
+
+
+def _list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]

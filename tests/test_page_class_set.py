@@ -1,0 +1,139 @@
+"""AppTest of the Class drawings page: the empty collection, scoring a model, the gallery, export and import."""
+
+import numpy as np
+import pytest
+from streamlit.runtime import memory_media_file_storage
+
+from conftest import open_page
+from core import class_set, datasets, evaluation, runs
+
+PAGE = "pages/class_set.py"
+
+
+def seed_drawings(count: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """Saves the first `count` test digits of the MNIST sample as if students had drawn them."""
+    sample = datasets.load("mnist_sample", download=False)
+    images, labels = sample.x_test[:count], sample.y_test[:count]
+    drawings = class_set.ClassSet()
+    for image, label in zip(images, labels):
+        drawings.add(np.ascontiguousarray(image), int(label))
+    return np.asarray(images), np.asarray(labels, dtype=np.int64)
+
+
+def texts(elements) -> str:
+    return " ".join(str(element.value) for element in elements)
+
+
+def metric(at, label: str):
+    [found] = [element for element in at.metric if element.label == label]
+    return found.value
+
+
+def button(at, label: str):
+    [found] = [element for element in at.button if element.label == label]
+    return found
+
+
+@pytest.fixture
+def served_files(monkeypatch):
+    """Records the bytes of every file the page offers for download (AppTest keeps no media files)."""
+    served = {}
+    original = memory_media_file_storage.MemoryMediaFileStorage.load_and_get_id
+
+    def record(self, path_or_data, mimetype, kind, filename=None):
+        if filename:
+            served[filename.rsplit(".", 1)[-1]] = path_or_data
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(memory_media_file_storage.MemoryMediaFileStorage, "load_and_get_id", record)
+    return served
+
+
+def test_an_empty_collection_says_how_to_add_drawings_and_disables_export():
+    at = open_page(PAGE)
+    assert "No class drawings yet" in texts(at.info)
+    assert any(link.proto.page.endswith("draw") or "draw" in link.proto.page for link in at.get("page_link"))
+    download_buttons = at.get("download_button")
+    assert len(download_buttons) == 2 and all(element.disabled for element in download_buttons)
+    assert len(at.get("file_uploader")) == 1  # a teacher can still bring last year's drawings
+    assert not at.tabs
+
+
+def test_the_accuracy_shown_is_core_evaluation_on_the_same_drawings(trained_run):
+    images, labels = seed_drawings(30)
+    at = open_page(PAGE)
+    store = runs.RunStore()
+    expected = evaluation.evaluate(store.load_model(trained_run), images, labels)
+    assert metric(at, "Accuracy on the class drawings") == f"{expected.accuracy:.1%}"
+    right = int((expected.predictions == labels).sum())
+    assert metric(at, "Read right") == f"{right} of 30"
+    assert metric(at, "Drawings") == "30"
+    assert len(at.get("plotly_chart")) == 1  # the confusion matrix
+    mistakes = len(labels) - right
+    # Every mistake is shown with its true label and the prediction (the sample digits are easy: maybe none).
+    captions = [element.value for element in at.markdown if "predicted" in element.value]
+    assert len(captions) == min(mistakes, 20)
+    if mistakes == 0:
+        assert "No mistakes" in texts(at.success)
+
+
+def test_every_model_is_scored_in_one_table(trained_run):
+    seed_drawings(12)
+    at = open_page(PAGE)
+    button(at, "Score every model (1)").click().run()
+    assert not at.exception
+    [table] = at.dataframe
+    assert table.value["Class drawings accuracy"].between(0, 1).all()
+    assert list(table.value["Model"]) == ["test cnn"]
+
+
+def test_without_a_digit_model_the_page_says_where_to_train_one():
+    seed_drawings(3)
+    at = open_page(PAGE)
+    assert "No digit model yet" in texts(at.info)
+
+
+def test_a_drawing_is_removed_only_after_a_confirmation():
+    seed_drawings(3)
+    newest = class_set.ClassSet().drawings()[-1]
+    at = open_page(PAGE)
+    at.button(key=f"class_set_remove_{newest.id}").click().run()
+    assert len(class_set.ClassSet()) == 3  # asked first, nothing removed yet
+    at.button(key=f"class_set_keep_{newest.id}").click().run()
+    assert len(class_set.ClassSet()) == 3
+    at.button(key=f"class_set_remove_{newest.id}").click().run()
+    at.button(key=f"class_set_confirm_{newest.id}").click().run()
+    assert not at.exception
+    assert newest.id not in [drawing.id for drawing in class_set.ClassSet().drawings()]
+    assert "The drawing was removed" in texts(at.success)
+    assert metric(at, "Drawings") == "2"
+
+
+def test_a_bad_file_shows_the_error_and_adds_nothing():
+    seed_drawings(3)
+    at = open_page(PAGE)
+    at.file_uploader[0].upload("notes.zip", b"these are not drawings", "application/zip").run()
+    assert not at.exception
+    assert "Nothing was imported" in texts(at.error)
+    assert "neither a .zip of drawings nor a .npz" in texts(at.error)
+    assert len(class_set.ClassSet()) == 3
+
+
+def test_an_exported_zip_imports_again_to_the_same_count(served_files, tmp_path, monkeypatch):
+    images, labels = seed_drawings(12)
+    open_page(PAGE)
+    exported_zip, exported_npz = served_files["zip"], served_files["npz"]
+    # Next year's class: an empty collection, into which the teacher imports this year's file.
+    monkeypatch.setenv(class_set.DRAWINGS_DIR_VARIABLE, str(tmp_path / "next year"))
+    at = open_page(PAGE)
+    at.file_uploader[0].upload("class-drawings.zip", exported_zip, "application/zip").run()
+    assert not at.exception
+    assert "Added 12 drawings from class-drawings.zip." in texts(at.success)
+    assert metric(at, "Drawings") == "12"
+    read_images, read_labels = class_set.ClassSet().images_and_labels()
+    np.testing.assert_array_equal(read_images, images)
+    np.testing.assert_array_equal(read_labels, labels)
+    # The npz of the same drawings adds nothing more: every drawing is already there.
+    at.file_uploader[0].upload("class-drawings.npz", exported_npz, "application/octet-stream").run()
+    assert "Added 0 drawings" in texts(at.success) and "12 were already in the collection" in texts(at.success)
+    assert len(class_set.ClassSet()) == 12
