@@ -198,7 +198,7 @@ def feature_map_grid(activations: np.ndarray, channels=None, columns: int = 8, m
     return tile(enlarge(coloured, minimum_side), columns=columns, gap=gap)
 
 
-def filter_grid(filter_images: np.ndarray, columns: int = 8, minimum_side: int = 36, gap: int = 4) -> np.ndarray:
+def filter_grid(filter_images: np.ndarray, columns: int = 8, minimum_side: int = 36, gap: int = 6) -> np.ndarray:
     """One picture of a convolution's filters, `(N, k, k)` gray or `(N, k, k, 3)` colour uint8, tiled like the maps.
 
     Gray filters are shown in gray (white: a positive weight, which answers to ink; black: a negative one), on

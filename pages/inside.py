@@ -28,6 +28,9 @@ TEST_SOURCE = "A test image"
 MAX_MAPS = 32
 MAP_COLUMNS = 8
 MAX_UNITS = 32
+# Every feature map is drawn at the same scale (each of its pixels a 3x3 square): a pooled map looks half the
+# size of the map it came from, as it is.
+MAP_SCALE = 3
 ACTIVE_COLOUR = "#1f77b4"
 PREDICTED_COLOUR = "#d62728"
 
@@ -144,7 +147,8 @@ def overview(image, shown, names, true_label, inspector) -> None:
     probabilities = shown[-1].values if shown and shown[-1].kind == activations.OUTPUT else None
     if probabilities is not None:
         predicted = int(np.argmax(probabilities))
-        answer.metric("Prediction", names[predicted], f"{probabilities[predicted]:.0%} sure", delta_color="off")
+        answer.metric("Prediction", names[predicted], f"{probabilities[predicted]:.0%} sure",
+                      delta_color="off", delta_arrow="off")
         if true_label is not None:
             if true_label == predicted:
                 answer.success(f"True label: **{names[true_label]}**. Right!", icon=":material/check_circle:")
@@ -180,7 +184,8 @@ def _maps_caption(values: np.ndarray, channels: np.ndarray) -> str:
 def feature_maps_section(activation, channels, inspector, is_first_convolution) -> None:
     st.subheader(activation.title)
     st.markdown(activation.stage.explanation)
-    grid = gallery.feature_map_grid(activation.values, channels=channels, columns=MAP_COLUMNS)
+    grid = gallery.feature_map_grid(activation.values, channels=channels, columns=MAP_COLUMNS,
+                                    minimum_side=MAP_SCALE * min(activation.values.shape[:2]))
     caption = _maps_caption(activation.values, channels)
     if is_first_convolution and inspector.filters is not None:
         filters_column, maps_column = st.columns([1, 2])
@@ -192,10 +197,10 @@ def feature_maps_section(activation, channels, inspector, is_first_convolution) 
             f"**The filters it learned** ({kernel} weights{colour}): light where a filter wants ink, dark where it "
             "wants none. Each filter makes the map in the same place on the right."
         )
-        maps_column.image(grid, width="stretch")
+        maps_column.image(grid, width="content")
         maps_column.caption(caption)
     else:
-        st.image(grid, width="stretch")
+        st.image(grid, width="content")
         st.caption(caption)
 
 
