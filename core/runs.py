@@ -327,7 +327,7 @@ class RunStore:
             return keras.saving.load_model(path, safe_mode=True, compile=False)
         except MemoryError:
             raise
-        except Exception as error:  # noqa: BLE001 - a damaged file fails in many ways; each gets one message
+        except Exception as error:  # A damaged file fails in many ways; each gets one message.
             kind = "not a complete Keras file" if not zipfile.is_zipfile(path) else type(error).__name__
             problem = f"model.keras is damaged ({kind})"
             try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import bench
+from core import architectures, bench
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,11 +56,31 @@ def test_quick_mode_figures_are_measured_not_invented(quick_run):
     assert "skipped" in sections["browser"] and "skipped" in sections["thread_settings"]
 
 
+def test_quick_mode_reads_a_class_of_drawings_at_once_and_during_a_training(quick_run):
+    sections = quick_run[0]["sections"]
+    concurrent = sections["concurrent_predictions"]
+    assert {"1", "8", "30"} <= set(concurrent["threads"])
+    for threads, row in concurrent["threads"].items():
+        # Every visitor got the answer one thread alone gets for the same drawing.
+        assert row["wrong_answers"] == 0 and row["largest_probability_difference"] < 1e-5
+        assert row["readings"] == int(threads) * concurrent["readings_per_thread"]
+        assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["max_ms"] and row["readings_per_second"] > 0
+    assert concurrent["all_correct"] is True
+    assert concurrent["model"]["architecture"] == architectures.DEFAULT_DIGIT_ARCHITECTURE and concurrent["drawings"] >= 30
+    during = sections["prediction_during_training"]
+    # The readings were taken while the queue was really training, and were right.
+    assert during["training"]["ran_throughout"] is True and during["training"]["images_per_second"] > 0
+    assert during["wrong_answers"] == 0
+    for key in ("during_training", "idle"):
+        assert during[key]["readings"] >= 6 and 0 < during[key]["p50_ms"] <= during[key]["p95_ms"]
+
+
 def test_quick_mode_prints_the_table(quick_run):
     _, printed = quick_run
     assert "| Measure | Ours" in printed
     for number in ("1. Training throughput", "2. Live-chart overhead", "3. Drawing → prediction",
-                   "4. Peak memory", "5. Time to", "6. Browser"):
+                   "4. Peak memory", "5. Time to", "6. Browser", "7. Drawings read at once, 30 visitors",
+                   "8. Drawing → prediction while the queue trains"):
         assert number in printed
     assert "not measured" in printed
 

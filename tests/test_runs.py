@@ -195,9 +195,8 @@ def test_read_only_runs_folder_says_what_to_do_and_leaves_nothing(store, monkeyp
     real_mkdir = Path.mkdir
 
     def read_only_mkdir(self, *args, exist_ok=False, **kwargs):
-        if exist_ok and self.is_dir():
-            return None
-        raise OSError(errno.EROFS, "Read-only file system")
+        if not (exist_ok and self.is_dir()):
+            raise OSError(errno.EROFS, "Read-only file system")
 
     monkeypatch.setattr(Path, "mkdir", read_only_mkdir)
     with pytest.raises(runs.RunStoreError, match="cannot be written to.*NEURAL_CANVAS_RUNS"):
