@@ -211,14 +211,55 @@ def _conv_block(layers, x, filters, name):
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
+# How strongly modern_cnn's augmentation changes grey-scale training digits the way people's drawings differ.
+# Slant: the largest horizontal shear, as a share of the height (0.25 leans a digit's top about 14 degrees).
+SLANT_FACTOR = 0.25
+# Stroke thickness: the largest step towards a pen one pixel wider on each side (1.0) or towards the thinnest
+# stroke (-1.0), drawn per image.
+STROKE_THICKNESS_FACTOR = 0.7
+
+
+def _stroke_thickness(layers, keras, image_shape, factor):
+    """A block of built-in layers that draws each training digit with a thinner or thicker pen.
+
+    It computes `relu(x + w * (maxpool3x3(x) - x))` with one random `w` in [-factor, factor] per image: w = 1 is
+    the digit dilated by one pixel on each side, w < 0 takes the soft edges off the strokes. The random `w`
+    comes from a `RandomBrightness` applied to zeros, which gives 0 at inference, so the block is then exactly
+    the identity. Built-in layers only (no custom class, no Lambda): any Keras loads the saved model safely.
+    """
+    image = keras.Input(shape=(*image_shape[:2], 1), name="digit")
+    # The brightest pixel of each 3x3 neighbourhood: the strokes grown by one pixel on every side.
+    grown = layers.MaxPooling2D(pool_size=3, strides=1, padding="same", name="grown_strokes")(image)
+    rim = layers.Subtract(name="rim")([grown, image])
+    zeros = layers.Rescaling(0.0, name="zeros")(image)
+    # RandomBrightness adds one random number to each whole image in training, and nothing at inference.
+    weight = layers.RandomBrightness(factor / 2, value_range=(-1.0, 1.0), name="random_pen")(zeros)
+    changed = layers.Add(name="pen_changed")([image, layers.Multiply(name="rim_share")([weight, rim])])
+    # A negative weight can push the background below zero next to a stroke: clip it back to black.
+    outputs = layers.ReLU(name="clipped")(changed)
+    return keras.Model(image, outputs, name="random_stroke_thickness")
+
+
 def _build_modern_cnn(layers, inputs, hp, image_shape):
     x = _with_channels(layers, inputs)
     if hp["augmentation"]:
         # Augmentation lives inside the model: it is active in training only, and the saved model needs
-        # nothing outside it. Small shifts, rotations and zooms are how people's drawings differ.
+        # nothing outside it. Small shifts, rotations and zooms are how people's drawings differ; digits also
+        # differ in slant and in the pen's width.
         colour = len(image_shape) == 3
         if colour:
             x = layers.RandomFlip("horizontal", name="random_flip")(x)
+        else:
+            if STROKE_THICKNESS_FACTOR > 0:
+                x = _stroke_thickness(layers, backend.keras(), image_shape, STROKE_THICKNESS_FACTOR)(x)
+            if SLANT_FACTOR > 0:
+                # Keras shears about the image's top left corner, which also moves the digit sideways a
+                # little; shearing before the shift and rotation, while the digit still has MNIST's margin,
+                # cuts the least of it off. The range is (0, SLANT_FACTOR) because RandomShear flips the sign
+                # of half the shears itself, and because Keras 3.15 saves a symmetric range as (-f, f), which
+                # it then refuses to load.
+                x = layers.RandomShear(x_factor=(0.0, SLANT_FACTOR), y_factor=0.0, fill_mode="constant",
+                                       name="random_slant")(x)
         x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", name="random_shift")(x)
         x = layers.RandomRotation(15 / 360, fill_mode="constant", name="random_rotation")(x)
         x = layers.RandomZoom(0.1, fill_mode="constant", name="random_zoom")(x)

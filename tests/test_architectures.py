@@ -1,7 +1,12 @@
 """The model registry: parameter counts from the seeds, shapes, uint8 input, and validated hyperparameters."""
 
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from core import architectures
 
@@ -58,6 +63,116 @@ def test_modern_cnn_has_batch_norm_and_augmentation_and_flips_only_colour():
     assert "RandomFlip" not in grey and "RandomFlip" in colour
     plain = architectures.build_model("modern_cnn", (28, 28), 10, {"augmentation": False})
     assert "RandomRotation" not in [layer.__class__.__name__ for layer in plain.layers]
+
+
+def test_modern_cnn_slants_digits_and_changes_their_strokes_but_not_photos():
+    grey = architectures.build_model("modern_cnn", (28, 28), 10)
+    colour = architectures.build_model("modern_cnn", (32, 32, 3), 10)
+    plain = architectures.build_model("modern_cnn", (28, 28), 10, {"augmentation": False})
+    grey_names = [layer.name for layer in grey.layers]
+    # The pen first, then the hand: thickness, slant, shift, rotation, zoom.
+    assert grey_names[3:8] == ["random_stroke_thickness", "random_slant", "random_shift", "random_rotation",
+                               "random_zoom"]
+    assert grey.get_layer("random_slant").__class__.__name__ == "RandomShear"
+    assert grey.get_layer("random_slant").x_factor == (0.0, architectures.SLANT_FACTOR)
+    for model in (colour, plain):
+        names = [layer.name for layer in model.layers]
+        assert "random_slant" not in names and "random_stroke_thickness" not in names
+    # Augmentation has no weights: the same model with or without it.
+    assert grey.count_params() == plain.count_params()
+
+
+def _augmentation(model):
+    """The model's layers from its uint8 input up to the last augmentation layer, as a model of their own."""
+    import keras
+
+    return keras.Model(model.inputs, model.get_layer("random_zoom").output)
+
+
+def _digits(count=8, seed=0):
+    """Hand-made digit-like images at random places: a bar and a ring with soft edges, as MNIST's are."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((count, 28, 28), np.uint8)
+    rows, columns = np.mgrid[:28, :28]
+    for image in images:
+        top, left = rng.integers(4, 9, size=2)
+        ink = np.zeros((28, 28))
+        ink[top:top + 16, left + 6:left + 8] = 1.0
+        ink[np.abs(np.hypot(rows - 14, columns - 14) - 6) < 1] = 1.0
+        ink = ndimage.gaussian_filter(ink, 0.7)
+        image[:] = np.round(255 * ink / ink.max())
+    return images
+
+
+def test_modern_cnn_augmentation_is_the_identity_at_inference():
+    model = architectures.build_model("modern_cnn", (28, 28), 10)
+    images = _digits()
+    seen = np.asarray(_augmentation(model)(images, training=False))[..., 0]
+    # Exactly the rescaled input: a drawing is never blurred, slanted or thinned when the model reads it.
+    np.testing.assert_array_equal(seen, np.asarray(model.get_layer("rescale")(images)))
+    first = np.asarray(model(images, training=False))
+    np.testing.assert_array_equal(first, np.asarray(model(images, training=False)))
+
+
+def _seeded_layer_output(name, images, seed):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = architectures.build_model("modern_cnn", (28, 28), 10)
+    floats = (images.astype("float32") / 255)[..., np.newaxis]
+    return floats[..., 0], np.asarray(model.get_layer(name)(floats, training=True))[..., 0]
+
+
+def test_stroke_thickness_makes_some_training_digits_thicker_and_some_thinner():
+    images = np.repeat(_digits(1), 16, axis=0)
+    before, after = _seeded_layer_output("random_stroke_thickness", images, seed=3)
+    ink_change = after.sum(axis=(1, 2)) / before.sum(axis=(1, 2))
+    assert ink_change.max() > 1.1 and ink_change.min() < 0.9, ink_change
+    # Same digit, same place: thickness moves ink only next to the strokes, never elsewhere.
+    far_from_ink = ~ndimage.binary_dilation(before[0] > 0, structure=np.ones((3, 3)))
+    assert np.all(after[:, far_from_ink] == 0)
+    assert after.min() >= 0 and after.max() <= 1
+
+
+def test_slant_shears_training_digits_sideways_and_keeps_their_ink():
+    images = np.repeat(_digits(1), 16, axis=0)
+    before, after = _seeded_layer_output("random_slant", images, seed=3)
+    assert np.abs(after - before).max(axis=(1, 2)).min() > 0.2
+    np.testing.assert_allclose(after.sum(axis=(1, 2)), before.sum(axis=(1, 2)), rtol=0.05)
+    # A slant moves the top and the bottom of the upright bar apart: compare their horizontal centres.
+    columns = np.arange(28)
+
+    def centre(rows):
+        ink = rows.sum(axis=1)
+        return (ink * columns).sum(axis=1) / np.maximum(ink.sum(axis=1), 1e-6)
+
+    lean = centre(after[:, 4:10]) - centre(after[:, 18:24])
+    original_lean = centre(before[:, 4:10]) - centre(before[:, 18:24])
+    assert np.abs(lean - original_lean).max() > 2
+
+
+def test_modern_cnn_with_augmentation_saves_and_loads_safely_in_a_fresh_process(tmp_path):
+    model = architectures.build_model("modern_cnn", (28, 28), 10, {"filters": 4})
+    images = _digits()
+    path = tmp_path / "model.keras"
+    model.save(path)
+    np.save(tmp_path / "images.npy", images)
+    np.save(tmp_path / "expected.npy", np.asarray(model(images, training=False)))
+    # A new Python that never imported this project: only built-in Keras layers, loaded in safe mode.
+    script = textwrap.dedent(f"""
+        import os
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+        import keras, numpy as np
+        model = keras.saving.load_model({str(path)!r}, safe_mode=True, compile=False)
+        images = np.load({str(tmp_path / "images.npy")!r})
+        expected = np.load({str(tmp_path / "expected.npy")!r})
+        np.testing.assert_allclose(np.asarray(model(images, training=False)), expected, rtol=1e-5, atol=1e-6)
+        print("loaded", [layer.name for layer in model.layers][3:5])
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "loaded ['random_stroke_thickness', 'random_slant']" in done.stdout
 
 
 @pytest.mark.parametrize(
