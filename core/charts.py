@@ -103,11 +103,12 @@ def _layout(figure: go.Figure, metric: str, *, title: str, epochs: int | None, h
     return figure
 
 
-def mark_best_epoch(figure: go.Figure, history: dict) -> go.Figure:
+def mark_best_epoch(figure: go.Figure, history: dict, metric: str = "loss") -> go.Figure:
     """A dashed vertical line labelled "best epoch N" at the epoch with the lowest validation loss.
 
     Drawn from the second epoch on: with one epoch there is nothing to compare. The line stays where the
-    validation loss was lowest while later epochs move on, which is how overfitting shows on the chart.
+    validation loss was lowest while later epochs move on, which is how overfitting shows on the chart. Its
+    label sits where the curves are not: high on the loss chart, low on the accuracy chart.
     """
     best = overfitting.best_epoch(history)
     if best is None or overfitting.epochs_done(history) < 2:
@@ -115,8 +116,17 @@ def mark_best_epoch(figure: go.Figure, history: dict) -> go.Figure:
     figure.add_vline(x=best, line={"color": BEST_EPOCH_COLOUR, "width": 2, "dash": "dash"},
                      annotation={"text": f"best epoch {best}", "font": {"size": 13, "color": BEST_EPOCH_COLOUR},
                                  "bgcolor": "rgba(255, 255, 255, 0.8)"},
-                     annotation_position="top left")
+                     annotation_position="bottom right" if metric == "accuracy" else "top right")
     return figure
+
+
+def _zoom_on_epochs(figure: go.Figure, events) -> None:
+    """After two epochs, the loss axis ends a little above the epoch values: the first batches' loss (2.3 for
+    ten classes) would otherwise flatten the part of the chart where overfitting shows."""
+    history = overfitting.history_from_events(events)
+    values = [value for key in ("loss", "val_loss") for value in history.get(key, []) if _finite(value)]
+    if overfitting.epochs_done(history) >= 2 and values:
+        figure.update_yaxes(range=[0, 1.25 * max(values)])
 
 
 def training_curves(events, metric: str, *, epochs: int | None = None, height: int = 340) -> go.Figure:
@@ -133,8 +143,11 @@ def training_curves(events, metric: str, *, epochs: int | None = None, height: i
     x, y = epoch_points(events, f"val_{metric}")
     figure.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name="Validation",
                                 line={"color": VALIDATION_COLOUR, "width": 3}, marker={"size": 10}))
-    mark_best_epoch(figure, overfitting.history_from_events(events))
-    return _layout(figure, metric, title=METRIC_TITLES[metric], epochs=epochs, height=height)
+    mark_best_epoch(figure, overfitting.history_from_events(events), metric)
+    figure = _layout(figure, metric, title=METRIC_TITLES[metric], epochs=epochs, height=height)
+    if metric == "loss":
+        _zoom_on_epochs(figure, events)
+    return figure
 
 
 def history_curves(history: dict, metric: str, *, height: int = 340) -> go.Figure:
@@ -146,7 +159,7 @@ def history_curves(history: dict, metric: str, *, height: int = 340) -> go.Figur
         x, y = history_points(history, key)
         figure.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name,
                                     line={"color": colour, "width": 3}, marker={"size": 10}))
-    mark_best_epoch(figure, history)
+    mark_best_epoch(figure, history, metric)
     epochs = max(len((history or {}).get(metric) or []), 1)
     figure = _layout(figure, metric, title=METRIC_TITLES[metric], epochs=epochs, height=height)
     # A finished run no longer grows: one tick per epoch, and room around the first and last points (a one-epoch

@@ -6,6 +6,11 @@ trains); a line that sums up what will train, a run name and the Train button; t
 watches (its place in the queue, then a progress bar with live loss and accuracy curves, then the test
 results); the other trainings on this server; and the finished runs of this dataset, their validation curves
 overlaid. The settings panel folds away when a training starts, so that its curves come up on the screen.
+Under the curves, live and finished, one sentence says what they show (still learning, or overfitting since
+the best epoch, which the curves mark with a dashed line).
+
+The page's address carries the whole setup (`core.share`): opening /train?dataset=...&arch=...&epochs=...
+restores it, and "Share this setup" shows the link to send to the class.
 
 Training never happens in this page's thread: the Train button hands the job to the server's training queue
 (`core.jobs`), and a fragment that reruns once a second draws its progress. Leaving the page, or reloading
@@ -16,7 +21,7 @@ import math
 
 import streamlit as st
 
-from core import architectures, charts, datasets, jobs, runs, training
+from core import architectures, charts, datasets, jobs, overfitting, runs, share, training
 from pages import _common
 
 # The run this visitor watches on this page (the last one they started, or one they chose to watch).
@@ -32,6 +37,13 @@ SETUP_OPEN_KEY = "train_setup_open"
 FOLD_SETUP_KEY = "train_fold_setup"
 # The last state (queued, running) the live view saw of each run, to notice when a training starts.
 SEEN_STATE_KEY = "train_seen_state"
+# The query parameters this page last wrote into the address: a link that differs was opened, so it applies.
+SHARE_QUERY_KEY = "train_share_query"
+# What a link asked for that could not be used, shown once as a warning.
+SHARE_PROBLEMS_KEY = "train_share_problems"
+# Early stopping is a switch and a patience; the hyperparameter is the patience, 0 meaning off.
+EARLY_STOPPING = "early_stopping_patience"
+DEFAULT_PATIENCE = 3
 
 # Learning rates offered on the log-scale slider: the 1-2-5 steps of each power of ten.
 LEARNING_RATE_STEPS = (1, 2, 5)
@@ -43,10 +55,15 @@ FINISHED_STATUSES = ("completed", "stopped")
 # --- helpers -------------------------------------------------------------------------------------------------
 
 
-def learning_rate_choices(spec: architectures.Hyperparameter) -> list[float]:
-    """The values of a log-scale setting: 1, 2 and 5 times each power of ten between 1e-5 and its maximum."""
+def learning_rate_choices(spec: architectures.Hyperparameter, current: float | None = None) -> list[float]:
+    """The values of a log-scale setting: 1, 2 and 5 times each power of ten between 1e-5 and its maximum,
+    and the `current` one (a shared link may ask for 0.003) if it is allowed."""
     lowest = max(spec.minimum, 1e-5)
     values = {spec.default}
+    try:
+        values.add(spec.validate(current))
+    except ValueError:
+        pass
     for exponent in range(math.floor(math.log10(lowest)), math.ceil(math.log10(spec.maximum)) + 1):
         for step in LEARNING_RATE_STEPS:
             value = float(f"{step}e{exponent}")
@@ -148,7 +165,7 @@ def hyperparameter_widget(architecture: str, spec: architectures.Hyperparameter)
     elif spec.kind is bool:
         value = st.toggle(spec.title, key=key, help=spec.help)
     elif spec.log_scale:
-        choices = learning_rate_choices(spec)
+        choices = learning_rate_choices(spec, st.session_state[key])
         if st.session_state[key] not in choices:
             st.session_state[key] = spec.default
         value = st.select_slider(spec.title, choices, key=key, help=spec.help, format_func=lambda rate: f"{rate:g}")
@@ -163,14 +180,93 @@ def hyperparameter_widget(architecture: str, spec: architectures.Hyperparameter)
     return value
 
 
+def early_stopping_widget(architecture: str, spec: architectures.Hyperparameter) -> int:
+    """Early stopping as a switch, and its patience once it is on: clearer to a class than "patience 0 = off"."""
+    saved = saved_settings(architecture)
+    switch_key, patience_key = f"train_{architecture}_early_stopping", f"train_{architecture}_{spec.name}"
+    saved_patience = saved.get(spec.name, spec.default)
+    if switch_key not in st.session_state:
+        st.session_state[switch_key] = saved_patience > 0
+    if patience_key not in st.session_state:
+        st.session_state[patience_key] = saved_patience or DEFAULT_PATIENCE
+    on = st.toggle("Early stopping", key=switch_key,
+                   help="Stop once the validation loss has not improved for a few epochs in a row, and keep the "
+                        "best epoch. Off, every epoch trains (the best epoch is kept either way).")
+    patience = 0
+    if on:
+        patience = st.slider("Patience (epochs without improvement)", 1, int(spec.maximum), step=1,
+                             key=patience_key, help=spec.help)
+    saved[spec.name] = patience
+    return patience
+
+
 def settings_grid(architecture: str, specs) -> dict:
     """Widgets for `specs`, two to a row."""
     values = {}
     for start in range(0, len(specs), 2):
         for column, spec in zip(st.columns(2), specs[start:start + 2]):
             with column:
-                values[spec.name] = hyperparameter_widget(architecture, spec)
+                if spec.name == EARLY_STOPPING:
+                    values[spec.name] = early_stopping_widget(architecture, spec)
+                else:
+                    values[spec.name] = hyperparameter_widget(architecture, spec)
     return values
+
+
+# --- share by link ----------------------------------------------------------------------------------------------
+
+
+def set_setting(architecture: str, name: str, value) -> None:
+    """Puts a setting into its widget's state (before the widget is drawn) and into the saved settings."""
+    saved_settings(architecture)[name] = value
+    if name == EARLY_STOPPING:
+        st.session_state[f"train_{architecture}_early_stopping"] = value > 0
+        st.session_state[f"train_{architecture}_{name}"] = value or DEFAULT_PATIENCE
+    else:
+        st.session_state[f"train_{architecture}_{name}"] = value
+
+
+def apply_shared_link() -> None:
+    """Restores the setup in the address when it is not the one this page wrote there: a link was opened.
+
+    Settings the link leaves out take their defaults, so that the class gets exactly the teacher's setup.
+    """
+    query = st.query_params.to_dict()
+    if not query or query == st.session_state.get(SHARE_QUERY_KEY):
+        return
+    fallback = st.session_state.get(f"{ARCHITECTURE_KEY}_saved", architectures.DEFAULT_ARCHITECTURE)
+    setup = share.setup_from_query(query, fallback_architecture=fallback)
+    if setup.dataset is not None:
+        _common.set_dataset(setup.dataset)
+    name = setup.architecture or fallback
+    st.session_state[ARCHITECTURE_KEY] = st.session_state[f"{ARCHITECTURE_KEY}_saved"] = name
+    for spec in architectures.get_architecture(name).hyperparameters:
+        set_setting(name, spec.name, setup.hyperparameters.get(spec.name, spec.default))
+    st.session_state[SHARE_PROBLEMS_KEY] = setup.problems
+    # Until the page writes its own address below, this one counts as applied.
+    st.session_state[SHARE_QUERY_KEY] = query
+
+
+def keep_address_in_step(dataset: str, architecture: str, settings: dict) -> str:
+    """Writes the setup into the page's address and returns the link to share it."""
+    query = share.setup_to_query(dataset, architecture, settings)
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
+    st.session_state[SHARE_QUERY_KEY] = query
+    return share.share_url(st.context.url, query)
+
+
+def shared_link_problems() -> None:
+    problems = st.session_state.pop(SHARE_PROBLEMS_KEY, ())
+    if problems:
+        st.warning(share.problems_message(problems), icon=":material/link_off:")
+
+
+def share_setup(link: str) -> None:
+    with st.popover("Share this setup", icon=":material/share:"):
+        st.markdown("Send this link to the class: it opens the Train page with this dataset, architecture and "
+                    "every setting.")
+        st.code(link, language=None, wrap_lines=True)
 
 
 def architecture_settings(architecture: architectures.Architecture) -> dict:
@@ -229,7 +325,10 @@ def train_button(dataset: str, architecture: str, settings: dict, *, enabled: bo
     try:
         run_id = _common.training_queue().submit(dataset, architecture, settings, name=name,
                                                  owner=_common.owner())
-    except (ValueError, runs.RunStoreError) as error:
+    except runs.RunStoreError as error:
+        st.error(f"**The training could not start.** {error}", icon=":material/hard_drive:")
+        return
+    except ValueError as error:
         st.error(f"The training could not start: {error}")
         return
     st.session_state[WATCHED_RUN_KEY] = run_id
@@ -285,6 +384,14 @@ def live_charts(events, epochs: int | None, key: str) -> None:
         chart(charts.training_curves(events, "accuracy", epochs=epochs), key=f"{key}_accuracy")
 
 
+def what_the_curves_say(history: dict, patience: int = 0) -> None:
+    """The one sentence under the curves (and, while early stopping watches, how close it is to stopping)."""
+    st.markdown(f"**What the curves say:** {overfitting.overfitting_sentence(history)}")
+    note = overfitting.early_stopping_progress(history, patience)
+    if note:
+        st.caption(note)
+
+
 @st.fragment(run_every=1.0)
 def live_training(run_id: str, name: str, epochs: int | None) -> None:
     """Redraws the progress of a queued or running training every second, and the whole page once at the end.
@@ -317,15 +424,21 @@ def live_training(run_id: str, name: str, epochs: int | None) -> None:
                    f"{start.get('validation_images', 0):,} validation images. "
                    "You may leave this page: training goes on, and this view comes back when you return.")
     live_charts(status.events, epochs, key="live")
+    what_the_curves_say(overfitting.history_from_events(status.events), start.get("early_stopping_patience", 0))
 
 
 def outcome_message(run: runs.Run) -> None:
     meta = run.meta
     if run.status == "completed":
         best = meta.get("best_epoch")
-        st.success(f"Finished in {format_duration(meta.get('duration'))}. The saved model is the best epoch"
-                   f"{f' ({best})' if best else ''}, and the figures below are its scores on the test images.",
-                   icon=":material/check_circle:")
+        early = overfitting.early_stopping_sentence(meta.get("stopped_early"))
+        if early:
+            st.success(f"Finished in {format_duration(meta.get('duration'))}. {early} The figures below are its "
+                       "scores on the test images.", icon=":material/check_circle:")
+        else:
+            st.success(f"Finished in {format_duration(meta.get('duration'))}. The saved model is the best epoch"
+                       f"{f' ({best})' if best else ''}, and the figures below are its scores on the test images.",
+                       icon=":material/check_circle:")
     elif run.status == "stopped":
         done = meta.get("epochs_done") or 0
         epochs = (meta.get("hyperparameters") or {}).get("epochs")
@@ -365,13 +478,16 @@ def finished_training(run: runs.Run) -> None:
     history = run.meta.get("history") or {}
     if status is not None and status.latest_batch is not None:
         # This server trained it: the curves keep the points drawn during each epoch.
-        live_charts(status.events, (run.meta.get("hyperparameters") or {}).get("epochs"), key="final")
+        # The axis ends at the last epoch trained: a run that stopped early fills the chart too.
+        live_charts(status.events, run.meta.get("epochs_done") or 1, key="final")
     elif history.get("loss"):
         loss_column, accuracy_column = st.columns(2)
         with loss_column:
             chart(charts.history_curves(history, "loss"), key="final_loss")
         with accuracy_column:
             chart(charts.history_curves(history, "accuracy"), key="final_accuracy")
+    if history.get("loss"):
+        what_the_curves_say(history)
     test = run.meta.get("test") or {}
     if test.get("per_class_accuracy"):
         info = datasets.get_info(run.dataset)
@@ -404,6 +520,11 @@ def watched_training() -> None:
     status = _common.training_queue().status(run_id)
     if status is not None and not is_done(status):
         live_training(run_id, run.name, (run.meta.get("hyperparameters") or {}).get("epochs"))
+        return
+    if status is not None and status.status == "failed" and run.status in runs.ACTIVE_STATUSES:
+        # The training failed and the runs folder could not even record it (a full disk): say so from the queue.
+        st.subheader(f"Result: {run.name}")
+        st.error(f"The training failed. {status.message}", icon=":material/error:")
         return
     if run.status in runs.ACTIVE_STATUSES:
         # Another server process is training it: this one can only read what it has saved so far.
@@ -526,17 +647,27 @@ def setup_summary(architecture: architectures.Architecture, settings: dict, summ
         parts.append(f"{summary['total']:,} parameters")
     parts.append(f"{settings['epochs']} epoch{'s' if settings['epochs'] != 1 else ''} of batches of "
                  f"{settings['batch_size']}, {settings['optimizer']} at learning rate {settings['learning_rate']:g}")
+    if settings.get(EARLY_STOPPING):
+        parts.append(f"early stopping after {settings[EARLY_STOPPING]} epochs without improvement")
     st.markdown(" · ".join(parts))
 
 
 def train_page() -> None:
+    # A link opened in the browser decides the dataset, architecture and settings before any widget is drawn.
+    apply_shared_link()
     dataset_info = datasets.get_info(_common.dataset_name())
     available = page_header(dataset_info)
+    shared_link_problems()
     architecture, settings, summary = setup_section(dataset_info)
+    link = keep_address_in_step(dataset_info.name, architecture.name, settings)
     problem = settings_problem(dataset_info, settings)
     if problem:
         st.error(problem)
-    setup_summary(architecture, settings, summary)
+    summary_column, share_column = st.columns([3, 1], vertical_alignment="center")
+    with summary_column:
+        setup_summary(architecture, settings, summary)
+    with share_column:
+        share_setup(link)
     train_button(dataset_info.name, architecture.name, settings, enabled=available and problem is None)
     watched_training()
     other_trainings()

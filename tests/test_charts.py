@@ -108,3 +108,11 @@ def test_live_curves_mark_the_best_epoch_so_far():
                "val_accuracy": 0.9} for epoch, loss, val_loss in ((1, 0.5, 0.4), (2, 0.3, 0.3), (3, 0.2, 0.32))]
     assert best_epoch_lines(charts.training_curves(events, "loss", epochs=5)) == ([2], ["best epoch 2"])
     assert best_epoch_lines(charts.training_curves(events[:1], "loss", epochs=5)) == ([], [])
+
+
+def test_after_two_epochs_the_loss_axis_zooms_on_the_epoch_values():
+    events = [batch(1, 1, 2, 2.3), batch(1, 2, 2, 0.6)]
+    events += [{"kind": "epoch", "epoch": epoch, "loss": loss, "val_loss": val_loss}
+               for epoch, loss, val_loss in ((1, 0.8, 0.4), (2, 0.3, 0.35))]
+    assert charts.training_curves(events[:3], "loss").layout.yaxis.range is None
+    assert charts.training_curves(events, "loss").layout.yaxis.range == (0, 1.0)

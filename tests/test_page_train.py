@@ -1,10 +1,13 @@
 """The Train page in AppTest: settings built from the hyperparameter specs, training through the queue with
-its result, Stop, re-attaching to a training from a new session, and runs compared on one chart.
+its result, Stop, re-attaching to a training from a new session, runs compared on one chart, early stopping and
+the overfitting sentence, the setup shared by link, and a runs folder that is full or cannot be written.
 
 Trainings are tiny (the CNN for one epoch, or on a few hundred images) so that the file stays near a minute.
 """
 
+import errno
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -146,6 +149,8 @@ def test_stop_keeps_the_run_with_its_history(monkeypatch):
     assert app.get("progress")[0].proto.text.startswith("Epoch ")
     live_loss = {trace["name"]: trace for trace in plotly_specs(app)["live_loss"]["data"]}
     assert live_loss["Training (live)"]["x"] and len(live_loss["Validation"]["y"]) >= 1
+    # Under the live curves, one sentence says what they show.
+    assert any(text.value.startswith("**What the curves say:**") for text in app.markdown)
     app.button(key=f"stop_{run_id}").click().run()
     assert not app.exception
     stopped_at = time.time()
@@ -211,3 +216,174 @@ def test_finished_runs_are_compared_on_one_chart(trained_run, isolated_runs):
     assert accuracy_names == {"test cnn", "second cnn"}
     assert {trace["name"] for trace in figures["compare_loss"]["data"]} == accuracy_names
     assert all(len(trace["y"]) == 1 for trace in figures["compare_accuracy"]["data"])
+
+
+# --- early stopping and overfitting ------------------------------------------------------------------------------
+
+
+def test_early_stopping_is_a_switch_with_a_patience():
+    app = open_train_page()
+    switch = app.toggle(key="train_cnn_early_stopping")
+    assert switch.label == "Early stopping" and switch.value is False
+    assert not [slider for slider in app.slider if slider.key == "train_cnn_early_stopping_patience"]
+    switch.set_value(True).run()
+    patience = app.slider(key="train_cnn_early_stopping_patience")
+    assert patience.value == 3 and (patience.min, patience.max) == (1, 50)
+    patience.set_value(4).run()
+    assert any("early stopping after 4 epochs without improvement" in text.value for text in app.markdown)
+    assert app.query_params["early_stopping_patience"] == "4"
+
+
+def test_a_run_stopped_early_says_so_and_the_curves_mark_its_best_epoch(trained_run, isolated_runs):
+    meta_path = isolated_runs / trained_run / "run.json"
+    meta = json.loads(meta_path.read_text())
+    meta["hyperparameters"]["epochs"] = 20
+    meta["history"] = {
+        "loss": [0.9, 0.4, 0.2, 0.1, 0.06, 0.04, 0.03],
+        "accuracy": [0.80, 0.90, 0.95, 0.971, 0.980, 0.988, 0.993],
+        "val_loss": [0.5, 0.3, 0.2, 0.121, 0.13, 0.16, 0.183],
+        "val_accuracy": [0.85, 0.9, 0.94, 0.96, 0.958, 0.957, 0.955],
+    }
+    meta.update(epochs_done=7, best_epoch=4,
+                stopped_early={"epoch": 7, "patience": 3, "best_epoch": 4, "monitor": "val_loss"})
+    meta_path.write_text(json.dumps(meta))
+    app = open_train_page(train_watched_run=trained_run)
+    assert any("Stopped early after epoch 7: the validation loss had not improved for 3 epochs; the model keeps "
+               "epoch 4" in success.value for success in app.success)
+    assert metric_value(app, "Epochs trained") == "7 of 20"
+    assert any("Since epoch 4 the training accuracy has kept rising (97.1% → 99.3%)" in text.value
+               and "(overfitting)" in text.value for text in app.markdown)
+    for key in ("final_loss", "final_accuracy"):
+        layout = plotly_specs(app)[key]["layout"]
+        assert [shape["x0"] for shape in layout["shapes"]] == [4]
+        assert [annotation["text"] for annotation in layout["annotations"]] == ["best epoch 4"]
+
+
+# --- share by link -------------------------------------------------------------------------------------------------
+
+
+def open_link(**query) -> AppTest:
+    """The app opened at /train?<query>, as a browser opens a shared link."""
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    for key, value in query.items():
+        app.query_params[key] = value
+    app.run()
+    app.switch_page("pages/train.py")
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_a_shared_link_restores_the_dataset_architecture_and_every_setting():
+    app = open_link(dataset="mnist_sample", arch="dnn", depth="3", width="64", dropout="0.25", epochs="7",
+                    batch_size="100", optimizer="rmsprop", learning_rate="0.003", early_stopping_patience="4",
+                    learning_rate_schedule="cosine", validation_fraction="0.2", seed="7")
+    assert not app.warning
+    assert app.session_state["dataset"] == "mnist_sample"
+    assert app.selectbox(key="train_architecture").value == "dnn"
+    assert app.slider(key="train_dnn_depth").value == 3
+    assert app.number_input(key="train_dnn_width").value == 64
+    assert app.slider(key="train_dnn_dropout").value == pytest.approx(0.25)
+    assert app.number_input(key="train_dnn_epochs").value == 7
+    assert app.number_input(key="train_dnn_batch_size").value == 100
+    assert app.selectbox(key="train_dnn_optimizer").value == "rmsprop"
+    # 0.003 is not one of the slider's 1-2-5 steps: it is offered because the link asks for it.
+    assert app.select_slider(key="train_dnn_learning_rate").value == 0.003
+    assert app.selectbox(key="train_dnn_learning_rate_schedule").value == "cosine"
+    assert app.slider(key="train_dnn_validation_fraction").value == pytest.approx(0.2)
+    assert app.toggle(key="train_dnn_early_stopping").value is True
+    assert app.slider(key="train_dnn_early_stopping_patience").value == 4
+    assert app.number_input(key="train_dnn_seed").value == 7
+    # The link to share is the same setup.
+    link = app.code[0].value
+    assert link.startswith("/train?dataset=mnist_sample&arch=dnn&depth=3&width=64&dropout=0.25&epochs=7")
+
+
+def test_bad_values_in_a_link_are_named_and_their_defaults_kept():
+    app = open_link(arch="cnn", epochs="0", learning_rate="-1", filters="many", colour="red", batch_size="64")
+    warning = " ".join(item.value for item in app.warning)
+    for part in ("epochs='0': Epochs must be between 1 and 200", "learning_rate='-1'", "filters='many'",
+                 "colour='red': cnn has no such setting", "defaults kept"):
+        assert part in warning
+    assert app.number_input(key="train_cnn_epochs").value == 5
+    assert app.select_slider(key="train_cnn_learning_rate").value == 0.003
+    assert app.number_input(key="train_cnn_filters").value == 32
+    assert app.number_input(key="train_cnn_batch_size").value == 64
+    # The address now holds the setup actually used, without the bad values.
+    assert app.query_params["epochs"] == "5" and "colour" not in app.query_params
+
+    unknown = open_link(dataset="imagenet", arch="transformer")
+    warning = " ".join(item.value for item in unknown.warning)
+    assert "dataset='imagenet': there is no such dataset" in warning
+    assert "arch='transformer': there is no such architecture" in warning
+    assert unknown.selectbox(key="train_architecture").value == "cnn"
+
+
+def test_the_address_follows_the_settings_and_survives_leaving_the_page():
+    app = open_train_page()
+    assert app.query_params["arch"] == "cnn" and app.query_params["epochs"] == "5"
+    app.number_input(key="train_cnn_epochs").set_value(9).run()
+    assert app.query_params["epochs"] == "9"
+    app.switch_page("pages/results.py").run()
+    app.switch_page("pages/train.py").run()
+    assert not app.exception
+    assert app.number_input(key="train_cnn_epochs").value == 9
+    assert app.query_params["epochs"] == "9"
+    assert not app.warning
+
+
+# --- a runs folder that is full or cannot be written ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("number, expected", [(errno.ENOSPC, "is full. Free some disk space"),
+                                              (errno.EACCES, "not allowed to write to the runs folder")])
+def test_a_runs_folder_that_cannot_be_written_when_pressing_train_leaves_no_run(monkeypatch, isolated_runs,
+                                                                                number, expected):
+    def cannot_write(self, folder, meta):
+        raise OSError(number, os.strerror(number))
+
+    monkeypatch.setattr(runs.RunStore, "_write_meta", cannot_write)
+    app = open_train_page()
+    app.button[0].click().run()
+    assert not app.exception
+    message = " ".join(error.value for error in app.error)
+    assert "The training could not start." in message and expected in message
+    assert "NEURAL_CANVAS_RUNS" in message and "No run was saved." in message
+    assert runs.RunStore().list() == []
+    assert not isolated_runs.exists() or not any(isolated_runs.iterdir())
+    assert "train_watched_run" not in app.session_state
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to any folder")
+def test_a_runs_folder_that_cannot_be_written_says_so(isolated_runs):
+    isolated_runs.mkdir(parents=True)
+    isolated_runs.chmod(0o500)
+    try:
+        app = open_train_page()
+        app.button[0].click().run()
+        message = " ".join(error.value for error in app.error)
+        assert "not allowed to write to the runs folder" in message and "NEURAL_CANVAS_RUNS" in message
+        assert list(isolated_runs.iterdir()) == []
+    finally:
+        isolated_runs.chmod(0o700)
+
+
+def test_a_disk_that_fills_during_training_fails_the_run_and_the_page_says_so(monkeypatch):
+    def disk_full(self, run_id, model):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(runs.RunStore, "save_model", disk_full)
+    submit = jobs.TrainingQueue.submit
+    monkeypatch.setattr(jobs.TrainingQueue, "submit",
+                        lambda self, *args, **kwargs: submit(self, *args, limit_train=640, **kwargs))
+    app = open_train_page()
+    app.number_input(key="train_cnn_epochs").set_value(2)
+    app.button[0].click().run()
+    run_id = only_run_id()
+    wait_for(lambda: jobs.get_queue().status(run_id).state == "finished", message="the training to fail")
+    app.run()
+    assert not app.exception
+    message = " ".join(error.value for error in app.error)
+    assert "The training failed." in message and "could not be saved" in message and "is full" in message
+    run = runs.RunStore().get(run_id)
+    assert run.status == "failed" and not run.has_model
