@@ -332,7 +332,8 @@ def standalone_script(run, model) -> str:
     add = out.append
     add('"""')
     add(f"Title: {_one_line(run.name)}")
-    add(f"Description: {title}, trained on {info.title} with the settings of the Neural Canvas run {run.id}.")
+    add(f"Description: {title}, trained on {info.title}")
+    add(f"with the settings of the Neural Canvas run {run.id}.")
     add(f"Generated: {datetime.date.today().isoformat()} by Neural Canvas")
     add("")
     add("Run it with `python " + script_file_name(run) + "` (it needs Keras 3 with a backend such as TensorFlow).")

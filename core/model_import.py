@@ -10,6 +10,7 @@ and check that the model fits the chosen dataset before it becomes a run like an
 
 import io
 import os
+import shutil
 import tempfile
 import zipfile
 
@@ -112,11 +113,28 @@ def import_model(data: bytes, filename: str, store: RunStore, *, dataset: str, o
     """Checks, loads and evaluates an uploaded model, then saves it as a completed run."""
     info = datasets.get_info(dataset)
     model = adapt_to_dataset(load_model_bytes(data, filename), info)
-    data_set = datasets.load(dataset)
-    result = evaluation.evaluate(model, data_set.x_test, data_set.y_test)
+    try:
+        # Never a download here: a teacher importing a model in class gets an answer at once.
+        data_set = datasets.load(dataset, download=False)
+    except datasets.DatasetUnavailable:
+        raise ModelRejected(
+            f"The test images of {info.title} are not on this machine, so the model cannot be checked. Download "
+            "them on the Datasets page first, or choose the MNIST sample."
+        ) from None
+    try:
+        result = evaluation.evaluate(model, data_set.x_test, data_set.y_test)
+    except Exception as error:  # noqa: BLE001 - a model that loads may still fail to run; say so, store nothing
+        raise ModelRejected(f"The model loaded but could not classify the test images: "
+                            f"{str(error).splitlines()[0][:300]}") from None
+    base_name = os.path.basename(filename)
     run = store.create(dataset=dataset, architecture="imported", hyperparameters={}, owner=owner,
-                       name=name or f"imported {os.path.basename(filename)}", status="running")
-    store.save_model(run.id, model)
-    store.save_array(run.id, "test_probabilities", result.probabilities)
-    store.update(run.id, status="completed", test=result.summary(), imported_from=os.path.basename(filename))
+                       name=name or f"imported {base_name}", status="running")
+    try:
+        store.save_model(run.id, model)
+        store.save_array(run.id, "test_probabilities", result.probabilities)
+        store.update(run.id, status="completed", test=result.summary(), imported_from=base_name)
+    except BaseException:
+        # Half a run would be listed as interrupted or damaged: take it away again.
+        shutil.rmtree(run.path, ignore_errors=True)
+        raise
     return store.get(run.id)

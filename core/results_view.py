@@ -23,7 +23,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from core import evaluation
+from core import evaluation, runs
 
 MISTAKES_PER_PAGE = 24
 CELL_IMAGE_LIMIT = 36
@@ -106,12 +106,16 @@ def most_confused_cell(confusion: np.ndarray) -> tuple[int, int]:
 def prediction_caption(result: evaluation.Evaluation, index: int, class_names) -> str:
     """Two lines of Streamlit markdown under a test image: its true class, then the prediction with its
     probability; green when right, red when wrong, with a tick or a cross for those who cannot tell colours."""
-    true_class = int(result.labels[index])
     predicted_class = int(result.predictions[index])
+    return caption(int(result.labels[index]), predicted_class, float(result.probabilities[index, predicted_class]),
+                   class_names)
+
+
+def caption(true_class: int, predicted_class: int, probability: float, class_names) -> str:
+    """The two caption lines for one image whose true class, predicted class and probability are known."""
     right = true_class == predicted_class
     colour = RIGHT_COLOUR if right else WRONG_COLOUR
     mark = "✓" if right else "✗"
-    probability = float(result.probabilities[index, predicted_class])
     return (f":{colour}[{mark} true {_unbreakable(class_names[true_class])}]  \n"
             f":{colour}[predicted {_unbreakable(class_names[predicted_class])}\N{NO-BREAK SPACE}({probability:.0%})]")
 
@@ -128,7 +132,117 @@ def _unbreakable(class_name) -> str:
     return text.replace(" ", "\N{NO-BREAK SPACE}").replace("-", "\N{NON-BREAKING HYPHEN}")
 
 
-# --- the figures ---------------------------------------------------------------------------------------------
+# --- deleting a run -----------------------------------------------------------------------------------------
+
+def deletion_refusal(run, owner: str) -> str | None:
+    """Why the browser session `owner` may not delete `run`, in a sentence for the page; None when it may.
+
+    Runs are shared by the whole class, so only the session that trained (or imported) a run deletes it, and
+    never while it trains. A run without an owner (trained from the command line) is not deleted from a page.
+    """
+    if run.status in runs.ACTIVE_STATUSES:
+        return "This run is still training: stop it on the Train page first, then delete it."
+    run_owner = run.meta.get("owner") or ""
+    if not run_owner:
+        if run.damaged:
+            return ("This run is damaged and nobody is recorded as its owner, so it cannot be deleted here: "
+                    f"the teacher can delete its folder on the server ({run.path}).")
+        return ("This run was not trained in a browser (for example from the command line), so it cannot be "
+                "deleted here: the teacher can delete its folder on the server.")
+    if run_owner != owner:
+        return ("Only the student who trained this model can delete it, from the browser where they trained "
+                "it. Everyone else can still study it and draw with it.")
+    return None
+
+
+# --- the epoch replay ---------------------------------------------------------------------------------------
+
+REPLAY_PER_CLASS = 3
+
+
+def replay_shown_images(replay, per_class: int = REPLAY_PER_CLASS, seed: int = 0) -> np.ndarray:
+    """The replay images the page shows under the slider: `per_class` of each class, the same ones at every
+    epoch, sorted by class.
+
+    In each class, images the model learned along the way (wrong after some epoch, right after the last)
+    come first, so that scrubbing through the epochs shows answers changing; the rest are picked at random.
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(replay.labels)
+    predictions = np.stack([replay.predictions(epoch) for epoch in range(1, replay.epochs + 1)])
+    ever_wrong = (predictions != labels).any(axis=0)
+    right_at_end = predictions[-1] == labels
+    learned = ever_wrong & right_at_end
+    chosen = []
+    for value in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == value))
+        # Up to two learned images per class: the rest show what the model got right (or wrong) all along.
+        first = members[learned[members]][:max(1, per_class - 1)]
+        rest = [index for index in members if index not in set(first)]
+        chosen.extend([*first, *rest][:per_class])
+    return np.asarray(chosen, dtype=np.int64)
+
+
+def replay_captions(replay, indices, epoch: int, class_names) -> list[str]:
+    """The caption of each shown replay image after `epoch`: its true class and that epoch's answer."""
+    predictions = replay.predictions(epoch)
+    confidences = replay.confidences(epoch)
+    return [caption(int(replay.labels[index]), int(predictions[index]), float(confidences[index]), class_names)
+            for index in indices]
+
+
+def replay_change_sentence(replay, epoch: int) -> str:
+    """One sentence (Streamlit markdown) on what changed between the previous epoch and `epoch`."""
+    total = len(replay.labels)
+    now_right = replay.predictions(epoch) == replay.labels
+    if epoch == 1:
+        return (f"After the first epoch the model already gets **{int(now_right.sum()):,} of the {total:,}** "
+                f"images right ({now_right.mean():.1%}); an untrained model would get about "
+                f"{1 / replay.num_classes:.0%} by guessing.")
+    before_right = replay.predictions(epoch - 1) == replay.labels
+    fixed = int((now_right & ~before_right).sum())
+    broken = int((~now_right & before_right).sum())
+    if fixed == 0 and broken == 0:
+        return (f"Between epoch {epoch - 1} and epoch {epoch} not one answer went from wrong to right or back: "
+                f"the model still gets **{int(now_right.sum()):,} of the {total:,}** right.")
+
+    def images(count):
+        return f"{count:,} image{'s' if count != 1 else ''}"
+
+    def were(count):
+        return "were" if count != 1 else "was"
+
+    def are(count):
+        return "are" if count != 1 else "is"
+
+    if fixed:
+        sentence = (f":green[**{images(fixed)}** that {were(fixed)} wrong after epoch {epoch - 1} {are(fixed)} right "
+                    f"after epoch {epoch}]")
+        if broken:
+            sentence += f", and :red[**{broken:,}** that {were(broken)} right {are(broken)} now wrong]"
+    else:
+        sentence = (f":red[**{images(broken)}** that {were(broken)} right after epoch {epoch - 1} {are(broken)} "
+                    f"wrong after epoch {epoch}]")
+    before, after = before_right.mean(), now_right.mean()
+    trend = "rose" if after > before else "fell" if after < before else "stayed"
+    figures = f"from {before:.1%} to {after:.1%}" if after != before else f"at {after:.1%}"
+    return f"{sentence}: accuracy on these images {trend} {figures}."
+
+
+def replay_accuracy_figure(replay, epoch: int, height: int = 240) -> go.Figure:
+    """Accuracy on the replay images after every epoch, with the chosen epoch marked."""
+    epochs = np.arange(1, replay.epochs + 1)
+    accuracies = [replay.accuracy(int(value)) for value in epochs]
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=epochs, y=accuracies, mode="lines+markers", name="accuracy",
+                                line={"color": "#4f46e5"}, hovertemplate="epoch %{x}: %{y:.1%}<extra></extra>"))
+    figure.add_trace(go.Scatter(x=[epoch], y=[accuracies[epoch - 1]], mode="markers", name="this epoch",
+                                marker={"size": 14, "color": "#d62728"}, hoverinfo="skip"))
+    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False,
+                         title={"text": "Accuracy on these images, epoch by epoch", "font": {"size": 14}})
+    figure.update_xaxes(title_text="Epoch", dtick=1 if replay.epochs <= 20 else None)
+    figure.update_yaxes(tickformat=".0%")
+    return figure
 
 
 # --- the confusion matrix ------------------------------------------------------------------------------------

@@ -11,6 +11,14 @@ says what is wrong with it instead of breaking the page), then four tabs.
   sorted by how sure the model was.
 - **Confusion matrix**: a heatmap of true against predicted classes; clicking a cell, or choosing its two
   classes, shows the images of that cell.
+- **Epoch replay**: a slider over the epochs; for each, the answers on the same fixed test images, the
+  confusion matrix on them, and what changed since the epoch before (recorded while the run trained).
+- **Export**: the trained model as a `.keras` file, and a standalone Python script in the style of the Keras
+  examples that builds and trains the same model with the same settings.
+
+Beside the run choice, **Delete** removes a run (only from the browser session that trained it, after a
+confirmation), and **Import a model** turns a colleague's `.keras` file into a run like the others, after
+checking it safely (see `core/model_import.py`).
 
 The figures come from the test probabilities that training saved with the run; an older run without them is
 scored again from its model, once, behind a spinner. Images are enlarged with nearest-neighbour and drawn with
@@ -21,7 +29,7 @@ import functools
 
 import streamlit as st
 
-from core import charts, datasets, evaluation, gallery, results_view, runs
+from core import charts, datasets, evaluation, export, gallery, model_import, replay, results_view, runs
 from pages import _common
 
 GRID_COLUMNS = 6
@@ -34,6 +42,11 @@ ORDER_KEY = "results_page_mistakes_order"
 CELL_TRUE_KEY = "results_page_cell_true"
 CELL_PREDICTED_KEY = "results_page_cell_predicted"
 CHART_KEY = "results_page_confusion_chart"
+PICKER_KEY = "results_page_run"
+FLASH_KEY = "results_page_flash"
+PENDING_RUN_KEY = "results_page_pending_run"
+UPLOAD_ROUND_KEY = "results_page_upload_round"
+REPLAY_EPOCH_KEY = "results_page_replay_epoch"
 
 MOST_CONFIDENT_FIRST = "Most confident first"
 LEAST_CONFIDENT_FIRST = "Least confident first"
@@ -65,6 +78,7 @@ def _shown_first(run: runs.Run) -> int:
 
 def choose_run() -> runs.Run | None:
     st.title(":material/analytics: Results")
+    _show_flash()
     try:
         candidates = _common.run_store().list()
     except OSError as error:
@@ -74,10 +88,113 @@ def choose_run() -> runs.Run | None:
         st.info("**No trained model yet.** Train one on the Train page (a CNN on the MNIST sample takes about "
                 "a minute), then come back here to study its results.", icon=":material/model_training:")
         st.page_link("pages/train.py", label="Go to the Train page", icon=":material/arrow_forward:")
+        import_section()
         return None
     candidates = sorted(candidates, key=_shown_first)
-    return _common.run_picker(candidates, label="Run", key="results_page_run",
-                              help="Every saved training run; finished runs with a model come first.")
+    ids = [run.id for run in candidates]
+    pending = st.session_state.pop(PENDING_RUN_KEY, None)
+    if pending in ids:
+        # A run just imported: show it. The picker starts on the visitor's current run once its state is gone.
+        _common.set_run(pending)
+        st.session_state.pop(PICKER_KEY, None)
+    if st.session_state.get(PICKER_KEY) not in (None, *ids):
+        # The run shown last was deleted (here or by its owner elsewhere): start again on the first one.
+        st.session_state.pop(PICKER_KEY, None)
+    picker_column, delete_column = st.columns([6, 1], vertical_alignment="bottom")
+    with picker_column:
+        run = _common.run_picker(candidates, label="Run", key=PICKER_KEY,
+                                 help="Every saved training run; finished runs with a model come first.")
+    with delete_column:
+        delete_control(run)
+    import_section()
+    return run
+
+
+def _flash(kind: str, text: str) -> None:
+    """A message for the next run of the page (after a delete or an import, which rerun it)."""
+    st.session_state[FLASH_KEY] = (kind, text)
+
+
+def _show_flash() -> None:
+    kind, text = st.session_state.pop(FLASH_KEY, (None, None))
+    if kind == "success":
+        st.success(text, icon=":material/check_circle:")
+    elif kind == "error":
+        st.error(text, icon=":material/error:")
+
+
+# --- deleting a run --------------------------------------------------------------------------------------------
+
+
+def _delete(run_id: str, name: str) -> None:
+    """Deletes the run (a button callback, so the page is drawn again without it)."""
+    try:
+        _common.run_store().delete(run_id, owner=_common.owner())
+    except (PermissionError, ValueError, runs.RunNotFound, OSError) as error:
+        _flash("error", f"**“{name}” was not deleted:** {error}")
+        return
+    if _common.run_id() == run_id:
+        _common.set_run(None)
+    st.session_state.pop(PICKER_KEY, None)
+    _flash("success", f"Deleted “{name}”, with its model and results.")
+
+
+def delete_control(run: runs.Run) -> None:
+    with st.popover("Delete", icon=":material/delete:", width="stretch",
+                    help="Delete this run for everyone: only the student who trained it can."):
+        refusal = results_view.deletion_refusal(run, _common.owner())
+        if refusal:
+            st.button("Delete this run", icon=":material/delete_forever:", disabled=True,
+                      key="results_page_delete_refused")
+            st.caption(refusal)
+            return
+        st.markdown(f"Delete **{run.name}**, its model and its results, for everyone? This cannot be undone.")
+        confirmed = st.checkbox("Yes, delete this run", key=f"results_page_delete_confirm_{run.id}")
+        st.button("Delete this run", icon=":material/delete_forever:", type="primary", disabled=not confirmed,
+                  on_click=_delete, args=(run.id, run.name), key="results_page_delete")
+
+
+# --- importing a model -----------------------------------------------------------------------------------------
+
+
+def import_section() -> None:
+    limit = model_import.MAX_FILE_BYTES // 2**20
+    with st.expander("Import a model someone else trained (.keras)", icon=":material/upload_file:"):
+        st.markdown("A colleague's Keras model becomes a run like the others: its test results appear here and "
+                    "it reads drawings on the Draw page. The file is checked before anything is stored.")
+        upload_round = st.session_state.get(UPLOAD_ROUND_KEY, 0)
+        uploaded = st.file_uploader(
+            "Model file (.keras)", key=f"results_page_import_file_{upload_round}",
+            help=f"A file saved with model.save('model.keras'), up to {limit} MB. Legacy .h5 files and models "
+                 "with a Lambda layer are refused, because loading them could run someone else's code.")
+        dataset_column, name_column = st.columns(2)
+        names = list(datasets.DATASETS)
+        chosen = _common.dataset_name()
+        dataset = dataset_column.selectbox(
+            "It was trained on", names, index=names.index(chosen) if chosen in names else 0,
+            format_func=lambda name: datasets.get_info(name).title, key="results_page_import_dataset",
+            help="The model is tested on this dataset's test images; its input must fit them.")
+        name = name_column.text_input("Name (optional)", max_chars=100, key="results_page_import_name",
+                                      placeholder=f"imported {uploaded.name}" if uploaded else "imported model")
+        st.caption(f"Up to {limit} MB. A model trained the usual way (pixels divided by 255 outside the model) "
+                   "is wrapped so that it takes the app's raw images.")
+        if not st.button("Import", icon=":material/upload:", disabled=uploaded is None, key="results_page_import"):
+            return
+        try:
+            with st.spinner("Checking the file, loading it safely and testing it on the test images…"):
+                run = model_import.import_model(uploaded.getvalue(), uploaded.name, _common.run_store(),
+                                                dataset=dataset, owner=_common.owner(), name=name)
+        except model_import.ModelRejected as error:
+            st.error(f"**{uploaded.name} was not imported.** {error}", icon=":material/block:")
+            return
+        except (runs.RunStoreError, OSError) as error:
+            st.error(f"**{uploaded.name} could not be saved:** {error}", icon=":material/error:")
+            return
+        st.session_state[UPLOAD_ROUND_KEY] = upload_round + 1
+        st.session_state[PENDING_RUN_KEY] = run.id
+        _flash("success", f"Imported **{run.name}**: {run.test_accuracy:.1%} right on the "
+                          f"{datasets.get_info(dataset).title} test images. It is listed here and on the Draw page.")
+        st.rerun()
 
 
 def say_what_is_wrong(run: runs.Run) -> bool:
@@ -172,7 +289,7 @@ def summary(run: runs.Run, result: evaluation.Evaluation | None, dataset: datase
         loss_column.plotly_chart(charts.history_curves(history, "loss"), key="results_page_loss_curve")
         accuracy_column.plotly_chart(charts.history_curves(history, "accuracy"),
                                      key="results_page_accuracy_curve")
-    else:
+    elif not run.meta.get("imported_from"):
         st.info("No epoch finished, so there are no curves to show.")
     per_class = figures.get("per_class_accuracy") if figures else None
     if per_class:
@@ -185,6 +302,8 @@ def summary(run: runs.Run, result: evaluation.Evaluation | None, dataset: datase
 def _training_facts(run: runs.Run) -> str:
     parts = [f"{run.architecture} on {datasets.get_info(run.dataset).title}" if run.dataset in datasets.DATASETS
              else str(run.architecture)]
+    if run.meta.get("imported_from"):
+        parts.append(f"imported from {run.meta['imported_from']}, so there are no training curves")
     epochs_done = run.meta.get("epochs_done")
     if epochs_done is not None:
         parts.append(f"{epochs_done} epoch{'s' if epochs_done != 1 else ''}")
@@ -230,14 +349,20 @@ def image_grid(dataset: datasets.Dataset, result: evaluation.Evaluation, indices
     true class and its prediction in green or red."""
     if len(indices) == 0:
         return
-    enlarged = gallery.enlarge(dataset.x_test[indices])
+    captions = [results_view.prediction_caption(result, int(index), dataset.class_names) for index in indices]
+    captioned_grid(dataset.x_test[indices], captions, key=key)
+
+
+def captioned_grid(images, captions, *, key: str) -> None:
+    """Images in rows of GRID_COLUMNS, enlarged so that their pixels stay sharp, each over its caption."""
+    enlarged = gallery.enlarge(images)
     with st.container(key=f"results_grid_{key}"):
-        for row_start in range(0, len(indices), GRID_COLUMNS):
-            row = indices[row_start:row_start + GRID_COLUMNS]
-            for column, index, image in zip(st.columns(GRID_COLUMNS, gap="small"), row,
-                                            enlarged[row_start:row_start + GRID_COLUMNS]):
+        for row_start in range(0, len(images), GRID_COLUMNS):
+            for column, image, text in zip(st.columns(GRID_COLUMNS, gap="small"),
+                                           enlarged[row_start:row_start + GRID_COLUMNS],
+                                           captions[row_start:row_start + GRID_COLUMNS]):
                 column.image(image, width="stretch")
-                column.markdown(results_view.prediction_caption(result, int(index), dataset.class_names))
+                column.markdown(text)
 
 
 def _class_options(dataset: datasets.Dataset) -> list:
@@ -361,6 +486,115 @@ def confusion_matrix(dataset: datasets.Dataset, result: evaluation.Evaluation) -
     image_grid(dataset, result, shown, key="cell")
 
 
+# --- Epoch replay ----------------------------------------------------------------------------------------------
+
+
+def _class_names(run: runs.Run, num_classes: int) -> list:
+    if run.dataset in datasets.DATASETS:
+        names = datasets.get_info(run.dataset).class_names
+        if len(names) == num_classes:
+            return list(names)
+    return [str(index) for index in range(num_classes)]
+
+
+@st.fragment
+def epoch_replay(run: runs.Run) -> None:
+    st.subheader("Epoch replay")
+    recorded = replay.load_replay(_common.run_store(), run.id)
+    if recorded is None:
+        if run.architecture == "imported":
+            st.info("**An imported model has no epoch replay:** the replay is recorded while a model trains in "
+                    "this app.", icon=":material/history:")
+        else:
+            st.info("**No epoch replay for this run.** Replays are recorded for runs trained from now on: train "
+                    "a model on the Train page, then come back to watch it learn epoch by epoch.",
+                    icon=":material/history:")
+        return
+    names = _class_names(run, recorded.num_classes)
+    total = len(recorded.labels)
+    st.markdown(f"After every epoch of its training, the model answered the same **{total:,} test images**. "
+                "Slide through the epochs to watch its answers, and its mistakes, change as it learned.")
+    if recorded.epochs > 1:
+        epoch = st.slider("Epoch", 1, recorded.epochs, 1, key=f"{REPLAY_EPOCH_KEY}_{run.id}",
+                          help="The model's answers after this epoch of training.")
+    else:
+        epoch = 1
+        st.caption("Only one epoch was recorded, so there is nothing to slide through.")
+    accuracy = recorded.accuracy(epoch)
+    right = int((recorded.predictions(epoch) == recorded.labels).sum())
+    accuracy_column, right_column, chart_column = st.columns([1, 1, 2.4], vertical_alignment="center")
+    accuracy_column.metric(
+        f"Accuracy after epoch {epoch}", f"{accuracy:.1%}", border=True,
+        delta=None if epoch == 1 else f"{(accuracy - recorded.accuracy(epoch - 1)) * 100:+.1f} points",
+        help=f"The share of the {total:,} replay images the model classified right after this epoch.")
+    right_column.metric(f"Right, of {total:,}", f"{right:,}", border=True,
+                        help="How many of the replay images the model classified right after this epoch.")
+    if recorded.epochs > 1:
+        chart_column.plotly_chart(results_view.replay_accuracy_figure(recorded, epoch, height=190),
+                                  key="results_page_replay_accuracy", config={"displayModeBar": False})
+    st.markdown(results_view.replay_change_sentence(recorded, epoch))
+    shown = results_view.replay_shown_images(recorded)
+    grid_column, confusion_column = st.columns([1.15, 1], gap="large")
+    with grid_column:
+        st.markdown(f"**{len(shown)} of these images** ({results_view.REPLAY_PER_CLASS} per class, some that "
+                    "the model learned along the way), with the answer after this epoch:")
+        captioned_grid(recorded.images[shown], results_view.replay_captions(recorded, shown, epoch, names),
+                        key="replay")
+    with confusion_column:
+        st.markdown(f"**Confusion matrix after epoch {epoch}**, on all {total:,} images: rows are the true "
+                    "classes, columns the predictions.")
+        st.plotly_chart(results_view.confusion_figure(recorded.confusion(epoch), names, height=520),
+                        key="results_page_replay_confusion", config={"displayModeBar": False})
+
+
+# --- Export ----------------------------------------------------------------------------------------------------
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cached_script(runs_folder: str, run_id: str, version: str) -> str:
+    # `version` (the run's last update) is part of the key, so a run saved again gets a new script.
+    store = runs.RunStore(runs_folder)
+    run = store.get(run_id)
+    return export.standalone_script(run, store.load_model(run_id))
+
+
+def export_section(run: runs.Run) -> None:
+    st.subheader("Take this model home")
+    model_column, script_column = st.columns(2, gap="large")
+    with model_column:
+        st.markdown("**The trained model**, as a Keras file. Load it with `keras.saving.load_model(path)` and it "
+                    "classifies raw 0–255 images, as here; another Neural Canvas can import it.")
+        size = (run.path / "model.keras").stat().st_size if run.has_model else 0
+        # The bytes are read only when the button is clicked, not at every run of the page.
+        st.download_button(f"Download {export.model_file_name(run)}", data=functools.partial(export.model_bytes, run),
+                           file_name=export.model_file_name(run), mime="application/octet-stream",
+                           icon=":material/download:", on_click="ignore", key="results_page_download_model")
+        st.caption(f"{size / 2**20:.1f} MB · the weights of "
+                   + (f"epoch {run.meta['best_epoch']}, the best on validation" if run.meta.get("best_epoch")
+                      else "the saved model"))
+    with script_column:
+        st.markdown("**A training script** in the style of the Keras examples: one Python file that loads the "
+                    "data, builds the same layers, and trains them with the same settings.")
+        try:
+            with st.spinner("Writing the script…"):
+                script = _cached_script(str(_common.run_store().root), run.id, str(run.meta.get("updated", "")))
+        except export.NotExportable as error:
+            st.info(str(error), icon=":material/code_off:")
+            return
+        except Exception as error:  # A damaged model file can fail in many ways; none may reach the screen raw.
+            st.error(f"**The script cannot be written:** {error}. The model file may be damaged.",
+                     icon=":material/broken_image:")
+            return
+        st.download_button(f"Download {export.script_file_name(run)}", data=script,
+                           file_name=export.script_file_name(run), mime="text/x-python", icon=":material/code:",
+                           on_click="ignore", key="results_page_download_script")
+        st.caption(f"Run it with `python {export.script_file_name(run)}`; it needs only Keras 3"
+                   + (" and downloads the whole MNIST (the app's sample is part of it)."
+                      if run.dataset == "mnist_sample" else "."))
+    with st.expander("Read the script", icon=":material/description:"):
+        st.code(script, language="python", line_numbers=True)
+
+
 # --- the page --------------------------------------------------------------------------------------------------
 
 
@@ -375,10 +609,15 @@ def main() -> None:
         return
     dataset = load_test_set(run)
     result = run_evaluation(run, dataset) if dataset is not None else None
-    summary_tab, predictions_tab, mistakes_tab, confusion_tab = st.tabs(
-        ["Summary", "Predictions", "Mistakes", "Confusion matrix"])
+    summary_tab, predictions_tab, mistakes_tab, confusion_tab, replay_tab, export_tab = st.tabs(
+        ["Summary", "Predictions", "Mistakes", "Confusion matrix", "Epoch replay", "Export"])
     with summary_tab:
         summary(run, result, dataset)
+    # The replay carries its own images and the export needs none, so both work without the test set.
+    with replay_tab:
+        epoch_replay(run)
+    with export_tab:
+        export_section(run)
     if result is None:
         for tab in (predictions_tab, mistakes_tab, confusion_tab):
             tab.info("The test images are needed here: see the message above.", icon=":material/image_not_supported:")

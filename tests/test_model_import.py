@@ -88,3 +88,31 @@ def test_a_model_for_other_images_is_refused(tmp_path):
     with pytest.raises(model_import.ModelRejected, match="scores 3 classes"):
         model_import.import_model(_keras_bytes(three, tmp_path), "three.keras", runs.RunStore(tmp_path),
                                   dataset="mnist_sample")
+
+
+def test_a_dataset_not_on_this_machine_is_named_and_nothing_is_stored(tmp_path, monkeypatch):
+    from core import datasets
+
+    def unavailable(name, download=True):
+        assert download is False  # an import never starts a download
+        raise datasets.DatasetUnavailable("not here")
+
+    monkeypatch.setattr(datasets, "load", unavailable)
+    store = runs.RunStore(tmp_path / "runs")
+    with pytest.raises(model_import.ModelRejected, match="Download them on the Datasets page"):
+        model_import.import_model(_keras_bytes(_seed_style_cnn(), tmp_path), "colleague.keras", store,
+                                  dataset="mnist")
+    assert store.list() == []
+
+
+def test_a_failure_while_saving_leaves_no_half_run(tmp_path, monkeypatch):
+    store = runs.RunStore(tmp_path / "runs")
+
+    def full_disk(run_id, model):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "save_model", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        model_import.import_model(_keras_bytes(_seed_style_cnn(), tmp_path), "colleague.keras", store,
+                                  dataset="mnist_sample")
+    assert store.list() == [] and not any((tmp_path / "runs").iterdir())

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import datasets, evaluation, results_view, runs
+from core import datasets, evaluation, export, model_import, replay, results_view, runs
 
 from conftest import open_page
 
@@ -238,3 +238,241 @@ def test_confusion_figure_has_a_clickable_marker_per_cell():
     assert list(markers.y) == ["cat", "cat", "dog", "dog"]
     assert list(markers.customdata) == [5, 1, 0, 7]
     assert len(figure.layout.shapes) == 1
+
+
+# --- epoch replay -----------------------------------------------------------------------------------------------
+
+
+def replay_of(labels, predictions_per_epoch, num_classes=10):
+    """A Replay whose answer after each epoch is `predictions_per_epoch[epoch - 1]`, 80% sure."""
+    labels = np.asarray(labels)
+    probabilities = np.full((len(predictions_per_epoch), len(labels), num_classes), 0.2 / (num_classes - 1))
+    for epoch, predictions in enumerate(predictions_per_epoch):
+        probabilities[epoch, np.arange(len(labels)), predictions] = 0.8
+    images = np.zeros((len(labels), 28, 28), np.uint8)
+    return replay.Replay(images, labels, probabilities.astype(np.float16))
+
+
+def save_two_epoch_replay(run_id: str) -> replay.Replay:
+    """A replay on 100 of the run's test images: 60 right after epoch 1, then 12 fixed and 2 broken."""
+    labels = datasets.load("mnist_sample").y_test[replay.pick_images(datasets.load("mnist_sample").y_test, 100)]
+    first = labels.copy()
+    first[:40] = (labels[:40] + 1) % 10                      # 40 wrong after epoch 1
+    second = first.copy()
+    second[:12] = labels[:12]                                  # 12 of them right after epoch 2
+    second[50:52] = (labels[50:52] + 2) % 10                   # 2 that were right are now wrong
+    recorded = replay_of(labels, [first, second])
+    replay.save_replay(runs.RunStore(), run_id, recorded.images, recorded.labels, recorded.probabilities)
+    return recorded
+
+
+def test_epoch_replay_shows_each_epochs_answers_and_what_changed(trained_run):
+    recorded = save_two_epoch_replay(trained_run)
+    app = open_results_page()
+    replay_tab = app.tabs[4]
+    slider = app.slider(key=f"results_page_replay_epoch_{trained_run}")
+    assert (slider.min, slider.max, slider.value) == (1, 2, 1)
+    assert any("After the first epoch the model already gets **60 of the 100**" in text
+               for text in markdown_texts(replay_tab))
+    metrics = {metric.label: metric.value for metric in replay_tab.metric}
+    assert metrics["Accuracy after epoch 1"] == "60.0%"
+    captions = captions_in(replay_tab)
+    assert len(captions) == 30
+    first_right = sum(caption.startswith(":green[✓") for caption in captions)
+
+    slider.set_value(2).run()
+    assert not app.exception
+    replay_tab = app.tabs[4]
+    assert any(text.startswith(":green[**12 images** that were wrong after epoch 1 are right after epoch 2], and "
+                               ":red[**2** that were right are now wrong]: accuracy on these images rose from "
+                               "60.0% to 70.0%.") for text in markdown_texts(replay_tab))
+    metrics = {metric.label: metric.value for metric in replay_tab.metric}
+    assert metrics["Accuracy after epoch 2"] == "70.0%"
+    captions = captions_in(replay_tab)
+    shown = results_view.replay_shown_images(recorded)
+    expected_right = int((recorded.predictions(2)[shown] == recorded.labels[shown]).sum())
+    assert sum(caption.startswith(":green[✓") for caption in captions) == expected_right != first_right
+
+
+def test_a_run_without_a_replay_says_replays_come_with_new_runs(trained_run, isolated_runs):
+    for path in (isolated_runs / trained_run).glob("replay_*.npy"):
+        path.unlink()  # a run trained before replays were recorded
+    app = open_results_page()
+    assert any("Replays are recorded for runs trained from now on" in element.value for element in app.tabs[4].info)
+
+
+def test_replay_change_sentence_and_shown_images():
+    labels = np.repeat(np.arange(10), 10)
+    wrong_then_right = labels.copy()
+    wrong_then_right[::10] = (labels[::10] + 1) % 10   # one image per class wrong after epoch 1
+    recorded = replay_of(labels, [wrong_then_right, labels, labels])
+    assert results_view.replay_change_sentence(recorded, 2).startswith(
+        ":green[**10 images** that were wrong after epoch 1 are right after epoch 2]: accuracy on these "
+        "images rose from 90.0% to 100.0%.")
+    assert "not one answer went from wrong to right" in results_view.replay_change_sentence(recorded, 3)
+    shown = results_view.replay_shown_images(recorded)
+    assert len(shown) == 30 and list(np.bincount(labels[shown])) == [3] * 10
+    # The image each class learned along the way is among those shown.
+    assert set(range(0, 100, 10)) <= set(shown.tolist())
+    assert list(results_view.replay_shown_images(recorded)) == list(shown)
+
+
+# --- export -----------------------------------------------------------------------------------------------------
+
+
+def test_export_offers_the_model_file_and_the_script(trained_run, monkeypatch):
+    from streamlit.runtime.media_file_manager import MediaFileManager
+
+    deferred = {}
+    original = MediaFileManager.add_deferred
+
+    def remember(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        deferred[file_name] = data_callable
+        return original(self, data_callable, mimetype, coordinates, file_name=file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", remember)
+    app = open_results_page()
+    run = runs.RunStore().get(trained_run)
+    # The model's bytes are read only on a click: what the click gives is the file on disk.
+    assert deferred[export.model_file_name(run)]() == (run.path / "model.keras").read_bytes()
+    script = app.tabs[5].code[0].value
+    compile(script, "exported.py", "exec")
+    assert "keras.datasets.mnist.load_data()" in script
+    assert f"batch_size = {run.meta['hyperparameters']['batch_size']}" in script
+
+
+# --- deleting a run ---------------------------------------------------------------------------------------------
+
+
+def own(run_id: str, owner: str) -> None:
+    runs.RunStore().update(run_id, owner=owner)
+
+
+def test_the_owner_deletes_a_run_after_confirming(trained_run, isolated_runs):
+    own(trained_run, "student-a")
+    app = open_page(PAGE, owner="student-a")
+    delete = app.button(key="results_page_delete")
+    assert delete.disabled  # nothing happens before the confirmation
+    app.checkbox(key=f"results_page_delete_confirm_{trained_run}").check().run()
+    app.button(key="results_page_delete").click().run()
+    assert not app.exception
+    assert not (isolated_runs / trained_run).exists()
+    assert any("Deleted “test cnn”" in element.value for element in app.success)
+    assert any("No trained model yet" in element.value for element in app.info)
+    assert app.session_state["run_id"] is None
+
+
+def test_another_session_cannot_delete_a_run(trained_run, isolated_runs):
+    own(trained_run, "student-a")
+    app = open_page(PAGE, owner="student-b")
+    refused = app.button(key="results_page_delete_refused")
+    assert refused.disabled
+    assert any("Only the student who trained this model can delete it" in element.value for element in app.caption)
+    assert not [button for button in app.button if button.key == "results_page_delete"]
+    assert (isolated_runs / trained_run / "model.keras").is_file()
+
+
+def test_a_run_still_training_cannot_be_deleted(isolated_runs):
+    store = runs.RunStore()
+    run = store.create(dataset="mnist_sample", architecture="cnn", hyperparameters={}, owner="student-a",
+                       status="running")
+    app = open_page(PAGE, owner="student-a")
+    assert app.button(key="results_page_delete_refused").disabled
+    assert any("still training: stop it on the Train page first" in element.value for element in app.caption)
+    assert (isolated_runs / run.id).is_dir()
+
+
+def test_deletion_refusal_reasons():
+    def run_with(owner, status="completed"):
+        return runs.Run("20261123-000000-cnn-abcdef", Path("."), {"owner": owner}, status)
+
+    assert results_view.deletion_refusal(run_with("me"), "me") is None
+    assert "Only the student who trained" in results_view.deletion_refusal(run_with("you"), "me")
+    assert "not trained in a browser" in results_view.deletion_refusal(run_with(""), "me")
+    assert "still training" in results_view.deletion_refusal(run_with("me", "running"), "me")
+
+
+# --- importing a colleague's model ------------------------------------------------------------------------------
+
+
+def keras_file(model, tmp_path) -> bytes:
+    path = tmp_path / "upload.keras"
+    model.save(path)
+    return path.read_bytes()
+
+
+def upload(app: AppTest, filename: str, data: bytes) -> AppTest:
+    app.file_uploader(key="results_page_import_file_0").set_value((filename, data, "application/octet-stream"))
+    app.run()
+    app.button(key="results_page_import").click().run()
+    assert not app.exception
+    return app
+
+
+def small_digit_model(input_shape=(28, 28, 1), classes=10):
+    import keras
+    from keras import layers
+
+    return keras.Sequential([keras.Input(input_shape), layers.Flatten(), layers.Dense(classes, activation="softmax")])
+
+
+def test_an_imported_model_becomes_a_run_the_pages_list(tmp_path, isolated_runs):
+    app = upload(open_results_page(), "colleague.keras", keras_file(small_digit_model(), tmp_path))
+    assert not app.error
+    imported = runs.RunStore().list()
+    assert len(imported) == 1 and imported[0].architecture == "imported"
+    assert imported[0].meta["owner"] == app.session_state["owner"]
+    assert any("Imported **imported colleague.keras**" in element.value for element in app.success)
+    assert app.selectbox(key="results_page_run").value == imported[0].id
+    assert any(metric.label == "Test accuracy" for metric in app.metric)
+    assert any("no epoch replay" in element.value for element in app.tabs[4].info)
+    # Its owner may delete it again (after confirming).
+    assert [button for button in app.button if button.key == "results_page_delete"]
+    assert app.session_state["run_id"] == imported[0].id
+
+
+def _lambda_model():
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((28, 28))
+    x = layers.Lambda(lambda tensor: tensor * 2)(inputs)
+    return keras.Model(inputs, layers.Dense(10, activation="softmax")(layers.Flatten()(x)))
+
+
+def _zip_without_config() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "filename, make_data, message",
+    [
+        ("model.keras", lambda tmp_path: b"not a zip at all", "a .keras file is a zip archive"),
+        ("model.keras", lambda tmp_path: _zip_without_config(), "it has no config.json"),
+        ("evil.keras", lambda tmp_path: keras_file(_lambda_model(), tmp_path), "Lambda layer"),
+        ("model.h5", lambda tmp_path: b"\x89HDF\r\n\x1a\n", "Legacy .h5 model files are refused"),
+        ("cifar.keras", lambda tmp_path: keras_file(small_digit_model((32, 32, 3)), tmp_path),
+         r"takes images of shape (32, 32, 3)"),
+        ("big.keras", lambda tmp_path: b"x" * (50 * 2**20 + 1), "models up to 50 MB can be imported"),
+    ],
+    ids=["not-a-zip", "no-config", "lambda", "h5", "wrong-input-shape", "too-large"],
+)
+def test_a_bad_model_file_is_refused_and_nothing_is_stored(filename, make_data, message, tmp_path, isolated_runs):
+    app = upload(open_results_page(), filename, make_data(tmp_path))
+    errors = [element.value for element in app.error]
+    assert len(errors) == 1 and f"{filename} was not imported" in errors[0] and message in errors[0], errors
+    assert runs.RunStore().list() == []
+    assert not any(isolated_runs.glob("*/model.keras"))
+
+
+def test_the_import_size_limit_is_the_servers_upload_limit():
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert model_import.MAX_FILE_BYTES == config["server"]["maxUploadSize"] * 2**20
