@@ -84,14 +84,32 @@ def hardest_digit_sentence(result: evaluation.Evaluation) -> str | None:
 
 def score_row(run, result: evaluation.Evaluation) -> dict:
     """One row of the table that scores every model: what the run is and how it does, on both test sets."""
+    test_accuracy = run.test_accuracy
     return {
         "Model": run.name,
         "Architecture": run.architecture,
         "Trained on": run.dataset,
-        "Test set accuracy": run.test_accuracy,
+        "Test set accuracy": test_accuracy,
         "Class drawings accuracy": result.accuracy,
+        # In percentage points: how much worse (negative) the model reads the class than its own test set.
+        "Difference": None if test_accuracy is None else round(100 * (result.accuracy - test_accuracy), 1),
         "Mistakes": int((result.predictions != result.labels).sum()),
     }
+
+
+def best_sentence(rows: list[dict]) -> str:
+    """Which model reads the class drawings best (all of them when several tie), from `score_row` rows."""
+    if not rows:
+        return "No model could be scored."
+    best_accuracy = max(row["Class drawings accuracy"] for row in rows)
+    best = [row for row in rows if row["Class drawings accuracy"] == best_accuracy]
+    if len(rows) == 1:
+        return "Only one digit model so far: train another architecture to compare them on the class drawings."
+    if len(best) == len(rows):
+        return f"Every model reads the class drawings equally well: **{best_accuracy:.0%}**."
+    names = [f"**{row['Model']}** ({row['Architecture']})" for row in best]
+    who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return f"Best on the class drawings: {who}, **{best_accuracy:.0%}**."
 
 
 def few_drawings_warning(labels: np.ndarray, minimum_per_digit: int = 3) -> str | None:

@@ -16,16 +16,17 @@ With no drawings yet, the page says how to add some (and still offers the import
 
 import datetime
 
+import altair
 import pandas
 import streamlit as st
 
-from core import class_evaluation, class_set, gallery, results_view, runs
+from core import charts, class_evaluation, class_set, gallery, results_view, runs
 from pages import _common
 
-GALLERY_COLUMNS = 8
-GALLERY_PER_PAGE = 40
-MISTAKE_COLUMNS = 5
-MISTAKES_PER_PAGE = 20
+GALLERY_COLUMNS = 6
+GALLERY_PER_PAGE = 36
+MISTAKE_COLUMNS = 6
+MISTAKES_PER_PAGE = 24
 CLASS_NAMES = class_set.CLASS_NAMES
 
 RUN_KEY = "class_set_run"
@@ -121,12 +122,31 @@ def overview(snapshot: class_set.Snapshot) -> None:
         newest = snapshot.drawings[-1].created
         st.caption(f"Last saved {_when(newest)}.")
     with chart:
-        frame = pandas.DataFrame({"Digit": list(CLASS_NAMES), "Drawings": counts})
         st.markdown("**Drawings of each digit**")
-        st.bar_chart(frame, x="Digit", y="Drawings", height=230, color="#4f46e5")
+        st.altair_chart(counts_chart(counts), width="stretch")
     if snapshot.unreadable:
         st.warning(f"{len(snapshot.unreadable)} file(s) in the drawings folder are not 28x28 drawings and are "
                    "left out.", icon=":material/broken_image:")
+
+
+def counts_chart(counts):
+    """Bars of the drawings per digit, each labelled with its count, the digits upright under them."""
+    frame = pandas.DataFrame({"Digit": list(CLASS_NAMES), "Drawings": [int(count) for count in counts]})
+    base = altair.Chart(frame).encode(
+        x=altair.X("Digit:N", sort=list(CLASS_NAMES), axis=altair.Axis(labelAngle=0, labelFontSize=15, title=None)),
+        y=altair.Y("Drawings:Q", axis=altair.Axis(tickMinStep=1, title="Drawings")),
+    )
+    bars = base.mark_bar(color="#4f46e5")
+    labels = base.mark_text(dy=-8, fontSize=13).encode(text="Drawings:Q")
+    return (bars + labels).properties(height=210)
+
+
+def _short_when(moment: datetime.datetime) -> str:
+    """The time alone for a drawing saved today, else the day: "14:05" or "23 Nov"."""
+    local = moment.astimezone()
+    if local.date() == datetime.datetime.now().astimezone().date():
+        return f"{local:%H:%M}"
+    return f"{local.day} {local:%b}"
 
 
 def _when(moment: datetime.datetime) -> str:
@@ -157,10 +177,11 @@ def score_a_model(candidates: list[runs.Run], drawings: class_set.ClassSet, snap
         return
     right = int((result.predictions == result.labels).sum())
     accuracy, right_column, mistakes_column, test_column = st.columns(4)
-    accuracy.metric("Accuracy on the class drawings", f"{result.accuracy:.1%}", border=True)
+    accuracy.metric("Class drawings accuracy", f"{result.accuracy:.1%}", border=True,
+                    help="The share of the class drawings this model reads as the digit the student meant.")
     right_column.metric("Read right", f"{right:,} of {len(result.labels):,}", border=True)
     mistakes_column.metric("Mistakes", f"{len(result.labels) - right:,}", border=True)
-    test_column.metric("Accuracy on its test set", "–" if run.test_accuracy is None else f"{run.test_accuracy:.1%}",
+    test_column.metric("Test set accuracy", "–" if run.test_accuracy is None else f"{run.test_accuracy:.1%}",
                        border=True, help="The accuracy on the test images of the dataset it was trained on.")
     st.markdown(class_evaluation.comparison_sentence(run, result))
     hardest = class_evaluation.hardest_digit_sentence(result)
@@ -169,13 +190,17 @@ def score_a_model(candidates: list[runs.Run], drawings: class_set.ClassSet, snap
     shaky = class_evaluation.few_drawings_warning(result.labels)
     if shaky:
         st.caption(f":material/info: {shaky}")
-    matrix, mistakes = st.columns([1.1, 1], gap="large")
+    matrix, per_digit = st.columns([1.15, 1], gap="large")
     with matrix:
-        st.markdown("**Confusion matrix**: each row is the digit drawn, each column the digit read.")
-        figure = results_view.confusion_figure(result.confusion, CLASS_NAMES, height=470)
+        st.markdown("**Confusion matrix**: each row is the digit drawn, each column the digit the model read.")
+        figure = results_view.confusion_figure(result.confusion, CLASS_NAMES, height=430)
         st.plotly_chart(figure, key="class_set_confusion", config={"displayModeBar": False})
-    with mistakes:
-        mistake_grid(snapshot, result)
+    with per_digit:
+        st.plotly_chart(charts.per_class_accuracy(CLASS_NAMES, result.per_class_accuracy, height=360),
+                        key="class_set_per_digit", config={"displayModeBar": False})
+        st.caption("The share of each digit's drawings the model reads right. With a handful of drawings per "
+                   "digit, one drawing moves a bar a lot.")
+    mistake_grid(snapshot, result)
 
 
 def mistake_grid(snapshot, result) -> None:
@@ -183,7 +208,9 @@ def mistake_grid(snapshot, result) -> None:
     if len(indices) == 0:
         st.success("**No mistakes:** the model reads every class drawing right.", icon=":material/check_circle:")
         return
-    st.markdown(f"**The mistakes**, those the model was surest about first: {len(indices):,} in all.")
+    st.markdown(f"#### The mistakes: {len(indices):,}")
+    st.caption("Each drawing with the digit the student meant and what the model read, the mistakes it was "
+               "surest about first. Would you have read them right?")
     pages = results_view.page_count(len(indices), MISTAKES_PER_PAGE)
     page = 1
     if pages > 1:
@@ -230,18 +257,18 @@ def every_model(candidates: list[runs.Run], drawings: class_set.ClassSet, snapsh
     progress.empty()
     if not rows:
         return
-    rows.sort(key=lambda row: -row["Class drawings accuracy"])
+    rows.sort(key=lambda row: (-row["Class drawings accuracy"], -(row["Test set accuracy"] or 0)))
     st.dataframe(
         pandas.DataFrame(rows), hide_index=True, width="stretch",
         column_config={
             "Test set accuracy": st.column_config.NumberColumn(format="percent"),
             "Class drawings accuracy": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0,
                                                                        format="percent"),
+            "Difference": st.column_config.NumberColumn(
+                format="%+.1f points", help="Class drawings accuracy minus test set accuracy, in percentage points."),
         },
     )
-    best = rows[0]
-    st.markdown(f"Best on the class drawings: **{best['Model']}** ({best['Architecture']}), "
-                f"**{best['Class drawings accuracy']:.0%}**.")
+    st.markdown(class_evaluation.best_sentence(rows))
 
 
 # --- Drawings -------------------------------------------------------------------------------------------------
@@ -303,7 +330,8 @@ def drawings_gallery(snapshot: class_set.Snapshot) -> None:
                 drawing = snapshot.drawings[index]
                 with column:
                     st.image(image, width="stretch")
-                    st.markdown(f"**{drawing.label}** · {_when(drawing.created)}")
+                    st.markdown(f"**{drawing.label}** · {_short_when(drawing.created)}",
+                                help=f"Saved {_when(drawing.created)}")
                     if pending == drawing.id:
                         st.button("Remove for good", key=f"class_set_confirm_{drawing.id}", type="primary",
                                   on_click=_remove, args=(drawing.id,), width="stretch")

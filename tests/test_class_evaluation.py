@@ -75,3 +75,12 @@ def test_few_drawings_of_some_digits_are_pointed_out():
 def test_a_score_row_has_both_accuracies():
     row = class_evaluation.score_row(fake_run(test_accuracy=0.9), result_of([1, 2], [1, 3]))
     assert row["Test set accuracy"] == 0.9 and row["Class drawings accuracy"] == 0.5 and row["Mistakes"] == 1
+    assert row["Difference"] == -40.0
+
+
+def test_the_best_model_sentence_names_every_model_that_ties():
+    rows = [{"Model": name, "Architecture": architecture, "Class drawings accuracy": accuracy}
+            for name, architecture, accuracy in [("a", "cnn", 0.9), ("b", "ann", 0.9), ("c", "dnn", 0.5)]]
+    assert class_evaluation.best_sentence(rows) == "Best on the class drawings: **a** (cnn) and **b** (ann), **90%**."
+    assert "equally well" in class_evaluation.best_sentence(rows[:2])
+    assert "Only one digit model" in class_evaluation.best_sentence(rows[:1])

@@ -64,15 +64,16 @@ def test_the_accuracy_shown_is_core_evaluation_on_the_same_drawings(trained_run)
     at = open_page(PAGE)
     store = runs.RunStore()
     expected = evaluation.evaluate(store.load_model(trained_run), images, labels)
-    assert metric(at, "Accuracy on the class drawings") == f"{expected.accuracy:.1%}"
+    assert metric(at, "Class drawings accuracy") == f"{expected.accuracy:.1%}"
     right = int((expected.predictions == labels).sum())
     assert metric(at, "Read right") == f"{right} of 30"
     assert metric(at, "Drawings") == "30"
-    assert len(at.get("plotly_chart")) == 1  # the confusion matrix
+    charts = [chart.key for chart in at.get("plotly_chart")]
+    assert charts == ["class_set_confusion", "class_set_per_digit"]
     mistakes = len(labels) - right
     # Every mistake is shown with its true label and the prediction (the sample digits are easy: maybe none).
     captions = [element.value for element in at.markdown if "predicted" in element.value]
-    assert len(captions) == min(mistakes, 20)
+    assert len(captions) == min(mistakes, 24)
     if mistakes == 0:
         assert "No mistakes" in texts(at.success)
 
