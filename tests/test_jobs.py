@@ -79,3 +79,16 @@ def test_a_failing_training_is_reported_and_the_worker_goes_on(tmp_path):
     assert status.status == "failed" and "larger than" in status.message
     assert queue.store.get(failing).status == "failed"
     assert _wait(queue, working).status == "completed"
+
+
+def test_a_runs_folder_that_cannot_be_written_refuses_the_job_and_says_what_to_do(tmp_path, monkeypatch):
+    import errno
+
+    def disk_full(self, folder, meta):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(runs.RunStore, "_write_meta", disk_full)
+    queue = jobs.TrainingQueue(runs.RunStore(tmp_path / "runs"))
+    with pytest.raises(runs.RunStoreError, match="is full. Free some disk space .* NEURAL_CANVAS_RUNS"):
+        queue.submit("mnist_sample", "ann", TINY)
+    assert queue.store.list() == [] and queue.active() == []

@@ -93,6 +93,10 @@ def test_stop_keeps_history_and_best_finished_epoch(tmp_path):
     assert meta["best_epoch"] in (1, 2)
     assert store.get(meta["id"]).has_model
     assert "test" in meta
+    # The replay keeps the two finished epochs too.
+    from core import replay
+
+    assert replay.load_replay(store, meta["id"]).epochs == 2
 
 
 def test_nan_loss_fails_the_run_and_keeps_history(tmp_path, monkeypatch):
