@@ -93,3 +93,71 @@ def flattened_rows(image, first_row: int, row_count: int) -> list[tuple[int, int
     first_row = max(0, min(int(first_row), height - 1))
     last_row = min(height, first_row + row_count)
     return [(row, row * numbers_per_row, image[row].reshape(-1).astype(np.int64)) for row in range(first_row, last_row)]
+
+
+# --- the figures the Datasets page draws -----------------------------------------------------------------------
+
+# Black to white for grayscale; black to the channel's own colour for one channel of a colour photo.
+_CHANNEL_COLOURS = {None: "rgb(255, 255, 255)", 0: "rgb(255, 40, 40)", 1: "rgb(40, 220, 40)", 2: "rgb(60, 120, 255)"}
+
+
+def pixel_table_figure(table, channel: int | None = None):
+    """A plotly heatmap of a pixel table, every cell shaded like the image and labelled with its number.
+
+    Args:
+        table: `(height, width)` integers 0-255, as `pixel_table` gives.
+        channel: None for a grayscale image (black to white), or the channel shown (black to red, green, blue).
+    """
+    import plotly.graph_objects as go
+
+    table = np.asarray(table)
+    if table.ndim != 2:
+        raise ValueError(f"A pixel table has shape (height, width); received shape {table.shape}.")
+    height, width = table.shape
+    # Bright cells get dark numbers and dark cells light ones: two text layers would be heavy, so the numbers
+    # are drawn by one scatter trace per shade instead of the heatmap's own text.
+    figure = go.Figure(go.Heatmap(
+        z=table.tolist(), zmin=0, zmax=255, colorscale=[[0, "rgb(0, 0, 0)"], [1, _CHANNEL_COLOURS.get(channel)]],
+        showscale=False, xgap=1, ygap=1,
+        hovertemplate="row %{y}, column %{x}: %{z}<extra></extra>",
+    ))
+    rows, columns = np.mgrid[0:height, 0:width]
+    for bright, colour in ((False, "rgba(255, 255, 255, 0.9)"), (True, "rgba(0, 0, 0, 0.9)")):
+        mask = (table >= 128) == bright
+        figure.add_trace(go.Scatter(
+            x=columns[mask].tolist(), y=rows[mask].tolist(), text=[str(value) for value in table[mask]], mode="text",
+            textfont=dict(size=10 if max(height, width) <= 28 else 8, color=colour), hoverinfo="skip",
+            showlegend=False,
+        ))
+    # Cells about as tall as they are wide in a page column of some 600 pixels, numbers large enough to read.
+    side = 21 if max(height, width) <= 28 else 18
+    figure.update_layout(
+        height=side * height + 40, margin=dict(t=30, b=10, l=30, r=10), plot_bgcolor="white",
+        xaxis=dict(side="top", tickmode="linear", dtick=1 if width <= 28 else 2, tickfont=dict(size=10),
+                   showgrid=False, zeroline=False, range=[-0.5, width - 0.5]),
+        yaxis=dict(range=[height - 0.5, -0.5], tickmode="linear", dtick=1 if height <= 28 else 2, tickfont=dict(size=10),
+                   showgrid=False, zeroline=False),
+    )
+    return figure
+
+
+def flattened_figure(image):
+    """The whole image as one row of numbers (a plotly heatmap one cell high), rows marked along the way."""
+    import plotly.graph_objects as go
+
+    image = _check_image(image)
+    flat = flatten(image)
+    numbers_per_row = int(np.prod(image.shape[1:]))
+    figure = go.Figure(go.Heatmap(
+        z=[flat.tolist()], x=list(range(len(flat))), zmin=0, zmax=255, colorscale="gray", showscale=False,
+        hovertemplate="number %{x}: %{z}<extra></extra>",
+    ))
+    every = 4 if image.shape[0] <= 28 else 8
+    ticks = list(range(0, len(flat), numbers_per_row * every))
+    figure.update_layout(
+        height=130, margin=dict(t=10, b=40, l=10, r=10),
+        xaxis=dict(tickvals=ticks, ticktext=[f"row {tick // numbers_per_row}" for tick in ticks],
+                   tickfont=dict(size=12), title=f"position in the row of {len(flat):,} numbers"),
+        yaxis=dict(visible=False),
+    )
+    return figure

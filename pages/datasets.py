@@ -2,18 +2,21 @@
 
 From top to bottom: a choice of dataset (the sidebar and the other pages follow it); its size, image shape,
 classes and source; then, once the dataset is on this machine, a grid of random training images with their
-labels and a Reshuffle button, N examples of one chosen class, and a bar chart of how many images each class
-has. A dataset that is not on this machine yet gets a Download button with a progress bar instead; when the
+labels and a Reshuffle button; "Look inside one image": the image chosen in the grid (a magnifier button
+under each) as the network gets it, its grid of pixel values 0-255 shaded like the image, its label as a
+one-hot vector, and flattened into one row of 784 numbers (3,072 for a colour photo, one channel shown at a
+time); N examples of one chosen class; and a bar chart of how many images each class has. A dataset that is not on this machine yet gets a Download button with a progress bar instead; when the
 download fails (offline, in most classrooms), a clear message and one click to switch to the offline sample.
 
 Images are enlarged with nearest-neighbour (`core.gallery.enlarge`) and drawn with `image-rendering:
 pixelated`, so a 28x28 digit stays sharp squares on a projector, white on black as stored.
 """
 
+import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import datasets, gallery
+from core import datasets, gallery, pixels
 from pages import _common
 
 CHOICE_KEY = "datasets_page_choice"
@@ -21,6 +24,10 @@ SHUFFLE_KEY = "datasets_page_shuffles"
 EXAMPLE_CLASS_KEY = "datasets_page_example_class"
 EXAMPLE_COUNT_KEY = "datasets_page_example_count"
 DOWNLOAD_ERRORS_KEY = "datasets_page_download_errors"
+# The training image the "Look inside" section shows: (dataset name, index), or absent for the grid's first.
+INSPECTED_KEY = "datasets_page_inspected"
+CHANNEL_KEY = "datasets_page_channel"
+LOOK_INSIDE_LABEL = ":material/zoom_in:"
 
 GRID_ROWS = 4
 GRID_COLUMNS = 8
@@ -49,6 +56,20 @@ def _use_sample() -> None:
 
 def _reshuffle() -> None:
     st.session_state[SHUFFLE_KEY] = st.session_state.get(SHUFFLE_KEY, 0) + 1
+    # New images: the section below looks inside the first of them again.
+    st.session_state.pop(INSPECTED_KEY, None)
+
+
+def _inspect(dataset_name: str, index: int) -> None:
+    st.session_state[INSPECTED_KEY] = (dataset_name, index)
+
+
+def inspected_index(dataset: datasets.Dataset, shown) -> int:
+    """The training image to look inside: the one last clicked, else the first of the grid."""
+    chosen = st.session_state.get(INSPECTED_KEY)
+    if isinstance(chosen, tuple) and chosen[0] == dataset.name and 0 <= chosen[1] < len(dataset.x_train):
+        return int(chosen[1])
+    return int(shown[0])
 
 
 def _shuffle_seed() -> int:
@@ -88,25 +109,104 @@ def describe(info: datasets.DatasetInfo) -> None:
     st.caption(f"Source: {info.source}")
 
 
-def image_grid(images, captions: list[str] | None, columns: int) -> None:
-    """Draws images in rows of `columns`, each enlarged so that its pixels stay sharp, with its caption if any."""
+def image_grid(images, captions: list[str] | None, columns: int, *, look_inside=None) -> None:
+    """Draws images in rows of `columns`, each enlarged so that its pixels stay sharp, with its caption if any.
+
+    `look_inside`, if given, is (dataset name, the images' indices, the index shown below): each image gets a
+    "Look inside" button that shows it in the section under the grid (the one shown has a filled button).
+    """
     enlarged = gallery.enlarge(images)
     captions = captions or [None] * len(enlarged)
     for row_start in range(0, len(enlarged), columns):
-        for column, image, caption in zip(st.columns(columns), enlarged[row_start:row_start + columns],
-                                          captions[row_start:row_start + columns]):
+        for offset, (column, image, caption) in enumerate(zip(
+                st.columns(columns), enlarged[row_start:row_start + columns], captions[row_start:row_start + columns])):
             column.image(image, caption=caption, width="stretch")
+            if look_inside is not None:
+                dataset_name, indices, inspected = look_inside
+                index = int(indices[row_start + offset])
+                # An icon alone: the words would not fit under an image an eighth of the page wide.
+                column.button(LOOK_INSIDE_LABEL, key=f"look_inside_{row_start + offset}",
+                              type="primary" if index == inspected else "tertiary", on_click=_inspect,
+                              args=(dataset_name, index), width="stretch",
+                              help="Look inside this image: see it below as the network gets it, as numbers.")
 
 
-def random_training_images(dataset: datasets.Dataset) -> None:
+def random_training_images(dataset: datasets.Dataset) -> int:
+    """The grid of random training images; returns the index of the one to look inside."""
     title, button = st.columns([4, 1], vertical_alignment="bottom")
     title.subheader("Random training images")
     button.button("Reshuffle", icon=":material/shuffle:", on_click=_reshuffle, width="stretch")
     indices = gallery.random_indices(len(dataset.x_train), GRID_ROWS * GRID_COLUMNS, seed=_shuffle_seed())
     st.caption(f"{len(indices)} images picked at random from the {len(dataset.x_train):,} training images, "
-               "each with its label.")
+               "each with its label. Click :material/zoom_in: under any of them to look inside it, below.")
+    inspected = inspected_index(dataset, indices)
     image_grid(dataset.x_train[indices], [dataset.class_names[label] for label in dataset.y_train[indices]],
-               GRID_COLUMNS)
+               GRID_COLUMNS, look_inside=(dataset.name, indices, inspected))
+    return inspected
+
+
+def look_inside(dataset: datasets.Dataset, index: int) -> None:
+    """One training image as the network gets it: its pixel values, its one-hot label, and flattened."""
+    image, label = dataset.x_train[index], int(dataset.y_train[index])
+    colour = image.ndim == 3
+    st.subheader("Look inside one image")
+    st.markdown(f"To the network, training image number {index:,} is not a picture but a grid of numbers: "
+                "how bright each pixel is, from 0 (black) to 255 (white)."
+                + (" A colour photo has three such grids, one per colour channel." if colour else ""))
+    picture, table = st.columns([1, 3])
+    with picture:
+        st.image(gallery.enlarge(image[np.newaxis], 224)[0], caption=f"Label: {_class_label(dataset.info, label)}",
+                 width="stretch")
+        channel = None
+        if colour:
+            channel = st.segmented_control("Channel", range(3), format_func=lambda value: pixels.CHANNEL_NAMES[value],
+                                           default=0, required=True, key=CHANNEL_KEY)
+            channel = 0 if channel is None else channel
+    with table:
+        height, width = image.shape[:2]
+        what = f"its {pixels.CHANNEL_NAMES[channel].lower()} channel" if colour else "its pixels"
+        st.markdown(f"**{height} × {width} = {height * width:,} numbers: {what}**")
+        st.plotly_chart(pixels.pixel_table_figure(pixels.pixel_table(image, channel), channel),
+                        key="datasets_pixel_table")
+    one_hot_label(dataset, label)
+    flattening(image)
+
+
+def one_hot_label(dataset: datasets.Dataset, label: int) -> None:
+    st.markdown("**Its label, as the network learns it: a one-hot vector.** One number per class, all 0 but a "
+                f"single 1 in the place of class {_class_label(dataset.info, label)}. The output layer learns to "
+                "give the same ten probabilities.")
+    vector = pixels.one_hot(label, dataset.num_classes)
+    st.code(pixels.format_vector(vector), language=None)
+    header = "| " + " | ".join(_class_label(dataset.info, index) for index in range(dataset.num_classes)) + " |"
+    rule = "|" + ":-:|" * dataset.num_classes
+    values = "| " + " | ".join(f"**{value}**" if value else str(value) for value in vector) + " |"
+    st.markdown("\n".join((header, rule, values)))
+
+
+def flattening(image: np.ndarray) -> None:
+    flat = pixels.flatten(image)
+    colour = image.ndim == 3
+    height, width = image.shape[:2]
+    st.markdown(f"**Flattened for a dense network: {len(flat):,} numbers in a row.** The rows of the grid are laid "
+                "end to end, the first row, then the second, and so on"
+                + (", each pixel's red, green and blue one after the other." if colour else "."))
+    first_row = pixels.first_ink_row(image)
+    rows = pixels.flattened_rows(image, first_row, 3)
+    numbers_per_row = len(rows[0][2])
+    first_position, last_position = rows[0][1], rows[-1][1] + len(rows[-1][2]) - 1
+    lines = [f"row {row}:  " + " ".join(str(value) for value in values) for row, _, values in rows]
+    lines += ["", f"laid end to end, numbers {first_position} to {last_position} of the {len(flat):,}:",
+              " ".join(str(value) for _, _, values in rows for value in values) + " …"]
+    # Wrapped, as a long row of numbers is: the last line runs on exactly as the network reads it.
+    st.code("\n".join(lines), language=None, wrap_lines=True)
+    st.plotly_chart(pixels.flattened_figure(image), key="datasets_flattened")
+    below = numbers_per_row
+    st.info(f"The whole image is now one row of {len(flat):,} numbers"
+            + (f" ({height} × {width} × 3)" if colour else f" ({height} × {width})")
+            + f". A pixel and the one just below it, neighbours in the picture, end up {below} positions apart. "
+            f"A dense network sees these {len(flat):,} numbers with no idea which were neighbours; a convolution "
+            "looks at small squares of the grid, so it keeps them.", icon=":material/linear_scale:")
 
 
 def examples_of_one_class(dataset: datasets.Dataset) -> None:
@@ -203,6 +303,6 @@ describe(dataset_info)
 if not datasets.is_available(dataset_info.name):
     download(dataset_info)
 elif (dataset := load(dataset_info)) is not None:
-    random_training_images(dataset)
+    look_inside(dataset, random_training_images(dataset))
     examples_of_one_class(dataset)
     class_distribution(dataset)

@@ -5,19 +5,19 @@ download, loading) changes what the page sees. Nothing is downloaded.
 Run: python -m pytest tests/test_page_datasets.py -q
 """
 
+import json
 import pathlib
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import datasets
+from core import datasets, gallery, pixels
 
 from conftest import open_page
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-DATASET_CHOICE = 0  # The dataset selector is the first button group of the page, the class picker the second.
-CLASS_CHOICE = 1
+DATASET_CHOICE = 0  # The dataset selector is the first button group of the page.
 GRID_SIZE = 32
 
 
@@ -41,7 +41,8 @@ def grid_images(app: AppTest):
 
 
 def class_example_images(app: AppTest):
-    return app.get("image")[GRID_SIZE:]
+    # After the grid comes the image looked inside, then the examples of one class.
+    return app.get("image")[GRID_SIZE + 1:]
 
 
 def image_urls(images) -> list[str]:
@@ -50,6 +51,22 @@ def image_urls(images) -> list[str]:
 
 def image_captions(images) -> list[str]:
     return [caption for image in images for caption in image.captions]
+
+
+def chart_spec(app: AppTest, key: str) -> dict | None:
+    """The plotly figure (as JSON) of the chart with this key, or None."""
+    for chart in app.get("plotly_chart"):
+        if key in chart.proto.id:
+            return json.loads(chart.proto.spec)
+    return None
+
+
+def class_choice(app: AppTest):
+    return [group for group in app.button_group if group.key == "datasets_page_example_class"][0]
+
+
+def look_inside_buttons(app: AppTest):
+    return [candidate for candidate in app.button if candidate.key and candidate.key.startswith("look_inside_")]
 
 
 def select_dataset(app: AppTest, name: str) -> AppTest:
@@ -79,7 +96,8 @@ def test_sample_shows_its_size_shape_classes_and_source():
 
 def test_sample_shows_a_grid_of_random_training_images_with_their_labels():
     app = open_datasets_page()
-    assert "32 images picked at random from the 8,000 training images, each with its label." in captions(app)
+    assert any(caption.startswith("32 images picked at random from the 8,000 training images, each with its label.")
+               for caption in captions(app))
     labels = image_captions(grid_images(app))
     assert len(labels) == GRID_SIZE
     assert set(labels) <= set(datasets.DATASETS["mnist_sample"].class_names)
@@ -102,7 +120,7 @@ def test_switching_class_changes_the_examples():
     assert any(caption.startswith("10 training images of class 0:") for caption in captions(app))
     zeros = image_urls(class_example_images(app))
     assert len(zeros) == 10
-    app.button_group[CLASS_CHOICE].set_value(1).run()
+    class_choice(app).set_value(1).run()
     assert not app.exception
     assert any(caption.startswith("10 training images of class 1:") for caption in captions(app))
     ones = image_urls(class_example_images(app))
@@ -120,7 +138,7 @@ def test_the_number_of_examples_follows_the_slider():
 
 def test_sample_shows_the_class_distribution_chart():
     app = open_datasets_page()
-    assert len(app.get("plotly_chart")) == 1
+    assert chart_spec(app, "class_distribution")
     assert "Images per class: between 690 and 902 for training, between 173 and 225 for testing." in " ".join(
         captions(app))
 
@@ -225,7 +243,72 @@ def test_a_colour_dataset_shows_its_photos_and_class_names(monkeypatch):
     app = select_dataset(open_datasets_page(), "cifar10")
     assert {metric.label: metric.value for metric in app.metric}["Image shape"] == "32 × 32 × 3"
     assert set(image_captions(grid_images(app))) <= set(info.class_names)
-    app.button_group[CLASS_CHOICE].set_value(3).run()
+    class_choice(app).set_value(3).run()
     assert not app.exception
     assert any(caption.startswith("6 training images of class 3 (cat):") for caption in captions(app))
     assert "Images per class: exactly 6 for training, exactly 2 for testing." in " ".join(captions(app))
+    # Looking inside a photo: one colour channel at a time, and 3,072 numbers once flattened.
+    first = int(gallery.random_indices(60, GRID_SIZE, seed=0)[0])
+    red = chart_spec(app, "datasets_pixel_table")["data"][0]["z"]
+    np.testing.assert_array_equal(red, tiny_cifar.x_train[first][..., 0])
+    channel_choice = [group for group in app.button_group if group.key == "datasets_page_channel"][0]
+    channel_choice.set_value(2).run()
+    assert not app.exception
+    blue = chart_spec(app, "datasets_pixel_table")["data"][0]["z"]
+    np.testing.assert_array_equal(blue, tiny_cifar.x_train[first][..., 2])
+    assert any("A dense network sees these 3,072 numbers" in info.value for info in app.info)
+
+
+# Looking inside one image.
+
+
+def sample_grid_indices() -> np.ndarray:
+    """The training images of the random grid on a fresh page (shuffle 0), in grid order."""
+    return gallery.random_indices(8000, GRID_SIZE, seed=0)
+
+
+def test_every_grid_image_has_a_look_inside_button_and_the_first_is_shown():
+    app = open_datasets_page()
+    buttons = look_inside_buttons(app)
+    assert len(buttons) == GRID_SIZE
+    assert "Look inside one image" in [subheader.value for subheader in app.subheader]
+    first = int(sample_grid_indices()[0])
+    table = chart_spec(app, "datasets_pixel_table")["data"][0]["z"]
+    np.testing.assert_array_equal(table, datasets.load("mnist_sample").x_train[first])
+
+
+def test_choosing_an_image_shows_its_pixel_values_one_hot_label_and_flattening():
+    sample = datasets.load("mnist_sample")
+    app = open_datasets_page()
+    look_inside_buttons(app)[5].click().run()
+    assert not app.exception
+    index = int(sample_grid_indices()[5])
+    image, label = sample.x_train[index], int(sample.y_train[index])
+    # The pixel table holds the image's own values, 0-255, one cell per pixel.
+    table = np.array(chart_spec(app, "datasets_pixel_table")["data"][0]["z"])
+    assert table.shape == (28, 28)
+    np.testing.assert_array_equal(table, image)
+    # The one-hot vector, as NumPy prints it, with a 1 in the place of the label.
+    expected = "[" + " ".join("1" if position == label else "0" for position in range(10)) + "]"
+    assert expected in [code.value for code in app.code]
+    assert f"Label: {label}" in [caption for image_element in app.get("image") for caption in image_element.captions]
+    # Flattening: the 784 numbers in a row, and what that means for a dense network.
+    strip = chart_spec(app, "datasets_flattened")["data"][0]["z"][0]
+    np.testing.assert_array_equal(strip, image.reshape(-1))
+    assert any("A dense network sees these 784 numbers with no idea which were neighbours" in info.value
+               for info in app.info)
+    first_row = pixels.first_ink_row(image)
+    laid_out = [code.value for code in app.code if "laid end to end" in code.value][0]
+    assert f"numbers {first_row * 28} to {first_row * 28 + 83} of the 784" in laid_out
+    # The chosen image's button is the highlighted one.
+    assert look_inside_buttons(app)[5].proto.type == "primary"
+
+
+def test_reshuffle_looks_inside_the_first_of_the_new_images():
+    app = open_datasets_page()
+    look_inside_buttons(app)[5].click().run()
+    button(app, "Reshuffle").click().run()
+    assert not app.exception
+    first = int(gallery.random_indices(8000, GRID_SIZE, seed=1)[0])
+    table = chart_spec(app, "datasets_pixel_table")["data"][0]["z"]
+    np.testing.assert_array_equal(table, datasets.load("mnist_sample").x_train[first])

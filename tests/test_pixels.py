@@ -68,3 +68,24 @@ def test_flattened_rows_say_where_each_row_lands():
     assert [row for row, _, _ in pixels.flattened_rows(image, first_row=26, row_count=5)] == [26, 27]
     colour_rows = pixels.flattened_rows(np.zeros((32, 32, 3), dtype=np.uint8), first_row=2, row_count=1)
     assert colour_rows[0][1] == 2 * 96 and len(colour_rows[0][2]) == 96
+
+
+def test_pixel_table_figure_holds_the_values_and_labels_every_cell():
+    table = np.zeros((28, 28), dtype=np.int64)
+    table[10, 3] = 200
+    figure = pixels.pixel_table_figure(table)
+    np.testing.assert_array_equal(np.array(figure.data[0].z), table)
+    # Every cell gets its number, light numbers on dark cells and dark ones on light cells.
+    dark_cells, light_cells = figure.data[1], figure.data[2]
+    assert len(dark_cells.text) + len(light_cells.text) == 28 * 28
+    assert list(light_cells.text) == ["200"] and (light_cells.x[0], light_cells.y[0]) == (3, 10)
+    with pytest.raises(ValueError, match=r"\(height, width\)"):
+        pixels.pixel_table_figure(np.zeros((2, 2, 3)))
+
+
+def test_flattened_figure_is_one_row_of_all_the_numbers_with_rows_marked():
+    image = np.arange(28 * 28).reshape(28, 28).astype(np.uint8)
+    figure = pixels.flattened_figure(image)
+    np.testing.assert_array_equal(figure.data[0].z[0], image.reshape(-1))
+    assert figure.layout.xaxis.ticktext[:2] == ("row 0", "row 4")
+    assert figure.layout.xaxis.tickvals[1] == 4 * 28
