@@ -389,7 +389,7 @@ def train(
     except OSError as error:
         # The disk filled up, or the runs folder became read-only, while saving an epoch.
         status, storage_failed = "failed", True
-        message = (f"Training stopped after epoch {len(progress.history.get('loss', []))} because the run "
+        message = (f"It stopped after epoch {len(progress.history.get('loss', []))} because its results "
                    f"could not be saved. {storage_problem(error, store.root)}")
     except Exception as error:
         # A crash inside fit (out of memory, a bug): keep what was learnt, say what happened, re-raise.

@@ -192,7 +192,7 @@ def test_a_disk_that_fills_up_during_training_fails_the_run_with_a_clear_message
     monkeypatch.setattr(store, "save_model", disk_full)
     meta, events = _train(store, limit_train=300, hyperparameters={"epochs": 3})
     assert meta["status"] == "failed"
-    assert "after epoch 1 because the run could not be saved" in meta["problem"]
+    assert "It stopped after epoch 1 because its results could not be saved" in meta["problem"]
     assert "is full. Free some disk space" in meta["problem"] and "NEURAL_CANVAS_RUNS" in meta["problem"]
     assert events[-1]["status"] == "failed" and events[-1]["message"] == meta["problem"]
     run = store.get(meta["id"])
