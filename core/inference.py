@@ -15,9 +15,14 @@ milliseconds, so the page answers as soon as the student lifts the pen.
     else:
         print(reading.predicted_class, reading.probabilities)
 
-It also lists the runs whose model can read a drawing (`compatible_runs`) and opens uploaded image files
-safely (`load_image_file`): anything that is not a picture, is damaged or would blow up in memory is refused
-with a ValueError whose message can be shown to the student as it is.
+It also lists the runs whose model can read a drawing (`compatible_runs`), lets every one of them read the
+same image at once (`voters` and `vote`, for the Draw page's "Every model votes" table) and opens uploaded
+image files safely (`load_image_file`): anything that is not a picture, is damaged or would blow up in memory
+is refused with a ValueError whose message can be shown to the student as it is.
+
+    chosen_voters, left_out = inference.voters(inference.compatible_runs(store.list()), chosen_run)
+    for vote in inference.vote(store, chosen_voters, image28):
+        print(vote.run.name, vote.architecture, vote.predicted_class, vote.confidence)
 """
 
 import collections
@@ -30,10 +35,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from core import backend, datasets, preprocess
+from core import architectures, backend, datasets, preprocess
 
-# The Predictors kept in memory. A small CNN takes a few megabytes; eight covers a class comparing models.
-CACHE_SIZE = 8
+# How many models vote on one drawing at most: the chosen one and the newest others. Each model that is not
+# in memory yet takes about a second to load (the first time the table is opened), and each vote about a
+# millisecond after that; twelve keeps the first opening short and the table readable on a projector.
+MAX_VOTERS = 12
+# The Predictors kept in memory. A small CNN takes a few megabytes (measured: 3-10 MB with its traced
+# graph). Every voter stays cached, with room left for the models other visitors are looking at, so that
+# moving a robustness slider never reloads a model.
+CACHE_SIZE = MAX_VOTERS + 8
 
 # Uploaded files: the formats we read, and the limits that keep a hostile or huge file from exhausting memory.
 # A decoded 25-megapixel RGBA picture is 100 MB, which this machine can afford for one visitor at a time.
@@ -218,6 +229,134 @@ def compatible_runs(candidates, image_shape: tuple[int, ...] = (28, 28)) -> list
         if tuple(info.image_shape) == tuple(image_shape):
             usable.append(run)
     return [run for run in usable if reads_digits(run)] + [run for run in usable if not reads_digits(run)]
+
+
+# --- every model votes ---------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Vote:
+    """What one run's model makes of an image: its probabilities, or why it could not vote.
+
+    Attributes:
+        run: The `runs.Run` that voted.
+        architecture: The architecture's title, such as "CNN: one convolution" (the architecture's name
+            when it is not in the registry, for example an imported model).
+        probabilities: The probability of each class, or None when the model could not be loaded.
+        error: Why the model could not vote ("" when it did).
+    """
+
+    run: object
+    architecture: str
+    probabilities: np.ndarray | None
+    error: str = ""
+
+    @property
+    def predicted_class(self) -> int | None:
+        return None if self.probabilities is None else int(np.argmax(self.probabilities))
+
+    @property
+    def confidence(self) -> float | None:
+        return None if self.probabilities is None else float(np.max(self.probabilities))
+
+
+def voters(candidates, chosen=None, limit: int = MAX_VOTERS) -> tuple[list, int]:
+    """The runs that vote with `chosen`, and how many more could have voted but were left out.
+
+    Voters are the `compatible_runs` that know the same classes as `chosen` (digit models vote on a digit,
+    clothes models on clothes), newest first as the run store lists them, at most `limit` of them. The
+    chosen run always votes and comes first. Without `chosen`, the first compatible run decides the classes.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be 1 or more (how many models vote), received {limit}.")
+    compatible = compatible_runs(candidates)
+    if chosen is None:
+        if not compatible:
+            return [], 0
+        chosen = compatible[0]
+    classes = _class_names(chosen)
+    same_classes = [run for run in compatible if run.id != chosen.id and _class_names(run) == classes]
+    chosen_voters = [chosen] + same_classes[: limit - 1]
+    return chosen_voters, len(same_classes) - len(chosen_voters[1:])
+
+
+def vote(store, runs, image: np.ndarray, on_progress=None) -> list[Vote]:
+    """Every run in `runs` reads the same 28x28 image; returns their votes in the same order.
+
+    The models come from the shared Predictor cache (see `get_predictor`), so only models that nobody has
+    used since the server started are loaded, about a second each. A model that cannot be loaded (deleted
+    meanwhile, damaged) gets a Vote with its `error` instead of stopping the others.
+
+    Args:
+        store: The run store holding the runs.
+        runs: The runs to ask, for example from `voters`.
+        image: The image every model reads, a (28, 28) uint8 array.
+        on_progress: Called as `on_progress(done, total)` after each model has voted, to show progress
+            while models load.
+
+    Raises:
+        ValueError: If `image` is not a (28, 28) uint8 array.
+    """
+    image = np.asarray(image)
+    if image.shape != (preprocess.MNIST_SIZE, preprocess.MNIST_SIZE) or image.dtype != np.uint8:
+        raise ValueError(
+            f"Every model votes on one 28x28 uint8 image, the model's input; got an array of shape {image.shape} "
+            f"and dtype {image.dtype}. Preprocess the drawing first (core.preprocess)."
+        )
+    runs = list(runs)
+    votes = []
+    for done, run in enumerate(runs, start=1):
+        title = _architecture_title(run.architecture)
+        try:
+            probabilities = get_predictor(store, run.id).predict(image)
+        except (KeyError, OSError, ValueError) as error:
+            votes.append(Vote(run, title, None, f"could not be loaded ({error})"))
+        else:
+            votes.append(Vote(run, title, probabilities))
+        if on_progress is not None:
+            on_progress(done, len(runs))
+    return votes
+
+
+def majority(votes: list[Vote]) -> int | None:
+    """The class most models voted for (ties: the one the earliest voter chose); None when nobody voted."""
+    predictions = [vote.predicted_class for vote in votes if vote.predicted_class is not None]
+    if not predictions:
+        return None
+    counts = collections.Counter(predictions)
+    best = max(counts.values())
+    return next(prediction for prediction in predictions if counts[prediction] == best)
+
+
+def describe_votes(votes: list[Vote], class_names) -> str:
+    """One sentence for the class: "All 4 models say **1**." or "3 of 4 models say **1**; ANN says 7."."""
+    counted = [vote for vote in votes if vote.predicted_class is not None]
+    winner = majority(votes)
+    if winner is None:
+        return "No model could vote: train a model, or choose another one."
+    if len(counted) == 1:
+        return (f"Only one model can read this drawing, and it says **{class_names[winner]}**. Train another one "
+                "(say an ANN and a CNN) to compare them.")
+    agreeing = sum(vote.predicted_class == winner for vote in counted)
+    if agreeing == len(counted):
+        return f"All {len(counted)} models say **{class_names[winner]}**."
+    others = "; ".join(f"{vote.run.name} says {class_names[vote.predicted_class]}" for vote in counted
+                       if vote.predicted_class != winner)
+    return f"{agreeing} of {len(counted)} models say **{class_names[winner]}**; {others}."
+
+
+def _class_names(run) -> tuple[str, ...] | None:
+    try:
+        return datasets.get_info(run.dataset).class_names
+    except ValueError:
+        return None
+
+
+def _architecture_title(name) -> str:
+    try:
+        return architectures.get_architecture(name).title
+    except (ValueError, TypeError):
+        return str(name or "unknown architecture")
 
 
 # --- uploaded pictures ----------------------------------------------------------------------------------------

@@ -11,10 +11,15 @@ Each mouse release reruns the page. The preprocessing and the prediction take a 
 button trains the default digit model on the offline sample and the page carries on with it.
 """
 
+import hashlib
+import time
+
+import numpy as np
+import pandas
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import architectures, datasets, gallery, inference, preprocess, runs
+from core import architectures, class_set, datasets, gallery, inference, preprocess, robustness, runs
 from pages import _common
 
 CANVAS_SIZE = 280
@@ -273,7 +278,7 @@ def prediction(reading: inference.Reading, class_names: tuple[str, ...]) -> None
               delta_arrow="off")
 
 
-def probability_chart(probabilities, class_names, predicted: int) -> None:
+def probability_chart(probabilities, class_names, predicted: int, key: str = "draw_probabilities") -> None:
     colours = ["#ff4b4b" if index == predicted else "#9aa5b8" for index in range(len(class_names))]
     figure = go.Figure(go.Bar(
         x=[float(value) for value in probabilities], y=list(class_names), orientation="h",
@@ -286,7 +291,7 @@ def probability_chart(probabilities, class_names, predicted: int) -> None:
         xaxis=dict(range=[0, 1.05], tickformat=".0%", showgrid=True),
         yaxis=dict(autorange="reversed", type="category", tickfont=dict(size=15)),
     )
-    st.plotly_chart(figure, width="stretch", config={"displayModeBar": False}, key="draw_probabilities")
+    st.plotly_chart(figure, width="stretch", config={"displayModeBar": False}, key=key)
 
 
 def model_view(reading: inference.Reading) -> None:
@@ -295,28 +300,6 @@ def model_view(reading: inference.Reading) -> None:
     st.image(gallery.enlarge(reading.preprocessed.image[None], 168)[0], width=168,
              caption="28 × 28 pixels, as the model received them",
              alt="The 28 by 28 pixel image given to the model")
-
-
-def recipe_stages(reading: inference.Reading, predictor: inference.Predictor, picture,
-                  class_names: tuple[str, ...]) -> None:
-    """How the drawing became 28x28 (the MNIST recipe), and what the model makes of it without the recipe."""
-    stages = reading.preprocessed.stages
-    titles = {"ink": "1 · The ink", "crop": "2 · Cropped", "fit": "3 · Fitted in 20 × 20",
-              "centred": "4 · Centred in 28 × 28"}
-    with st.expander("How the drawing becomes 28 × 28"):
-        columns = st.columns(len(titles))
-        for column, (name, title) in zip(columns, titles.items()):
-            if name in stages:
-                column.image(gallery.enlarge(stages[name][None], 112)[0], width=112, caption=title)
-        squeezed = preprocess.naive_resize(picture)
-        squeezed_class = class_names[int(predictor.predict(squeezed).argmax())]
-        left, right = st.columns([1, 3], vertical_alignment="center")
-        left.image(gallery.enlarge(squeezed[None], 112)[0], width=112, caption="Only squeezed")
-        right.markdown(
-            f"Squeezed to 28 × 28 without cropping and centring, the drawing reads as **{squeezed_class}**. "
-            "MNIST digits were cropped, fitted in 20 × 20 and centred by their centre of mass; a drawing "
-            "prepared the same way is what the model knows how to read."
-        )
 
 
 def answer(predictor, picture, source: str, class_names: tuple[str, ...]) -> inference.Reading | None:
@@ -339,10 +322,261 @@ def answer(predictor, picture, source: str, class_names: tuple[str, ...]) -> inf
     metric_column, view_column = st.columns(2)
     with metric_column:
         prediction(reading, class_names)
+        st.page_link("pages/inside.py", label="See inside the network", icon=":material/visibility:")
     with view_column:
         model_view(reading)
     probability_chart(reading.probabilities, class_names, reading.predicted_class)
     return reading
+
+
+# --- below the answer: four tabs, each computed only while it is open ---------------------------------------
+
+TAB_KEY = "draw_tab"
+RECIPE_TAB = ":material/transform: How it becomes 28 × 28"
+BEND_TAB = ":material/tune: Bend the drawing"
+VOTES_TAB = ":material/how_to_vote: Every model votes"
+SAVE_TAB = ":material/bookmark_add: Save with its true label"
+
+# The robustness sliders: session-state key, label, default, range, step, format and help. Their values
+# are kept while another tab is open (persist_state), because the votes are cast on the bent drawing too.
+BEND_SLIDERS = {
+    "shift_x": ("draw_bend_shift_x", "Move right (pixels)", 0, -robustness.MAX_SHIFT, robustness.MAX_SHIFT, 1,
+                "%d px", "Negative values move the digit to the left."),
+    "shift_y": ("draw_bend_shift_y", "Move down (pixels)", 0, -robustness.MAX_SHIFT, robustness.MAX_SHIFT, 1,
+                "%d px", "Negative values move the digit up."),
+    "rotation": ("draw_bend_rotation", "Turn (degrees, anticlockwise)", 0, -int(robustness.MAX_ROTATION),
+                 int(robustness.MAX_ROTATION), 5, "%d°", "Negative values turn the digit clockwise."),
+    "scale": ("draw_bend_scale", "Size", 1.0, robustness.MIN_SCALE, robustness.MAX_SCALE, 0.05, "%.2f×",
+              "1× is the size the MNIST recipe gives every digit: about 20 pixels tall."),
+    "thickness": ("draw_bend_thickness", "Stroke: thinner or thicker (pixels)", 0.0, robustness.MIN_THICKNESS,
+                  robustness.MAX_THICKNESS, 0.5, "%+.1f px", "Pixels added to each side of every stroke."),
+}
+NAIVE_KEY = "draw_bend_naive"
+SAVED_KEY = "draw_saved_drawing"
+SAVE_ERROR_KEY = "draw_save_error"
+
+
+def current_transform() -> robustness.Transform:
+    """The bend the sliders ask for (nothing bent when the Bend tab has never been opened)."""
+    values = {name: st.session_state.get(spec[0], spec[2]) for name, spec in BEND_SLIDERS.items()}
+    try:
+        return robustness.Transform(**values)
+    except ValueError:
+        return robustness.Transform()
+
+
+def reset_bend() -> None:
+    """Puts every slider back to "as drawn" (a callback: it runs before the sliders are drawn again)."""
+    for key, _, default, *_ in BEND_SLIDERS.values():
+        st.session_state[key] = default
+    st.session_state[NAIVE_KEY] = False
+
+
+def model_input(reading: inference.Reading, picture) -> tuple[np.ndarray, str, bool]:
+    """The image the Bend and Votes tabs give the models, words saying what was done to it, and whether
+    anything was (the naive toggle and the sliders are shared by both tabs)."""
+    naive = bool(st.session_state.get(NAIVE_KEY, False))
+    transform = current_transform()
+    image, words = robustness.model_input(reading.preprocessed.image, picture, transform, naive=naive)
+    return image, words, naive or not transform.is_identity
+
+
+def below_the_answer(reading: inference.Reading, predictor, picture, chosen: runs.Run,
+                     class_names: tuple[str, ...]) -> None:
+    """Four tabs for the lesson; only the open one runs, so the answer itself stays as fast as before."""
+    recipe_tab, bend_tab, votes_tab, save_tab = st.tabs(
+        [RECIPE_TAB, BEND_TAB, VOTES_TAB, SAVE_TAB], key=TAB_KEY, on_change="rerun")
+    if recipe_tab.open:
+        with recipe_tab:
+            recipe_stages(reading, predictor, picture, class_names)
+    if bend_tab.open:
+        with bend_tab:
+            bend(reading, predictor, picture, class_names)
+    if votes_tab.open:
+        with votes_tab:
+            votes(reading, picture, chosen, class_names)
+    if save_tab.open:
+        with save_tab:
+            save_drawing(reading, chosen, class_names)
+
+
+def recipe_stages(reading: inference.Reading, predictor: inference.Predictor, picture,
+                  class_names: tuple[str, ...]) -> None:
+    """How the drawing became 28x28 (the MNIST recipe), and what the model makes of it without the recipe."""
+    stages = reading.preprocessed.stages
+    titles = {"ink": "1 · The ink", "crop": "2 · Cropped", "fit": "3 · Fitted in 20 × 20",
+              "centred": "4 · Centred in 28 × 28"}
+    columns = st.columns(len(titles) + 1)
+    for column, (name, title) in zip(columns, titles.items()):
+        if name in stages:
+            column.image(gallery.enlarge(stages[name][None], 112)[0], width=112, caption=title)
+    squeezed = preprocess.naive_resize(picture)
+    squeezed_class = class_names[int(predictor.predict(squeezed).argmax())]
+    columns[-1].image(gallery.enlarge(squeezed[None], 112)[0], width=112, caption="Only squeezed")
+    st.markdown(
+        f"Squeezed to 28 × 28 without cropping and centring (right), the drawing reads as **{squeezed_class}**. "
+        "MNIST digits were cropped, fitted in 20 × 20 and centred by their centre of mass; a drawing "
+        "prepared the same way is what the model knows how to read. Try it in *Bend the drawing*."
+    )
+
+
+def bend(reading: inference.Reading, predictor, picture, class_names: tuple[str, ...]) -> None:
+    """The robustness sliders, the bent image, and what the chosen model makes of it."""
+    slider_column, image_column, chart_column = st.columns([5, 3, 5], gap="medium")
+    with slider_column:
+        for key, label, default, low, high, step, number_format, help_text in BEND_SLIDERS.values():
+            st.session_state.setdefault(key, default)
+            st.slider(label, min_value=low, max_value=high, step=step, format=number_format, key=key,
+                      help=help_text, persist_state="page")
+        st.session_state.setdefault(NAIVE_KEY, False)
+        st.toggle("Naive resize: skip the MNIST recipe", key=NAIVE_KEY, persist_state="page",
+                  help="Squeeze the whole canvas into 28 × 28 without cropping, fitting and centring.")
+        st.button("Reset", icon=":material/restart_alt:", on_click=reset_bend, key="draw_bend_reset")
+    image, words, changed = model_input(reading, picture)
+    probabilities = predictor.predict(image)
+    predicted = int(np.argmax(probabilities))
+    with image_column:
+        st.markdown("**What the model gets now**")
+        st.image(gallery.enlarge(image[None], 168)[0], width=168, caption=words.capitalize(),
+                 alt="The bent 28 by 28 pixel image given to the model")
+        st.metric("Bent prediction", class_names[predicted], delta=f"{float(probabilities.max()):.0%} sure",
+                  delta_color="off", delta_arrow="off", label_visibility="collapsed")
+        before = class_names[reading.predicted_class]
+        if not changed:
+            st.caption("Move a slider to bend the drawing.")
+        elif predicted == reading.predicted_class:
+            st.caption(f"Still **{before}**, as before bending.")
+        else:
+            st.caption(f":red[Changed: it was **{before}** before bending.]")
+    with chart_column:
+        probability_chart(probabilities, class_names, predicted, key="draw_bent_probabilities")
+    st.caption("A convolution looks for the same strokes everywhere, so a CNN usually takes a shift in its "
+               "stride; a dense network learned each pixel's place. Open *Every model votes* to compare them on "
+               "this very image.")
+
+
+def votes(reading: inference.Reading, picture, chosen: runs.Run, class_names: tuple[str, ...]) -> None:
+    """Every compatible model reads the same image (bent, if the sliders say so): who says what."""
+    store = _common.run_store()
+    voting_runs, left_out = inference.voters(store.list(), chosen)
+    image, words, _ = model_input(reading, picture)
+    progress = st.empty()
+    started = time.perf_counter()
+
+    def show_progress(done, total):
+        # Models already in memory vote in a millisecond: a bar only appears while some have to be loaded.
+        if done < total and time.perf_counter() - started > 0.3:
+            progress.progress(done / total, text=f"Loading the models: {done} of {total} (only the first time)…")
+
+    all_votes = inference.vote(store, voting_runs, image, on_progress=show_progress)
+    progress.empty()
+    majority = inference.majority(all_votes)
+
+    image_column, table_column = st.columns([1, 5], gap="medium")
+    with image_column:
+        st.image(gallery.enlarge(image[None], 112)[0], width=112, caption=words.capitalize(),
+                 alt="The 28 by 28 pixel image every model reads")
+    with table_column:
+        st.markdown(inference.describe_votes(all_votes, class_names))
+        st.dataframe(votes_table(all_votes, majority, chosen, class_names), hide_index=True, width="stretch",
+                     column_config={
+                         "Confidence": st.column_config.ProgressColumn(
+                             "Confidence", min_value=0.0, max_value=1.0, format="percent"),
+                         "Test accuracy": st.column_config.NumberColumn("Test accuracy", format="percent"),
+                     })
+        notes = ["Rows in red disagree with the majority. Bend the drawing (previous tab) and watch who holds on."]
+        if left_out:
+            notes.append(f"The {len(voting_runs)} newest models vote; {left_out} older "
+                         f"{'one is' if left_out == 1 else 'ones are'} left out to keep the table quick. Choose "
+                         "a model at the top to make sure it votes.")
+        st.caption(" ".join(notes))
+
+
+def votes_table(all_votes, majority, chosen, class_names):
+    """The votes as a styled table: one row per model, rows that disagree with the majority in red."""
+    rows = pandas.DataFrame([{
+        "Model": vote.run.name + ("  ← chosen" if vote.run.id == chosen.id else ""),
+        "Architecture": vote.architecture,
+        "Prediction": class_names[vote.predicted_class] if vote.predicted_class is not None else vote.error,
+        "Confidence": vote.confidence,
+        "Test accuracy": vote.run.test_accuracy,
+    } for vote in all_votes])
+    disagrees = [vote.predicted_class is not None and vote.predicted_class != majority for vote in all_votes]
+
+    def colour(row):
+        style = "background-color: rgba(255, 75, 75, 0.18)" if disagrees[row.name] else ""
+        return [style] * len(row)
+
+    return rows.style.apply(colour, axis=1)
+
+
+def save_drawing(reading: inference.Reading, chosen: runs.Run, class_names: tuple[str, ...]) -> None:
+    """Keep the drawing, with the label the student says is true, in the class's own test set."""
+    if not inference.reads_digits(chosen):
+        st.info("The class drawings are digits. Choose a digit model at the top to save this drawing with its "
+                "digit.", icon=":material/info:")
+        return
+    image = reading.preprocessed.image
+    fingerprint = hashlib.sha1(image.tobytes()).hexdigest()[:16]
+    label_key = f"draw_true_label_{fingerprint}"
+    image_column, label_column = st.columns([1, 5], gap="medium")
+    image_column.image(gallery.enlarge(image[None], 112)[0], width=112, caption="Saved as 28 × 28",
+                       alt="The 28 by 28 pixel image that will be saved")
+    with label_column:
+        # Each new drawing gets a new label choice (its key), starting on what the model said.
+        label = st.segmented_control(
+            "What digit is it really?", list(range(len(class_names))), default=reading.predicted_class,
+            format_func=lambda index: class_names[index], required=True, key=label_key,
+        )
+        label = reading.predicted_class if label is None else int(label)
+        if label != reading.predicted_class:
+            st.caption(f"You are correcting the model: it said **{class_names[reading.predicted_class]}**.")
+        else:
+            st.caption("If the model got it wrong, pick the digit you meant: the class set keeps the truth.")
+        saved = st.session_state.get(SAVED_KEY)
+        if saved is not None and saved["fingerprint"] != fingerprint:
+            saved = None
+        if saved is None:
+            button_label = "Save to the class drawings"
+        elif saved["label"] == label:
+            button_label = "Saved"
+        else:
+            button_label = f"Save as {class_names[label]} instead"
+        st.button(button_label, type="primary", icon=":material/bookmark_add:", key="draw_save",
+                  disabled=saved is not None and saved["label"] == label,
+                  on_click=add_to_class_set, args=(image, label, fingerprint))
+        problem = st.session_state.get(SAVE_ERROR_KEY)
+        if problem:
+            st.error(problem, icon=":material/error:")
+        elif saved is not None:
+            count = saved["count"]
+            st.success(f"Saved as a **{class_names[saved['label']]}**. The class set now holds {count} "
+                       f"drawing{'s' if count != 1 else ''}.", icon=":material/check:")
+        st.page_link("pages/class_set.py", label="See the class drawings", icon=":material/groups:")
+        st.caption("The drawing is saved as the MNIST recipe prepares it (28 × 28, centred), not bent by the "
+                   "sliders.")
+
+
+def add_to_class_set(image, label: int, fingerprint: str) -> None:
+    """The Save button's callback: adds the drawing, or replaces this drawing's earlier save with a new label.
+
+    It runs before the page is drawn again, so the page already shows the drawing as saved (and the button
+    disabled, so that a double click saves once). What happened is kept in the session for the page to say.
+    """
+    st.session_state.pop(SAVE_ERROR_KEY, None)
+    earlier = st.session_state.get(SAVED_KEY)
+    try:
+        drawings = class_set.ClassSet()
+        drawing_id = drawings.add(image, label)
+        if earlier is not None and earlier["fingerprint"] == fingerprint:
+            # The student changed their mind about this very drawing: keep one copy, with the new label.
+            drawings.remove(earlier["id"])
+        count = len(drawings)
+    except (ValueError, OSError) as error:
+        # The class set's messages already say what to do (a full set, an unwritable folder).
+        st.session_state[SAVE_ERROR_KEY] = f"The drawing could not be saved. {error}"
+        return
+    st.session_state[SAVED_KEY] = {"fingerprint": fingerprint, "label": label, "id": drawing_id, "count": count}
 
 
 # --- the screen -------------------------------------------------------------------------------------------
@@ -369,5 +603,7 @@ with input_column:
 
 with answer_column:
     reading = answer(predictor, picture, source, class_names)
+# The Inside page looks at the drawing the model read last, or says there is none.
+_common.set_current_drawing(reading.preprocessed.image if reading is not None else None)
 if reading is not None:
-    recipe_stages(reading, predictor, picture, class_names)
+    below_the_answer(reading, predictor, picture, chosen, class_names)

@@ -226,3 +226,108 @@ def test_a_forged_header_claiming_a_huge_picture_is_refused():
         b"IEND", b"")
     with pytest.raises(ValueError, match=r"far too large \(6000x6000 pixels\)"):
         inference.load_image_file(data)
+
+
+# --- every model votes ---------------------------------------------------------------------------------------
+
+
+def _copy_run(store, run_id, new_id, **meta_changes):
+    """A second run holding the same model, with its own id and the given run.json fields changed."""
+    import json
+    import shutil
+
+    source = store.get(run_id).path
+    shutil.copytree(source, store.root / new_id)
+    meta_path = store.root / new_id / "run.json"
+    meta = json.loads(meta_path.read_text())
+    meta.update(id=new_id, **meta_changes)
+    meta_path.write_text(json.dumps(meta))
+    return store.get(new_id)
+
+
+def test_voters_are_the_chosen_run_then_the_newest_runs_with_the_same_classes(store, trained_run):
+    chosen = store.get(trained_run)
+    older = _copy_run(store, trained_run, "20000101-000000-ann-aaaaaa", name="old ann", architecture="ann")
+    newer = _copy_run(store, trained_run, "20991231-000000-mlp-bbbbbb", name="new mlp", architecture="mlp")
+    _copy_run(store, trained_run, "20991231-000000-cnn-cccccc", name="clothes", dataset="fashion_mnist")
+    unfinished = store.create(dataset="mnist_sample", architecture="cnn", hyperparameters={})
+
+    voting, left_out = inference.voters(store.list(), chosen)
+    assert [run.id for run in voting] == [chosen.id, newer.id, older.id]
+    assert left_out == 0
+    assert unfinished.id not in {run.id for run in voting}
+
+    # At most `limit` vote: the chosen run always, then the newest; the others are counted.
+    voting, left_out = inference.voters(store.list(), older, limit=2)
+    assert [run.id for run in voting] == [older.id, newer.id]
+    assert left_out == 1
+
+    # A clothes model votes with clothes models only.
+    clothes = store.get("20991231-000000-cnn-cccccc")
+    assert [run.id for run in inference.voters(store.list(), clothes)[0]] == [clothes.id]
+
+
+def test_voters_without_a_chosen_run_start_with_the_first_digit_model(store, trained_run):
+    assert [run.id for run in inference.voters(store.list())[0]] == [trained_run]
+    assert inference.voters([]) == ([], 0)
+    with pytest.raises(ValueError, match="limit must be 1 or more"):
+        inference.voters(store.list(), limit=0)
+
+
+def test_every_voter_reads_the_same_image_as_its_own_predictor_would(store, trained_run):
+    second = _copy_run(store, trained_run, "20991231-000000-ann-dddddd", name="second", architecture="ann")
+    image = _test_images(4)[2]
+    progress = []
+    votes = inference.vote(store, [store.get(trained_run), second], image,
+                           on_progress=lambda done, total: progress.append((done, total)))
+
+    expected = inference.get_predictor(store, trained_run).predict(image)
+    assert [vote.run.id for vote in votes] == [trained_run, second.id]
+    assert [vote.architecture for vote in votes] == ["CNN: one convolution", "ANN: one hidden layer"]
+    for vote in votes:
+        np.testing.assert_allclose(vote.probabilities, expected, atol=1e-6)
+        assert vote.predicted_class == int(expected.argmax())
+        assert vote.confidence == pytest.approx(float(expected.max()))
+        assert vote.error == ""
+    assert progress == [(1, 2), (2, 2)]
+
+
+def test_a_model_that_cannot_be_loaded_gets_a_reason_instead_of_a_vote(store, trained_run):
+    broken = _copy_run(store, trained_run, "20991231-000000-cnn-eeeeee", name="broken")
+    (broken.path / "model.keras").write_bytes(b"PK\x03\x04 this is not a Keras file")
+    votes = inference.vote(store, [store.get(trained_run), broken], _test_images(1)[0])
+    assert votes[0].predicted_class is not None
+    assert votes[1].probabilities is None and votes[1].predicted_class is None and votes[1].confidence is None
+    assert "could not be loaded" in votes[1].error
+
+
+def test_votes_are_cast_on_the_models_input_only(store, trained_run):
+    with pytest.raises(ValueError, match=r"one 28x28 uint8 image.*\(280, 280, 4\)"):
+        inference.vote(store, [store.get(trained_run)], np.zeros((280, 280, 4), dtype=np.uint8))
+
+
+def _vote(name, predicted):
+    import types
+
+    probabilities = None
+    if predicted is not None:
+        probabilities = np.full(10, 0.01, dtype=np.float32)
+        probabilities[predicted] = 0.91
+    return inference.Vote(types.SimpleNamespace(id=name, name=name), "ANN", probabilities)
+
+
+def test_the_majority_and_the_sentence_for_the_class():
+    digits = tuple("0123456789")
+    agreeing = [_vote("CNN", 1), _vote("ANN", 1), _vote("MLP", 1)]
+    assert inference.majority(agreeing) == 1
+    assert inference.describe_votes(agreeing, digits) == "All 3 models say **1**."
+
+    split = [_vote("CNN", 1), _vote("ANN", 7), _vote("MLP", 7), _vote("gone", None)]
+    assert inference.majority(split) == 7
+    assert inference.describe_votes(split, digits) == "2 of 3 models say **7**; CNN says 1."
+
+    # A tie goes to the class the first voter (the chosen model) said.
+    assert inference.majority([_vote("CNN", 4), _vote("ANN", 9)]) == 4
+    assert inference.majority([_vote("gone", None)]) is None
+    assert "No model could vote" in inference.describe_votes([], digits)
+    assert "Only one model" in inference.describe_votes([_vote("CNN", 3)], digits)

@@ -153,3 +153,210 @@ def test_without_a_model_one_click_trains_the_default_digit_model_and_the_page_c
     assert metric.value in tuple("0123456789")
     [run] = queue.store.list()
     assert run.status == "completed"
+
+
+# --- below the answer: votes, robustness sliders, saving, and the drawing other pages look at ---------------
+
+from core import class_set, inference, preprocess, robustness  # noqa: E402
+
+RECIPE_TAB = ":material/transform: How it becomes 28 × 28"
+BEND_TAB = ":material/tune: Bend the drawing"
+VOTES_TAB = ":material/how_to_vote: Every model votes"
+SAVE_TAB = ":material/bookmark_add: Save with its true label"
+
+
+def copy_run(runs_folder, run_id, new_id, **meta_changes):
+    """Another run with the same model file, its own id, and the given run.json fields changed."""
+    import shutil
+
+    shutil.copytree(runs_folder / run_id, runs_folder / new_id)
+    meta_path = runs_folder / new_id / "run.json"
+    meta = json.loads(meta_path.read_text())
+    meta.update(id=new_id, **meta_changes)
+    meta_path.write_text(json.dumps(meta))
+    return new_id
+
+
+def open_tab(at, label):
+    at.session_state["draw_tab"] = label
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+@pytest.fixture
+def model_inputs(monkeypatch):
+    """Every image a Predictor is asked to read during the test, in order."""
+    seen = []
+    original = inference.Predictor.predict
+
+    def recording_predict(self, image):
+        seen.append(np.array(image))
+        return original(self, image)
+
+    monkeypatch.setattr(inference.Predictor, "predict", recording_predict)
+    return seen
+
+
+def image_captions(at) -> list[str]:
+    return [caption for image in at.image for caption in image.captions]
+
+
+def markdown_text(at) -> str:
+    return " ".join(element.value for element in at.markdown)
+
+
+def test_a_drawing_is_shared_with_the_other_pages_and_the_inside_page_is_one_click_away(trained_run, canvas):
+    canvas.picture = drawn_one()
+    at = open_draw_page()
+    np.testing.assert_array_equal(at.session_state["current_drawing"], preprocess.preprocess(drawn_one()).image)
+    assert any(link.label == "See inside the network" for link in at.get("page_link"))
+    # The four tabs are there; only the recipe, open by default, has run.
+    assert [tab.label for tab in at.tabs] == [RECIPE_TAB, BEND_TAB, VOTES_TAB, SAVE_TAB]
+    assert len(at.dataframe) == 0 and len(at.toggle) == 0
+
+    canvas.picture = np.zeros((280, 280, 4), dtype=np.uint8)
+    at.run()
+    assert at.session_state["current_drawing"] is None
+
+
+def test_every_compatible_model_votes_and_a_disagreement_is_named(trained_run, canvas, isolated_runs,
+                                                                 monkeypatch):
+    second = copy_run(isolated_runs, trained_run, "20991231-000000-ann-aaaaaa", name="Dense one",
+                      architecture="ann")
+    copy_run(isolated_runs, trained_run, "20991231-000000-cnn-bbbbbb", name="Clothes", dataset="fashion_mnist")
+    # The copy holds the same CNN, so make it see a 7 wherever the real model sees a 1.
+    original_get_predictor = inference.get_predictor
+
+    class SeesSevens:
+        input_shape = (28, 28)
+
+        def predict(self, image):
+            probabilities = np.full(10, 0.02, dtype=np.float32)
+            probabilities[7] = 0.82
+            return probabilities
+
+    monkeypatch.setattr(inference, "get_predictor", lambda store, run_id: SeesSevens() if run_id == second
+                        else original_get_predictor(store, run_id))
+    canvas.picture = drawn_one()
+    at = open_tab(open_page("pages/draw.py", run_id=trained_run), VOTES_TAB)
+
+    [table] = at.dataframe
+    rows = table.value
+    # Every digit model votes, the chosen one first; the clothes model does not vote on a digit.
+    assert list(rows["Model"]) == ["test cnn  ← chosen", "Dense one"]
+    assert list(rows["Architecture"]) == ["CNN: one convolution", "ANN: one hidden layer"]
+    assert list(rows["Prediction"]) == ["1", "7"]
+    assert rows["Confidence"][1] == pytest.approx(0.82)
+    assert "1 of 2 models say **1**; Dense one says 7." in markdown_text(at)
+
+
+def test_the_sliders_bend_the_image_given_to_the_model_and_reset_puts_it_back(trained_run, canvas, model_inputs):
+    canvas.picture = drawn_one()
+    at = open_tab(open_draw_page(), BEND_TAB)
+    prepared = preprocess.preprocess(drawn_one()).image
+    np.testing.assert_array_equal(model_inputs[-1], prepared)
+
+    model_inputs.clear()
+    at.slider(key="draw_bend_shift_x").set_value(6).run()
+    at.slider(key="draw_bend_rotation").set_value(90).run()
+    assert not at.exception
+    expected = robustness.apply(prepared, robustness.Transform(shift_x=6, rotation=90))
+    np.testing.assert_array_equal(model_inputs[-1], expected)
+    # The caption under the bent image says what was done, and the page's own answer is still the drawing's.
+    assert "Moved 6 px right, turned 90° left" in image_captions(at)
+    assert [metric.value for metric in prediction_metric(at)] == ["1"]
+    np.testing.assert_array_equal(at.session_state["current_drawing"], prepared)
+
+    [reset] = [button for button in at.button if button.label == "Reset"]
+    reset.click().run()
+    assert at.slider(key="draw_bend_shift_x").value == 0 and at.slider(key="draw_bend_rotation").value == 0
+    np.testing.assert_array_equal(model_inputs[-1], prepared)
+
+
+def test_the_naive_toggle_gives_the_model_the_squeezed_canvas(trained_run, canvas, model_inputs):
+    canvas.picture = drawn_one()
+    at = open_tab(open_draw_page(), BEND_TAB)
+    at.toggle(key="draw_bend_naive").set_value(True).run()
+    assert not at.exception
+    np.testing.assert_array_equal(model_inputs[-1], preprocess.naive_resize(drawn_one()))
+    assert "Squeezed without the recipe" in image_captions(at)
+
+
+def test_the_votes_are_cast_on_the_bent_image(trained_run, canvas, isolated_runs, model_inputs):
+    copy_run(isolated_runs, trained_run, "20991231-000000-ann-cccccc", name="Dense one", architecture="ann")
+    canvas.picture = drawn_one()
+    at = open_tab(open_draw_page(), BEND_TAB)
+    at.slider(key="draw_bend_shift_y").set_value(-5).run()
+    model_inputs.clear()
+    open_tab(at, VOTES_TAB)
+    expected = robustness.apply(preprocess.preprocess(drawn_one()).image, robustness.Transform(shift_y=-5))
+    # The page's own answer reads the drawing, then both voters read the bent image.
+    assert len(model_inputs) == 3
+    for image in model_inputs[1:]:
+        np.testing.assert_array_equal(image, expected)
+    assert len(at.dataframe[0].value) == 2
+
+
+def test_saving_adds_the_drawing_with_the_chosen_label_to_the_class_set(trained_run, canvas, tmp_path):
+    canvas.picture = drawn_one()
+    at = open_tab(open_draw_page(), SAVE_TAB)
+    [label] = at.segmented_control
+    assert label.value == 1  # the model's answer, until a student corrects it
+    label.set_value(7).run()
+    assert any("correcting the model" in caption.value for caption in at.caption)
+    [save] = [button for button in at.button if button.label == "Save to the class drawings"]
+    save.click().run()
+    assert not at.exception, at.exception
+
+    images, labels = class_set.ClassSet(tmp_path / "drawings").images_and_labels()
+    assert labels.tolist() == [7]
+    # The MNIST-style image is saved, whatever the sliders say.
+    np.testing.assert_array_equal(images[0], preprocess.preprocess(drawn_one()).image)
+    assert "Saved as a **7**" in at.success[0].value and "1 drawing." in at.success[0].value
+    assert any(link.label == "See the class drawings" for link in at.get("page_link"))
+    # The same drawing with the same label is not saved twice by a second click.
+    [save] = [button for button in at.button if button.key == "draw_save"]
+    assert save.label == "Saved" and save.disabled
+
+    # A student who changes their mind replaces the saved label rather than adding a second copy.
+    at.segmented_control[0].set_value(4).run()
+    [save] = [button for button in at.button if button.key == "draw_save"]
+    assert save.label == "Save as 4 instead" and not save.disabled
+    save.click().run()
+    assert not at.exception, at.exception
+    assert class_set.ClassSet(tmp_path / "drawings").images_and_labels()[1].tolist() == [4]
+
+
+def test_a_drawing_that_cannot_be_saved_says_why(trained_run, canvas, tmp_path):
+    # The drawings folder is a file: nothing can be written in it.
+    (tmp_path / "drawings").write_text("not a folder")
+    canvas.picture = drawn_one()
+    at = open_tab(open_draw_page(), SAVE_TAB)
+    [save] = [button for button in at.button if button.key == "draw_save"]
+    save.click().run()
+    assert not at.exception, at.exception
+    [error] = at.error
+    assert "could not be saved" in error.value
+    assert len(at.success) == 0
+
+
+def test_a_clothes_model_offers_no_saving_into_the_digit_set(trained_run, canvas, isolated_runs):
+    meta_path = isolated_runs / trained_run / "run.json"
+    meta = json.loads(meta_path.read_text())
+    meta["dataset"] = "fashion_mnist"
+    meta_path.write_text(json.dumps(meta))
+    canvas.picture = drawn_one()
+    at = open_tab(open_draw_page(), SAVE_TAB)
+    assert "choose a digit model" in infos(at).lower()
+    assert not any(button.label == "Save to the class drawings" for button in at.button)
+
+
+@pytest.mark.parametrize("tab", [VOTES_TAB, SAVE_TAB, BEND_TAB])
+def test_a_blank_canvas_offers_no_votes_no_sliders_and_no_saving(trained_run, canvas, tab):
+    canvas.picture = np.zeros((280, 280, 4), dtype=np.uint8)
+    at = open_tab(open_draw_page(), tab)
+    assert len(at.tabs) == 0 and len(at.dataframe) == 0
+    assert not any(button.label == "Save to the class drawings" for button in at.button)
+    assert [slider.key for slider in at.slider] == ["draw_pen_width"]
+    assert at.session_state["current_drawing"] is None
