@@ -7,7 +7,7 @@ The `trained_run` fixture gives a small CNN trained on the sample; other archite
 import numpy as np
 import pytest
 
-from core import architectures, runs
+from core import architectures, datasets, runs
 
 from conftest import open_page
 
@@ -26,15 +26,16 @@ def plotly_charts(app):
     return app.get("plotly_chart")
 
 
-def save_untrained_run(architecture: str, hyperparameters: dict | None = None) -> str:
+def save_untrained_run(architecture: str, hyperparameters: dict | None = None, dataset: str = "mnist_sample",
+                       image_shape=(28, 28)) -> str:
     """A run with a saved (untrained) model, as the run store lists it after a finished epoch."""
     store = runs.RunStore()
     hyperparameters = architectures.resolve_hyperparameters(architecture, hyperparameters)
-    created = store.create(dataset="mnist_sample", architecture=architecture, hyperparameters=hyperparameters,
+    created = store.create(dataset=dataset, architecture=architecture, hyperparameters=hyperparameters,
                            name=f"untrained {architecture}")
     # The store returns a Run (older versions: its run.json as a dict).
     run_id = created["id"] if isinstance(created, dict) else created.id
-    store.save_model(run_id, architectures.build_model(architecture, (28, 28), 10, hyperparameters))
+    store.save_model(run_id, architectures.build_model(architecture, image_shape, 10, hyperparameters))
     store.update(run_id, status="completed")
     return run_id
 
@@ -112,3 +113,23 @@ def test_a_dense_network_shows_bars_and_says_it_has_no_filters():
     assert section_titles(app, "Dense") == ["Dense 1 · 16 units, ReLU"]
     assert len(plotly_charts(app)) == 2
     assert any("no convolution layer, so it has no filters to show" in info.value for info in app.info)
+
+
+def test_a_colour_model_offers_test_photos_only_and_shows_colour_filters(monkeypatch):
+    # A tiny stand-in for CIFAR-10: the real one is 170 MB and not on this machine.
+    generator = np.random.default_rng(0)
+    tiny_cifar = datasets.Dataset(
+        info=datasets.DATASETS["cifar10"],
+        x_train=generator.integers(0, 256, size=(20, 32, 32, 3), dtype=np.uint8), y_train=np.arange(20) % 10,
+        x_test=generator.integers(0, 256, size=(20, 32, 32, 3), dtype=np.uint8), y_test=np.arange(20) % 10,
+    )
+    real_load = datasets.load
+    monkeypatch.setattr(datasets, "load", lambda name, download=True: tiny_cifar if name == "cifar10"
+                        else real_load(name, download=download))
+    save_untrained_run("cifar_cnn", dataset="cifar10", image_shape=(32, 32, 3))
+    app = open_page(PAGE, current_drawing=np.zeros((28, 28), dtype=np.uint8))
+    # A drawing is a 28x28 digit: a model of colour photos is not offered it.
+    assert not app.segmented_control
+    assert len(section_titles(app, "Convolution")) == 2
+    assert any("in colour, one weight per pixel and colour channel" in caption.value for caption in app.caption)
+    assert any("True label" in message.value for message in [*app.success, *app.error])
