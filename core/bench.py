@@ -533,8 +533,9 @@ def chart_overhead(settings: Settings) -> dict:
     """Training time with the app's callbacks and a polling reader, against no callbacks at all.
 
     Variants: "charts" is the ProgressCallback with a reader thread polling its events every 0.5 s; "app" is
-    everything train() passes to fit; "none" and "none_again" have no callbacks. Many short fits, interleaved,
-    rather than a few epochs: the median of many pairs is what survives a busy neighbour.
+    the callbacks train() passes to fit that act at every batch; "none" and "none_again" have no callbacks.
+    Many short fits, interleaved, rather than a few epochs: the median of many pairs is what survives a busy
+    neighbour.
     """
     keras = backend.keras()
     sample, images, labels = sample_subset(settings.train_images)
@@ -554,11 +555,13 @@ def chart_overhead(settings: Settings) -> dict:
     reads = {variant: 0 for variant in CHART_VARIANTS}
 
     def callbacks_for(variant, log):
-        progress_class, stop_class, nan_class, checkpoint_class = classes
+        progress_class, stop_class, nan_class, checkpoint_class = classes[:4]
         progress = progress_class(log.emit, total_epochs, steps, hp["batch_size"])
         if variant == "charts":
             return [progress]
-        # Everything train() passes to fit, the best checkpoint kept in memory instead of written to disk.
+        # The callbacks train() passes to fit that act at every batch, the best checkpoint kept in memory instead
+        # of written to disk. (Early stopping and the epoch replay act once per epoch; these chunks are not
+        # epochs, so they would count the replay's predictions many times over.)
         return [progress, nan_class(), stop_class(threading.Event()), checkpoint_class(None, "val_loss")]
 
     def run(variant, record=True):
@@ -593,7 +596,7 @@ def chart_overhead(settings: Settings) -> dict:
         "what": f"cnn on mnist_sample in batches of 32 (the most callback calls per image); "
                 f"one fit of {steps} steps per variant per round, order rotated; overhead = median over rounds of "
                 "(seconds with callbacks / without) - 1. charts = ProgressCallback + a reader polling every "
-                "0.5 s; app = all of train()'s callbacks; none_again = no callbacks (a control for the noise)",
+                "0.5 s; app = train()'s per-batch callbacks; none_again = no callbacks (a control for the noise)",
         "steps_per_fit": steps,
         "rounds": settings.overhead_rounds,
         "seconds": times,
@@ -1310,7 +1313,7 @@ def markdown_table(results: dict) -> str:
         per = f"s per {section['steps_per_fit']} steps"
         control = section["overheads"]["none_again"]
         for variant, title in (("charts", "progress callback + reader polling every 0.5 s"),
-                               ("app", "all of train()'s callbacks + reader")):
+                               ("app", "train()'s per-batch callbacks + reader")):
             overhead = section["overheads"][variant]
             row(f"2. Live-chart overhead, {title}",
                 f"{medians[variant]:.2f} {per}; CPU time {section['cpu_overheads'][variant]:+.1%}",
