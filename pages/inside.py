@@ -41,6 +41,14 @@ PAGE_STYLE = """
 </style>
 """
 
+# Class names such as "Ankle boot" would be cut off in digit-sized type.
+LONG_CLASS_NAME_STYLE = """
+<style>
+[data-testid="stMetric"] [data-testid="stMetricValue"] { font-size: 2.5rem; }
+[data-testid="stMetric"] [data-testid="stMetricValue"] * { white-space: normal; overflow: visible; }
+</style>
+"""
+
 
 # --- choosing the model and the image ------------------------------------------------------------------------
 
@@ -147,6 +155,8 @@ def overview(image, shown, names, true_label, inspector) -> None:
     probabilities = shown[-1].values if shown and shown[-1].kind == activations.OUTPUT else None
     if probabilities is not None:
         predicted = int(np.argmax(probabilities))
+        if len(names[predicted]) > 2:
+            st.html(LONG_CLASS_NAME_STYLE)
         answer.metric("Prediction", names[predicted], f"{probabilities[predicted]:.0%} sure",
                       delta_color="off", delta_arrow="off")
         if true_label is not None:
