@@ -42,7 +42,7 @@ PAGE_STYLE = """
 [data-testid="stImage"] img { image-rendering: pixelated; }
 [class*="st-key-class_set_grid"] [data-testid="stVerticalBlock"] { gap: 0.3rem; }
 [class*="st-key-class_set_grid"] [data-testid="stMarkdownContainer"] p {
-    font-size: 0.95rem; line-height: 1.3; text-align: center; margin-bottom: 0.2rem;
+    font-size: 0.95rem; line-height: 1.3; text-align: center; margin-bottom: 0.5rem;
 }
 </style>
 """
@@ -177,8 +177,7 @@ def score_a_model(candidates: list[runs.Run], drawings: class_set.ClassSet, snap
         return
     right = int((result.predictions == result.labels).sum())
     accuracy, right_column, mistakes_column, test_column = st.columns(4)
-    accuracy.metric("Class drawings accuracy", f"{result.accuracy:.1%}", border=True,
-                    help="The share of the class drawings this model reads as the digit the student meant.")
+    accuracy.metric("Class drawings accuracy", f"{result.accuracy:.1%}", border=True)
     right_column.metric("Read right", f"{right:,} of {len(result.labels):,}", border=True)
     mistakes_column.metric("Mistakes", f"{len(result.labels) - right:,}", border=True)
     test_column.metric("Test set accuracy", "–" if run.test_accuracy is None else f"{run.test_accuracy:.1%}",
@@ -330,14 +329,14 @@ def drawings_gallery(snapshot: class_set.Snapshot) -> None:
                 drawing = snapshot.drawings[index]
                 with column:
                     st.image(image, width="stretch")
-                    st.markdown(f"**{drawing.label}** · {_short_when(drawing.created)}",
-                                help=f"Saved {_when(drawing.created)}")
                     if pending == drawing.id:
-                        st.button("Remove for good", key=f"class_set_confirm_{drawing.id}", type="primary",
+                        st.markdown(":red[**Remove for good?**]")
+                        st.button("Yes, remove", key=f"class_set_confirm_{drawing.id}", type="primary",
                                   on_click=_remove, args=(drawing.id,), width="stretch")
                         st.button("Keep it", key=f"class_set_keep_{drawing.id}", on_click=_keep,
                                   args=(drawing.id,), width="stretch")
                     else:
+                        st.markdown(f"**{drawing.label}** · {_short_when(drawing.created)}")
                         st.button("Remove", key=f"class_set_remove_{drawing.id}", icon=":material/delete:",
                                   on_click=_ask_removal, args=(drawing.id,), width="stretch")
 
