@@ -336,15 +336,16 @@ ARCHITECTURES: dict[str, Architecture] = {
         Architecture(
             "modern_cnn", "Modern CNN: batch norm and augmentation",
             "Our best default: four convolutions with batch normalisation, and data augmentation inside "
-            "the model (small shifts, rotations and zooms; flips for photos) so that it reads digits drawn "
-            "anywhere and anyhow.",
+            "the model (small shifts, rotations and zooms; for digits also slant and thinner or thicker "
+            "strokes; flips for photos) so that it reads digits drawn anywhere and anyhow.",
             _build_modern_cnn,
             (
                 Hyperparameter("filters", "Filters in the first block", 32, 4, 128),
                 _dropout(default=0.3),
                 Hyperparameter(
                     "augmentation", "Data augmentation", True,
-                    help="Random shifts, rotations and zooms of the training images.",
+                    help="Random shifts, rotations and zooms of the training images; digits are also "
+                         "slanted and drawn with thinner or thicker strokes, photos flipped.",
                 ),
             ),
             for_colour=True,

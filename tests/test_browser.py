@@ -1,25 +1,37 @@
-"""The real-browser test: a whole lesson in headless Chromium, from training a model to reading drawn digits.
+"""The real-browser tests: whole lessons in headless Chromium, from training a model to reading drawn digits.
 
-It starts the app (the `app_url` fixture, with an empty runs folder), trains a small CNN for one epoch on the
-offline sample from the Train page, waits for its test accuracy, opens the Draw page and draws with real mouse
-strokes on the canvas. It then reads the prediction the page shows, as a student would.
+Each test starts the app (the `app_url` fixture, with an empty runs folder) and works it with real clicks and
+real mouse strokes on the canvas, then reads the prediction the page shows, as a student would.
 
-It also proves that every part of the drawing area takes strokes: a stroke that starts in the top right
-corner, where the canvas's floating toolbar used to swallow it, must reach the model.
+- The first trains a small CNN for one epoch on the offline sample from the Train page, draws a 1 and a 7,
+  and proves that every part of the drawing area takes strokes: a stroke that starts in the top right corner,
+  where the canvas's floating toolbar used to swallow it, must reach the model.
+- The second trains the default digit model with the Draw page's one-click button and draws several digits
+  with the pen strokes of `core.drawn_digits` (the strokes of the drawn-digit test set, in the order and
+  direction a person draws them), each of which the model must read exactly.
 
-Run it alone with `python -m pytest -m browser tests/test_browser.py` (about a minute or two on two cores).
+Run them alone with `python -m pytest -m browser tests/test_browser.py` (about three minutes on two cores).
 """
 
 import time
 
+import numpy as np
 import pytest
 
 from conftest import wait_for_app
+from core import drawn_digits
 
 pytestmark = pytest.mark.browser
 
 CANVAS = "canvas.upper-canvas"
 TRAINING_TIMEOUT_MS = 180_000
+# The default digit model trains in about a minute on a quiet two-core machine; leave room for a busy one.
+DEFAULT_MODEL_TIMEOUT_S = 400
+CANVAS_SIZE = 280
+# How big the test draws a digit on the canvas: most of its height, as a student does.
+DIGIT_HEIGHT = 190
+# The mouse moves in steps of about this many pixels along a stroke, as a hand on a mouse does.
+MOUSE_STEP = 6
 
 
 def idle(page) -> None:
@@ -29,13 +41,14 @@ def idle(page) -> None:
     wait_for_app(page)
 
 
-def open_page(page, title: str) -> None:
-    """Follows a link of the sidebar navigation, as a student would."""
-    page.locator("[data-testid='stSidebarNav'] a").filter(has_text=title).click()
+def open_page(page, url_path: str) -> None:
+    """Follows the sidebar navigation's link to the page at `url_path` ("train", "draw"), as a student would."""
+    # By address, not by title: "Draw" is also part of "Class drawings".
+    page.locator(f"[data-testid='stSidebarNav'] a[href$='/{url_path}']").click()
     idle(page)
 
 
-def stroke(page, points) -> None:
+def stroke(page, points, steps: int = 10) -> None:
     """One pen stroke through `points`, in canvas pixels from its top left corner."""
     box = page.locator(CANVAS).bounding_box()
     assert box is not None and box["width"] >= 279 and box["height"] >= 279, box
@@ -43,8 +56,37 @@ def stroke(page, points) -> None:
     page.mouse.move(box["x"] + x, box["y"] + y)
     page.mouse.down()
     for x, y in points[1:]:
-        page.mouse.move(box["x"] + x, box["y"] + y, steps=10)
+        page.mouse.move(box["x"] + x, box["y"] + y, steps=steps)
     page.mouse.up()
+
+
+def digit_strokes(digit: int, variant: int = 0) -> list[list[tuple[float, float]]]:
+    """A digit's pen strokes from `core.drawn_digits`, scaled to the middle of the canvas, in canvas pixels.
+
+    The templates live in a unit box (x to the right, y downwards); the digit is drawn DIGIT_HEIGHT pixels
+    tall and TEMPLATE_WIDTH as wide, centred, with points about MOUSE_STEP pixels apart.
+    """
+    paths = []
+    for points in drawn_digits.template_strokes(digit, variant):
+        x = CANVAS_SIZE / 2 + (points[:, 0] - 0.5) * drawn_digits.TEMPLATE_WIDTH * DIGIT_HEIGHT
+        y = CANVAS_SIZE / 2 + (points[:, 1] - 0.5) * DIGIT_HEIGHT
+        pixels = np.stack([x, y], axis=1)
+        # Keep a point whenever the pen has moved MOUSE_STEP pixels since the last kept one, and the end.
+        kept = [pixels[0]]
+        for point in pixels[1:]:
+            if np.hypot(*(point - kept[-1])) >= MOUSE_STEP:
+                kept.append(point)
+        if not np.array_equal(kept[-1], pixels[-1]):
+            kept.append(pixels[-1])
+        paths.append([(float(px), float(py)) for px, py in kept])
+    return paths
+
+
+def draw_digit(page, digit: int, variant: int = 0) -> None:
+    """Draws a digit stroke by stroke, letting the app finish the rerun each lifted pen starts."""
+    for points in digit_strokes(digit, variant):
+        stroke(page, points, steps=2)
+        idle(page)
 
 
 def prediction_metric(page):
@@ -63,21 +105,25 @@ def shown_prediction(page, timeout: float = 30.0) -> str:
             if value == previous:
                 return value
             previous = value
-        time.sleep(0.5)
+        time.sleep(0.3)
     raise AssertionError(f"No steady prediction within {timeout} s (last seen: {previous!r}).")
 
 
 def clear_canvas(page) -> None:
+    """Clicks the page's Clear button and waits for the fresh, empty canvas that replaces the drawn one."""
+    drawn = page.locator(CANVAS).element_handle()
     page.get_by_role("button", name="Clear").click()
     idle(page)
+    # Clear gives the canvas a new key: the old drawing surface leaves the page and a new one mounts.
+    page.wait_for_function("canvas => !canvas.isConnected", arg=drawn)
     page.wait_for_selector(CANVAS)
-    # The fresh canvas mounts after the rerun: give it a moment before drawing on it.
-    time.sleep(1.0)
+    # Give the fresh canvas a moment to start listening to the mouse before drawing on it.
+    time.sleep(0.5)
     assert prediction_metric(page).count() == 0
 
 
 def train_a_small_model(page) -> None:
-    open_page(page, "Train")
+    open_page(page, "train")
     page.get_by_role("heading", name="Train a model").wait_for()
     wait_for_app(page)
     # The settings may sit in a panel that folds away: open it if the settings are hidden.
@@ -101,6 +147,20 @@ def train_a_small_model(page) -> None:
     assert accuracy.locator("[data-testid='stMetricValue']").inner_text().endswith("%")
 
 
+def train_the_default_digit_model(page) -> None:
+    """Clicks the Draw page's one-click button and waits until the default digit model has finished."""
+    page.get_by_role("button", name="Train the default digit model").click()
+    progress = page.locator("[data-testid='stProgress']")
+    progress.first.wait_for(timeout=60_000)
+    deadline = time.time() + DEFAULT_MODEL_TIMEOUT_S
+    # The progress bar refreshes every second and goes once the training has ended and the page has rerun.
+    while progress.count() or page.get_by_role("button", name="Train the default digit model").count():
+        assert time.time() < deadline, f"The default digit model did not finish in {DEFAULT_MODEL_TIMEOUT_S} s."
+        time.sleep(1.0)
+    idle(page)
+    assert "did not finish" not in page.locator("[data-testid='stMain']").inner_text()
+
+
 @pytest.fixture
 def page(browser_page, tmp_path):
     """The browser page; if the test fails, a screenshot of the page is kept beside the test's files."""
@@ -114,7 +174,7 @@ def test_train_on_the_train_page_then_draw_digits_for_the_model(app_url, page):
 
     train_a_small_model(page)
 
-    open_page(page, "Draw")
+    open_page(page, "draw")
     page.wait_for_selector(CANVAS)
     time.sleep(1.0)
     assert prediction_metric(page).count() == 0
@@ -135,3 +195,28 @@ def test_train_on_the_train_page_then_draw_digits_for_the_model(app_url, page):
     clear_canvas(page)
     stroke(page, [(250, 10), (250, 250)])
     assert shown_prediction(page).isdigit()
+
+
+# The digits the one-click default digit model must read exactly, each as (digit, template variant of
+# core.drawn_digits), drawn big and upright in the middle of the canvas with the page's default pen: a loop,
+# a line, curves, two digits drawn in two strokes (the pen lifted in between) and a corner. Every template of
+# every digit reads right offline; seven keep the test to about half a minute of drawing.
+DIGITS_TO_READ = ((0, 0), (1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (7, 0))
+
+
+def test_one_click_default_model_reads_digits_drawn_with_the_mouse(app_url, page):
+    page.goto(app_url)
+    wait_for_app(page)
+    open_page(page, "draw")
+    page.get_by_role("button", name="Train the default digit model").wait_for()
+    train_the_default_digit_model(page)
+
+    page.wait_for_selector(CANVAS)
+    time.sleep(1.0)
+    read = {}
+    for digit, variant in DIGITS_TO_READ:
+        if read:
+            clear_canvas(page)
+        draw_digit(page, digit, variant)
+        read[digit] = shown_prediction(page)
+    assert read == {digit: str(digit) for digit, _ in DIGITS_TO_READ}
