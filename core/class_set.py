@@ -303,9 +303,9 @@ class ClassSet:
                 raise
         except OSError as error:
             raise DrawingsFolderError(
-                f"The drawing could not be saved in {self.root} ({error.strerror or error}). Check that the "
-                f"folder exists, is writable and that the disk is not full (or set {DRAWINGS_DIR_VARIABLE} to "
-                "another folder)."
+                f"The drawings folder {self.root} cannot be written ({error.strerror or error}). Check that it "
+                f"is a folder the app may write to and that the disk is not full (or set {DRAWINGS_DIR_VARIABLE} "
+                "to another folder)."
             ) from None
         return drawing_id
 

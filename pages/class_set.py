@@ -105,9 +105,9 @@ def introduction() -> None:
 
 def empty_collection() -> None:
     st.info(
-        "**No class drawings yet.** On the Draw page, draw a digit, choose the digit you meant and save it to "
-        "the class set. Every saved drawing appears here, ready to test any model. Have a collection from an "
-        "earlier class? Import it below.", icon=":material/draw:")
+        "**No class drawings yet.** On the Draw page, draw a digit, pick the digit you meant under *What digit is "
+        "it really?* and press **Save to the class drawings**. Every saved drawing appears here, ready to test "
+        "any model. Have a collection from an earlier class? Import it below.", icon=":material/draw:")
     st.page_link("pages/draw.py", label="Go to the Draw page", icon=":material/arrow_forward:")
 
 
@@ -211,10 +211,12 @@ def mistake_grid(snapshot, result) -> None:
     st.caption("Each drawing with the digit the student meant and what the model read, the mistakes it was "
                "surest about first. Would you have read them right?")
     pages = results_view.page_count(len(indices), MISTAKES_PER_PAGE)
+    # The page controls are new whenever the number of pages changes (another model, a drawing removed), so
+    # they never hold a page past the end.
     page = 1
     if pages > 1:
         page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1,
-                               key="class_set_mistakes_page")
+                               key=f"class_set_mistakes_page_{pages}")
     shown = results_view.page_of(indices, page, MISTAKES_PER_PAGE)
     enlarged = gallery.enlarge(snapshot.images[shown])
     with st.container(key="class_set_grid_mistakes"):
@@ -311,7 +313,7 @@ def drawings_gallery(snapshot: class_set.Snapshot) -> None:
                if digit is None or snapshot.labels[index] == digit]
     pages = results_view.page_count(len(indices), GALLERY_PER_PAGE)
     page = page_column.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1,
-                                    key=f"class_set_gallery_page_{digit}")
+                                    key=f"class_set_gallery_page_{digit}_{pages}")
     shown = [int(index) for index in results_view.page_of(indices, page, GALLERY_PER_PAGE)]
     if not shown:
         st.info(f"No drawing of the digit {digit} yet.", icon=":material/draw:")

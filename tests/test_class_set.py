@@ -207,7 +207,7 @@ def test_a_full_disk_gives_a_message_and_leaves_no_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(class_set.tempfile, "mkstemp", no_space)
     drawings = class_set.ClassSet(tmp_path)
-    with pytest.raises(class_set.DrawingsFolderError, match="could not be saved.*No space left.*disk is not full"):
+    with pytest.raises(class_set.DrawingsFolderError, match="cannot be written.*No space left.*disk is not full"):
         drawings.add(np.zeros((28, 28), np.uint8), 1)
     assert len(drawings) == 0
 

@@ -138,3 +138,18 @@ def test_an_exported_zip_imports_again_to_the_same_count(served_files, tmp_path,
     at.file_uploader[0].upload("class-drawings.npz", exported_npz, "application/octet-stream").run()
     assert "Added 0 drawings" in texts(at.success) and "12 were already in the collection" in texts(at.success)
     assert len(class_set.ClassSet()) == 12
+
+
+def gallery_images(at) -> int:
+    return len(at.get("image"))
+
+
+def test_the_gallery_shows_a_page_at_a_time_and_one_digit_on_request():
+    _, labels = seed_drawings(40)
+    at = open_page(PAGE)
+    assert gallery_images(at) == 36
+    at.number_input(key="class_set_gallery_page_None_2").set_value(2).run()
+    assert gallery_images(at) == 4
+    at.selectbox(key="class_set_gallery_digit").set_value(3).run()
+    assert gallery_images(at) == int((labels == 3).sum())
+    assert all(element.value.startswith("**3**") for element in at.markdown if " · " in element.value)
