@@ -52,7 +52,7 @@ def served_files(monkeypatch):
 def test_an_empty_collection_says_how_to_add_drawings_and_disables_export():
     at = open_page(PAGE)
     assert "No class drawings yet" in texts(at.info)
-    assert any(link.proto.page.endswith("draw") or "draw" in link.proto.page for link in at.get("page_link"))
+    assert "Go to the Draw page" in [link.proto.label for link in at.get("page_link")]
     download_buttons = at.get("download_button")
     assert len(download_buttons) == 2 and all(element.disabled for element in download_buttons)
     assert len(at.get("file_uploader")) == 1  # a teacher can still bring last year's drawings
@@ -153,3 +153,16 @@ def test_the_gallery_shows_a_page_at_a_time_and_one_digit_on_request():
     at.selectbox(key="class_set_gallery_digit").set_value(3).run()
     assert gallery_images(at) == int((labels == 3).sum())
     assert all(element.value.startswith("**3**") for element in at.markdown if " · " in element.value)
+
+
+def test_every_drawing_is_removed_only_once_the_teacher_confirms():
+    seed_drawings(4)
+    at = open_page(PAGE)
+    clear = at.button(key="class_set_clear")
+    assert clear.disabled
+    at.checkbox(key="class_set_clear_confirm").check().run()
+    at.button(key="class_set_clear").click().run()
+    assert not at.exception
+    assert len(class_set.ClassSet()) == 0
+    assert "Removed 4 drawings" in texts(at.success)
+    assert "No class drawings yet" in texts(at.info)
