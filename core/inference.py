@@ -328,21 +328,28 @@ def majority(votes: list[Vote]) -> int | None:
     return next(prediction for prediction in predictions if counts[prediction] == best)
 
 
-def describe_votes(votes: list[Vote], class_names) -> str:
-    """One sentence for the class: "All 4 models say **1**." or "3 of 4 models say **1**; ANN says 7."."""
+def describe_votes(votes: list[Vote], class_names, expected: int | None = None) -> str:
+    """One sentence for the class, such as "3 of 4 models say **7**; ANN says 5.".
+
+    `expected` is the class the drawing is meant to be (the student's label, or the chosen model's answer on
+    the drawing as drawn); without it, the votes are counted against the majority.
+    """
     counted = [vote for vote in votes if vote.predicted_class is not None]
-    winner = majority(votes)
-    if winner is None:
+    if not counted:
         return "No model could vote: train a model, or choose another one."
+    if expected is None:
+        expected = majority(votes)
     if len(counted) == 1:
-        return (f"Only one model can read this drawing, and it says **{class_names[winner]}**. Train another one "
-                "(say an ANN and a CNN) to compare them.")
-    agreeing = sum(vote.predicted_class == winner for vote in counted)
-    if agreeing == len(counted):
-        return f"All {len(counted)} models say **{class_names[winner]}**."
+        return (f"Only one model can read this drawing, and it says **{class_names[counted[0].predicted_class]}**. "
+                "Train another one (say an ANN and a CNN) to compare them.")
+    agreeing = sum(vote.predicted_class == expected for vote in counted)
     others = "; ".join(f"{vote.run.name} says {class_names[vote.predicted_class]}" for vote in counted
-                       if vote.predicted_class != winner)
-    return f"{agreeing} of {len(counted)} models say **{class_names[winner]}**; {others}."
+                       if vote.predicted_class != expected)
+    if agreeing == len(counted):
+        return f"All {len(counted)} models say **{class_names[expected]}**."
+    if agreeing == 0:
+        return f"None of the {len(counted)} models says **{class_names[expected]}**: {others}."
+    return f"{agreeing} of {len(counted)} models say **{class_names[expected]}**; {others}."
 
 
 def _class_names(run) -> tuple[str, ...] | None:

@@ -436,7 +436,7 @@ def bend(reading: inference.Reading, predictor, picture, class_names: tuple[str,
     probabilities = predictor.predict(image)
     predicted = int(np.argmax(probabilities))
     with image_column:
-        st.markdown("**What the model gets now**")
+        st.markdown("**What the model gets**")
         st.image(gallery.enlarge(image[None], 168)[0], width=168, caption=words.capitalize(),
                  alt="The bent 28 by 28 pixel image given to the model")
         st.metric("Bent prediction", class_names[predicted], delta=f"{float(probabilities.max()):.0%} sure",
@@ -450,9 +450,10 @@ def bend(reading: inference.Reading, predictor, picture, class_names: tuple[str,
             st.caption(f":red[Changed: it was **{before}** before bending.]")
     with chart_column:
         probability_chart(probabilities, class_names, predicted, key="draw_bent_probabilities")
-    st.caption("A convolution looks for the same strokes everywhere, so a CNN usually takes a shift in its "
-               "stride; a dense network learned each pixel's place. Open *Every model votes* to compare them on "
-               "this very image.")
+    st.caption("Move the digit a few pixels and compare the models in *Every model votes*: a dense network "
+               "learned where each pixel was and loses a moved digit first; a convolution finds a stroke wherever "
+               "it is, so a CNN holds on longer; a CNN trained on moved and turned digits (the Modern CNN, with "
+               "data augmentation) holds on longest.")
 
 
 def votes(reading: inference.Reading, picture, chosen: runs.Run, class_names: tuple[str, ...]) -> None:
@@ -470,30 +471,38 @@ def votes(reading: inference.Reading, picture, chosen: runs.Run, class_names: tu
 
     all_votes = inference.vote(store, voting_runs, image, on_progress=show_progress)
     progress.empty()
-    majority = inference.majority(all_votes)
+    # What the drawing is: the true label a student picked in the Save tab, else the answer at the top.
+    true_label = st.session_state.get(true_label_key(reading))
+    expected = reading.predicted_class if true_label is None else int(true_label)
+    reference = "the true label chosen in the Save tab" if true_label is not None else "the answer at the top"
 
-    image_column, table_column = st.columns([1, 5], gap="medium")
-    with image_column:
-        st.image(gallery.enlarge(image[None], 112)[0], width=112, caption=words.capitalize(),
-                 alt="The 28 by 28 pixel image every model reads")
-    with table_column:
-        st.markdown(inference.describe_votes(all_votes, class_names))
-        st.dataframe(votes_table(all_votes, majority, chosen, class_names), hide_index=True, width="stretch",
-                     column_config={
-                         "Confidence": st.column_config.ProgressColumn(
-                             "Confidence", min_value=0.0, max_value=1.0, format="percent"),
-                         "Test accuracy": st.column_config.NumberColumn("Test accuracy", format="percent"),
-                     })
-        notes = ["Rows in red disagree with the majority. Bend the drawing (previous tab) and watch who holds on."]
+    image_column, summary_column = st.columns([1, 6], gap="medium", vertical_alignment="center")
+    image_column.image(gallery.enlarge(image[None], 112)[0], width=112, caption=words.capitalize(),
+                       alt="The 28 by 28 pixel image every model reads")
+    with summary_column:
+        st.markdown("#### " + inference.describe_votes(all_votes, class_names, expected))
+        notes = [f"Rows in red do not say {class_names[expected]} ({reference}). Bend the drawing (previous tab) "
+                 "and watch which models hold on."]
         if left_out:
             notes.append(f"The {len(voting_runs)} newest models vote; {left_out} older "
                          f"{'one is' if left_out == 1 else 'ones are'} left out to keep the table quick. Choose "
                          "a model at the top to make sure it votes.")
         st.caption(" ".join(notes))
+    st.dataframe(votes_table(all_votes, expected, chosen, class_names), hide_index=True, width="stretch",
+                 column_config={
+                     "Model": st.column_config.TextColumn("Model", width=180),
+                     "Architecture": st.column_config.TextColumn("Architecture", width=280),
+                     "Prediction": st.column_config.TextColumn("Prediction", width=85),
+                     "Confidence": st.column_config.ProgressColumn(
+                         "Confidence", min_value=0.0, max_value=1.0, format="percent", width=140),
+                     "Test accuracy": st.column_config.NumberColumn(
+                         "Test accuracy", format="percent", width=105,
+                         help="Accuracy on the dataset's test images, measured after training."),
+                 })
 
 
-def votes_table(all_votes, majority, chosen, class_names):
-    """The votes as a styled table: one row per model, rows that disagree with the majority in red."""
+def votes_table(all_votes, expected: int, chosen, class_names):
+    """The votes as a styled table: one row per model, in red the rows that do not say `expected`."""
     rows = pandas.DataFrame([{
         "Model": vote.run.name + ("  ← chosen" if vote.run.id == chosen.id else ""),
         "Architecture": vote.architecture,
@@ -501,13 +510,18 @@ def votes_table(all_votes, majority, chosen, class_names):
         "Confidence": vote.confidence,
         "Test accuracy": vote.run.test_accuracy,
     } for vote in all_votes])
-    disagrees = [vote.predicted_class is not None and vote.predicted_class != majority for vote in all_votes]
+    differs = [vote.predicted_class is not None and vote.predicted_class != expected for vote in all_votes]
 
     def colour(row):
-        style = "background-color: rgba(255, 75, 75, 0.18)" if disagrees[row.name] else ""
+        style = "background-color: rgba(255, 75, 75, 0.18)" if differs[row.name] else ""
         return [style] * len(row)
 
     return rows.style.apply(colour, axis=1)
+
+
+def true_label_key(reading: inference.Reading) -> str:
+    """The session key of the Save tab's label choice for this very drawing (a new drawing, a new choice)."""
+    return "draw_true_label_" + hashlib.sha1(reading.preprocessed.image.tobytes()).hexdigest()[:16]
 
 
 def save_drawing(reading: inference.Reading, chosen: runs.Run, class_names: tuple[str, ...]) -> None:
@@ -517,8 +531,8 @@ def save_drawing(reading: inference.Reading, chosen: runs.Run, class_names: tupl
                 "digit.", icon=":material/info:")
         return
     image = reading.preprocessed.image
-    fingerprint = hashlib.sha1(image.tobytes()).hexdigest()[:16]
-    label_key = f"draw_true_label_{fingerprint}"
+    label_key = true_label_key(reading)
+    fingerprint = label_key.removeprefix("draw_true_label_")
     image_column, label_column = st.columns([1, 5], gap="medium")
     image_column.image(gallery.enlarge(image[None], 112)[0], width=112, caption="Saved as 28 × 28",
                        alt="The 28 by 28 pixel image that will be saved")
@@ -527,6 +541,8 @@ def save_drawing(reading: inference.Reading, chosen: runs.Run, class_names: tupl
         label = st.segmented_control(
             "What digit is it really?", list(range(len(class_names))), default=reading.predicted_class,
             format_func=lambda index: class_names[index], required=True, key=label_key,
+            # Kept while another tab is open: the votes are counted against it.
+            persist_state="page",
         )
         label = reading.predicted_class if label is None else int(label)
         if label != reading.predicted_class:

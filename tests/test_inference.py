@@ -326,6 +326,11 @@ def test_the_majority_and_the_sentence_for_the_class():
     assert inference.majority(split) == 7
     assert inference.describe_votes(split, digits) == "2 of 3 models say **7**; CNN says 1."
 
+    # Against what the drawing is meant to be, rather than the majority: a shifted 7 that most models miss.
+    assert inference.describe_votes(split, digits, expected=1) == "1 of 3 models say **1**; ANN says 7; MLP says 7."
+    assert inference.describe_votes(split, digits, expected=4) == (
+        "None of the 3 models says **4**: CNN says 1; ANN says 7; MLP says 7.")
+
     # A tie goes to the class the first voter (the chosen model) said.
     assert inference.majority([_vote("CNN", 4), _vote("ANN", 9)]) == 4
     assert inference.majority([_vote("gone", None)]) is None

@@ -249,6 +249,13 @@ def test_every_compatible_model_votes_and_a_disagreement_is_named(trained_run, c
     assert list(rows["Prediction"]) == ["1", "7"]
     assert rows["Confidence"][1] == pytest.approx(0.82)
     assert "1 of 2 models say **1**; Dense one says 7." in markdown_text(at)
+    assert any("Rows in red do not say 1 (the answer at the top)" in caption.value for caption in at.caption)
+
+    # A student who says the drawing is really a 7 turns the table around.
+    open_tab(at, SAVE_TAB).segmented_control[0].set_value(7).run()
+    open_tab(at, VOTES_TAB)
+    assert "1 of 2 models say **7**; test cnn says 1." in markdown_text(at)
+    assert any("(the true label chosen in the Save tab)" in caption.value for caption in at.caption)
 
 
 def test_the_sliders_bend_the_image_given_to_the_model_and_reset_puts_it_back(trained_run, canvas, model_inputs):
