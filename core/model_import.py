@@ -128,7 +128,7 @@ def import_model(data: bytes, filename: str, store: RunStore, *, dataset: str, o
                             f"{str(error).splitlines()[0][:300]}") from None
     base_name = os.path.basename(filename)
     run = store.create(dataset=dataset, architecture="imported", hyperparameters={}, owner=owner,
-                       name=name or f"imported {base_name}", status="running")
+                       name=name or os.path.splitext(base_name)[0], status="running")
     try:
         store.save_model(run.id, model)
         store.save_array(run.id, "test_probabilities", result.probabilities)

@@ -94,9 +94,10 @@ def choose_run() -> runs.Run | None:
     ids = [run.id for run in candidates]
     pending = st.session_state.pop(PENDING_RUN_KEY, None)
     if pending in ids:
-        # A run just imported: show it. The picker starts on the visitor's current run once its state is gone.
+        # A run just imported: show it. Setting the picker's state (not only dropping it) also moves the
+        # select box the browser shows, which would otherwise keep the run it showed before.
         _common.set_run(pending)
-        st.session_state.pop(PICKER_KEY, None)
+        st.session_state[PICKER_KEY] = pending
     if st.session_state.get(PICKER_KEY) not in (None, *ids):
         # The run shown last was deleted (here or by its owner elsewhere): start again on the first one.
         st.session_state.pop(PICKER_KEY, None)
@@ -117,29 +118,42 @@ def _flash(kind: str, text: str) -> None:
 
 def _show_flash() -> None:
     kind, text = st.session_state.pop(FLASH_KEY, (None, None))
+    # Always one container here, filled or not, so that the widgets below keep their place in the page and
+    # an open popover stays open when the message goes away.
+    slot = st.container()
     if kind == "success":
-        st.success(text, icon=":material/check_circle:")
+        slot.success(text, icon=":material/check_circle:")
     elif kind == "error":
-        st.error(text, icon=":material/error:")
+        slot.error(text, icon=":material/error:")
 
 
 # --- deleting a run --------------------------------------------------------------------------------------------
 
 
 def _delete(run_id: str, name: str) -> None:
-    """Deletes the run (a button callback, so the page is drawn again without it)."""
+    """Deletes the run as this session, then draws the whole page again without it (with a message)."""
     try:
         _common.run_store().delete(run_id, owner=_common.owner())
     except (PermissionError, ValueError, runs.RunNotFound, OSError) as error:
-        _flash("error", f"**“{name}” was not deleted:** {error}")
-        return
+        reason = error.args[0] if isinstance(error, runs.RunNotFound) else error
+        _flash("error", f"**“{name}” was not deleted:** {reason}")
+        st.rerun()
     if _common.run_id() == run_id:
         _common.set_run(None)
-    st.session_state.pop(PICKER_KEY, None)
+    # Show the run the page lists first now, in the select box too (see choose_run).
+    remaining = sorted(_common.run_store().list(), key=_shown_first)
+    if remaining:
+        _common.set_run(remaining[0].id)
+        st.session_state[PICKER_KEY] = remaining[0].id
+    else:
+        st.session_state.pop(PICKER_KEY, None)
     _flash("success", f"Deleted “{name}”, with its model and results.")
+    st.rerun()
 
 
+@st.fragment
 def delete_control(run: runs.Run) -> None:
+    # A fragment: ticking the confirmation redraws only this popover, which stays open.
     with st.popover("Delete", icon=":material/delete:", width="stretch",
                     help="Delete this run for everyone: only the student who trained it can."):
         refusal = results_view.deletion_refusal(run, _common.owner())
@@ -150,8 +164,9 @@ def delete_control(run: runs.Run) -> None:
             return
         st.markdown(f"Delete **{run.name}**, its model and its results, for everyone? This cannot be undone.")
         confirmed = st.checkbox("Yes, delete this run", key=f"results_page_delete_confirm_{run.id}")
-        st.button("Delete this run", icon=":material/delete_forever:", type="primary", disabled=not confirmed,
-                  on_click=_delete, args=(run.id, run.name), key="results_page_delete")
+        if st.button("Delete this run", icon=":material/delete_forever:", type="primary", disabled=not confirmed,
+                     key="results_page_delete"):
+            _delete(run.id, run.name)
 
 
 # --- importing a model -----------------------------------------------------------------------------------------
@@ -175,7 +190,7 @@ def import_section() -> None:
             format_func=lambda name: datasets.get_info(name).title, key="results_page_import_dataset",
             help="The model is tested on this dataset's test images; its input must fit them.")
         name = name_column.text_input("Name (optional)", max_chars=100, key="results_page_import_name",
-                                      placeholder=f"imported {uploaded.name}" if uploaded else "imported model")
+                                      placeholder=uploaded.name.rsplit(".", 1)[0] if uploaded else "the file's name")
         st.caption(f"Up to {limit} MB. A model trained the usual way (pixels divided by 255 outside the model) "
                    "is wrapped so that it takes the app's raw images.")
         if not st.button("Import", icon=":material/upload:", disabled=uploaded is None, key="results_page_import"):
