@@ -607,7 +607,7 @@ def export_section(run: runs.Run) -> None:
                    + (" and downloads the whole MNIST (the app's sample is part of it)."
                       if run.dataset == "mnist_sample" else "."))
     with st.expander("Read the script", icon=":material/description:"):
-        st.code(script, language="python", line_numbers=True)
+        st.code(script, language="python", line_numbers=True, height=560)
 
 
 # --- the page --------------------------------------------------------------------------------------------------
