@@ -1,7 +1,7 @@
 """Results: how good a trained model is on the test set, and where it goes wrong.
 
 From top to bottom: a choice of run (finished runs with a model first; a damaged, failed or unfinished run
-says what is wrong with it instead of breaking the page), then four tabs.
+says what is wrong with it instead of breaking the page), then six tabs.
 
 - **Summary**: test accuracy, loss, macro ROC AUC and the number of mistakes; the loss and accuracy curves of
   training and validation, one point per epoch; the accuracy of each class.
