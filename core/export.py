@@ -425,6 +425,7 @@ def standalone_script(run, model) -> str:
         add("")
         add("")
         add("callbacks.append(keras.callbacks.LearningRateScheduler(cosine_decay))")
+        add("")
     if patience:
         add(f"# Stop once the {'validation ' if uses_validation else ''}loss has not improved for {patience} "
             f"epoch{'s' if patience != 1 else ''}, and keep the best epoch's weights.")
