@@ -212,11 +212,14 @@ def _conv_block(layers, x, filters, name):
 
 
 # How strongly modern_cnn's augmentation changes grey-scale training digits the way people's drawings differ.
-# Slant: the largest horizontal shear, as a share of the height (0.25 leans a digit's top about 14 degrees).
-SLANT_FACTOR = 0.25
-# Stroke thickness: the largest step towards a pen one pixel wider on each side (1.0) or towards the thinnest
-# stroke (-1.0), drawn per image.
-STROKE_THICKNESS_FACTOR = 0.7
+# Slant: the largest horizontal shear, in pixels per pixel of height (0.15 leans a digit by up to 8.5 degrees
+# either way, on top of the rotation of up to 15 degrees). Stroke thickness: the largest step towards a pen one
+# pixel wider on each side (1.0), or towards thinner strokes (-1.0), drawn per image. Measured on the sample
+# with the default digit model (seeds 42 and 7): stronger settings (slant 0.25, thickness 0.7) lost up to 0.6
+# points on the sample's test digits and read no more drawn digits; these keep the test accuracy (98.7-98.8%)
+# and read 99.6-99.9% of the drawn digits.
+SLANT_FACTOR = 0.15
+STROKE_THICKNESS_FACTOR = 0.3
 
 
 def _stroke_thickness(layers, keras, image_shape, factor):
