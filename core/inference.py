@@ -38,12 +38,13 @@ from PIL import Image, ImageOps
 from core import architectures, backend, datasets, preprocess
 
 # How many models vote on one drawing at most: the chosen one and the newest others. Each model that is not
-# in memory yet takes about a second to load (the first time the table is opened), and each vote about a
-# millisecond after that; twelve keeps the first opening short and the table readable on a projector.
+# in memory yet takes 0.1-0.5 s to load on two CPU cores (once per server, the first time the table is
+# opened), and each vote about a millisecond after that; twelve keeps that first opening to a few seconds and
+# the table readable on a projector.
 MAX_VOTERS = 12
-# The Predictors kept in memory. A small CNN takes a few megabytes (measured: 3-10 MB with its traced
-# graph). Every voter stays cached, with room left for the models other visitors are looking at, so that
-# moving a robustness slider never reloads a model.
+# The Predictors kept in memory. A small model with its traced graph takes a few to a few tens of megabytes
+# (measured: under 30 MB each for the ANN, MLP and CNN). Every voter stays cached, with room left for the
+# models other visitors are looking at, so that moving a robustness slider never reloads a model.
 CACHE_SIZE = MAX_VOTERS + 8
 
 # Uploaded files: the formats we read, and the limits that keep a hostile or huge file from exhausting memory.

@@ -1,14 +1,24 @@
 """Draw page: the student draws a digit and the model reads it, live.
 
 The screen, top to bottom: a model picker (digit models first; a Fashion-MNIST model is allowed and says that
-it knows clothes), then three columns. Left, the 280x280 black canvas with a white pen, a pen-width slider and
-a Clear button (or an uploaded picture instead of the canvas). Middle, the model's answer in large type, the
-`st.metric` labelled "Prediction", and the probability of every class as a bar chart. Right, the 28x28 image
-the model actually received and, in an expander, how the drawing became that image.
+it knows clothes), then the main view, which fits a 1280x900 screen. Left, the 280x280 black canvas with a
+white pen, a pen-width slider and a Clear button (or an uploaded picture instead of the canvas). Right, the
+model's answer in large type (the `st.metric` labelled "Prediction") with a link to the Inside page, the 28x28
+image the model actually received, and the probability of every class as a bar chart.
+
+Below the answer, four tabs for the lesson; only the open one runs (`st.tabs(on_change="rerun")`):
+- How it becomes 28 × 28: the stages of the MNIST recipe, and what a naive squeeze gives.
+- Bend the drawing: sliders move, turn, resize and thicken the model's input (`core.robustness`), a toggle
+  skips the recipe; the bent image, its prediction and probabilities change as a slider is released.
+- Every model votes: every compatible trained run reads the same (possibly bent) image (`inference.vote`); a
+  table of model, architecture, prediction and confidence, in red the rows that miss.
+- Save with its true label: the student picks the digit they meant and saves the MNIST-style image into the
+  class's own test set (`core.class_set`), shown on the Class drawings page.
 
 Each mouse release reruns the page. The preprocessing and the prediction take a few milliseconds
-(`core.inference`), so the answer appears as soon as the pen is lifted. When no digit model exists yet, one
-button trains the default digit model on the offline sample and the page carries on with it.
+(`core.inference`), so the answer appears as soon as the pen is lifted. Every reading is shared with the other
+pages (`_common.set_current_drawing`). When no digit model exists yet, one button trains the default digit
+model on the offline sample and the page carries on with it.
 """
 
 import hashlib
