@@ -342,6 +342,7 @@ def answer(predictor, picture, source: str, class_names: tuple[str, ...]) -> inf
 # --- below the answer: four tabs, each computed only while it is open ---------------------------------------
 
 TAB_KEY = "draw_tab"
+OPEN_TAB_KEY = "draw_open_tab"
 RECIPE_TAB = ":material/transform: How it becomes 28 × 28"
 BEND_TAB = ":material/tune: Bend the drawing"
 VOTES_TAB = ":material/how_to_vote: Every model votes"
@@ -394,8 +395,13 @@ def model_input(reading: inference.Reading, picture) -> tuple[np.ndarray, str, b
 def below_the_answer(reading: inference.Reading, predictor, picture, chosen: runs.Run,
                      class_names: tuple[str, ...]) -> None:
     """Four tabs for the lesson; only the open one runs, so the answer itself stays as fast as before."""
+    # The tabs vanish while the canvas is blank (after Clear), and Streamlit forgets a widget it did not draw:
+    # the tab a student had open comes back with the next drawing.
+    if TAB_KEY not in st.session_state and st.session_state.get(OPEN_TAB_KEY):
+        st.session_state[TAB_KEY] = st.session_state[OPEN_TAB_KEY]
     recipe_tab, bend_tab, votes_tab, save_tab = st.tabs(
         [RECIPE_TAB, BEND_TAB, VOTES_TAB, SAVE_TAB], key=TAB_KEY, on_change="rerun")
+    st.session_state[OPEN_TAB_KEY] = st.session_state.get(TAB_KEY)
     if recipe_tab.open:
         with recipe_tab:
             recipe_stages(reading, predictor, picture, class_names)

@@ -367,3 +367,19 @@ def test_a_blank_canvas_offers_no_votes_no_sliders_and_no_saving(trained_run, ca
     assert not any(button.label == "Save to the class drawings" for button in at.button)
     assert [slider.key for slider in at.slider] == ["draw_pen_width"]
     assert at.session_state["current_drawing"] is None
+
+
+def test_the_open_tab_comes_back_after_clearing_the_canvas(trained_run, canvas):
+    canvas.picture = drawn_one()
+    at = open_tab(open_draw_page(), BEND_TAB)
+    at.slider(key="draw_bend_shift_x").set_value(3).run()
+    # Clear: the canvas is blank, the tabs go away.
+    canvas.picture = None
+    at.run()
+    assert len(at.tabs) == 0
+    # The next drawing opens the same tab, with the sliders where they were.
+    canvas.picture = drawn_one()
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["draw_tab"] == BEND_TAB
+    assert at.slider(key="draw_bend_shift_x").value == 3
