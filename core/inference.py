@@ -261,13 +261,15 @@ class Vote:
         return None if self.probabilities is None else float(np.max(self.probabilities))
 
 
-def voters(candidates, chosen=None, limit: int = MAX_VOTERS) -> tuple[list, int]:
+def voters(candidates, chosen=None, limit: int | None = None) -> tuple[list, int]:
     """The runs that vote with `chosen`, and how many more could have voted but were left out.
 
     Voters are the `compatible_runs` that know the same classes as `chosen` (digit models vote on a digit,
-    clothes models on clothes), newest first as the run store lists them, at most `limit` of them. The
-    chosen run always votes and comes first. Without `chosen`, the first compatible run decides the classes.
+    clothes models on clothes), newest first as the run store lists them, at most `limit` of them
+    (`MAX_VOTERS` by default). The chosen run always votes and comes first. Without `chosen`, the first
+    compatible run decides the classes.
     """
+    limit = MAX_VOTERS if limit is None else limit
     if limit < 1:
         raise ValueError(f"limit must be 1 or more (how many models vote), received {limit}.")
     compatible = compatible_runs(candidates)

@@ -500,9 +500,9 @@ def votes(reading: inference.Reading, picture, chosen: runs.Run, class_names: tu
         notes = [f"Rows in red do not say {class_names[expected]} ({reference}). Bend the drawing (previous tab) "
                  "and watch which models hold on."]
         if left_out:
-            notes.append(f"The {len(voting_runs)} newest models vote; {left_out} older "
+            notes.append(f"{len(voting_runs)} models vote, the chosen one and the newest; {left_out} older "
                          f"{'one is' if left_out == 1 else 'ones are'} left out to keep the table quick. Choose "
-                         "a model at the top to make sure it votes.")
+                         "a model at the top to make it vote.")
         st.caption(" ".join(notes))
     st.dataframe(votes_table(all_votes, expected, chosen, class_names), hide_index=True, width="stretch",
                  column_config={

@@ -383,3 +383,14 @@ def test_the_open_tab_comes_back_after_clearing_the_canvas(trained_run, canvas):
     assert not at.exception, at.exception
     assert at.session_state["draw_tab"] == BEND_TAB
     assert at.slider(key="draw_bend_shift_x").value == 3
+
+
+def test_with_more_models_than_the_table_takes_the_newest_vote_and_the_rest_are_counted(trained_run, canvas,
+                                                                                      isolated_runs, monkeypatch):
+    monkeypatch.setattr(inference, "MAX_VOTERS", 2)
+    copy_run(isolated_runs, trained_run, "20991231-000000-ann-dddddd", name="Newest")
+    copy_run(isolated_runs, trained_run, "20000101-000000-ann-eeeeee", name="Oldest")
+    canvas.picture = drawn_one()
+    at = open_tab(open_page("pages/draw.py", run_id=trained_run), VOTES_TAB)
+    assert list(at.dataframe[0].value["Model"]) == ["test cnn  ← chosen", "Newest"]
+    assert any("2 models vote, the chosen one and the newest; 1 older one is left out" in caption.value for caption in at.caption)
