@@ -15,7 +15,7 @@ PAGES = [
     st.Page("pages/results.py", title="3 · Results", icon=":material/analytics:", url_path="results"),
     st.Page("pages/draw.py", title="4 · Draw", icon=":material/draw:", url_path="draw"),
     st.Page("pages/inside.py", title="5 · Inside the network", icon=":material/visibility:", url_path="inside"),
-    st.Page("pages/class_set.py", title="6 · Class drawings", icon=":material/groups:", url_path="class-drawings"),
+    st.Page("pages/class_set.py", title="6 · Class drawings", icon=":material/groups:", url_path="class_set"),
 ]
 
 page = st.navigation(PAGES)

@@ -25,7 +25,7 @@ def test_home_explains_the_app_and_links_every_step_in_order():
     assert app.title[0].value.endswith("Neural Canvas")
     links = app.get("page_link")
     assert [link.proto.page for link in links] == ["datasets", "train", "results", "draw", "inside",
-                                                   "class-drawings"]
+                                                   "class_set"]
     assert [link.proto.label for link in links] == ["Open Datasets", "Open Train", "Open Results", "Open Draw",
                                                     "Open Inside the network", "Open Class drawings"]
     headings = [markdown.value for markdown in app.markdown]
