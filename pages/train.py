@@ -4,8 +4,8 @@ From top to bottom the screen shows: the dataset; a panel with the architecture,
 training settings and the model's layer table with its parameter count (which update before anything
 trains); a line that sums up what will train, a run name and the Train button; the training this visitor
 watches (its place in the queue, then a progress bar with live loss and accuracy curves, then the test
-results); the other trainings on this server; and the finished runs of this dataset, their validation curves
-overlaid. The settings panel folds away when a training starts, so that its curves come up on the screen.
+results); the other trainings on this server, which follow by themselves while anything trains; and the
+finished runs of this dataset, their validation curves overlaid. The settings panel folds away when a training starts, so that its curves come up on the screen.
 Under the curves, live and finished, one sentence says what they show (still learning, or overfitting since
 the best epoch, which the curves mark with a dashed line).
 
@@ -50,6 +50,11 @@ LEARNING_RATE_STEPS = (1, 2, 5)
 # Integer settings with a range this small get a slider; wider ones a number box with the same limits.
 SLIDER_MAXIMUM_RANGE = 50
 FINISHED_STATUSES = ("completed", "stopped")
+# How often the list of the other trainings on this server redraws itself while anything trains.
+OTHER_TRAININGS_SECONDS = 2.0
+# The trainings the list showed last, newest first, so that one that ends stays listed as finished.
+OTHER_RUNS_KEY = "train_other_runs"
+OTHER_RUNS_REMEMBERED = 5
 
 
 # --- helpers -------------------------------------------------------------------------------------------------
@@ -332,6 +337,9 @@ def train_button(dataset: str, architecture: str, settings: dict, *, enabled: bo
         st.error(f"The training could not start: {error}")
         return
     st.session_state[WATCHED_RUN_KEY] = run_id
+    # The sidebar is drawn now, with the run queued: the live view redraws the page once it sees it running,
+    # even when the training has already started by its first look.
+    st.session_state.setdefault(SEEN_STATE_KEY, {})[run_id] = "queued"
     st.session_state[FOLD_SETUP_KEY] = True
     _common.set_run(run_id)
     # Run the whole page again so that the sidebar names the new model, and the settings fold away.
@@ -410,9 +418,14 @@ def live_training(run_id: str, name: str, epochs: int | None) -> None:
         seen[run_id] = status.state
         st.rerun(scope="app")
         return
-    heading, stop_column = st.columns([4, 1], vertical_alignment="center")
-    heading.subheader(f"Training: {name}")
-    with stop_column:
+    if status.owner == _common.owner():
+        # A row that gives the button the width of its label ("Stop training" whole at 1024 px) and the heading
+        # the rest: fixed column shares cut the label at narrow windows.
+        with st.container(horizontal=True, vertical_alignment="center", gap="medium", wrap=False):
+            st.subheader(f"Training: {name}", width="stretch")
+            stop_button(status)
+    else:
+        st.subheader(f"Training: {name}")
         stop_button(status)
     if status.state == "queued":
         queue_place(status)
@@ -546,31 +559,93 @@ def progress_summary(run: runs.Run) -> str:
     return f"running, epoch {latest['epoch']} of {latest['epochs']} ({latest['progress']:.0%})"
 
 
-def other_trainings() -> None:
-    """Trainings queued or running on this server other than the watched one, each of which can be watched.
+def other_training_line(run: runs.Run, me: str) -> str:
+    """"**Bob's CNN** (yours) · cnn on mnist · *running, epoch 3 of 10 (25%)*": one training in one line."""
+    whose = " (yours)" if run.meta.get("owner") == me else ""
+    # A run named by default is already called "<architecture> on <dataset>": say it once.
+    what = "" if run.name == f"{run.architecture} on {run.dataset}" else f" · {run.architecture} on {run.dataset}"
+    if run.status in runs.ACTIVE_STATUSES:
+        where = progress_summary(run)
+    elif run.status == "completed" and run.test_accuracy is not None:
+        where = f"finished, {run.test_accuracy:.1%} on the test images"
+    elif run.status == "stopped":
+        epochs = (run.meta.get("hyperparameters") or {}).get("epochs")
+        where = f"stopped after {run.meta.get('epochs_done') or 0} of {epochs} epochs"
+    else:
+        where = run.status
+    return f"**{run.name}**{whose}{what} · *{where}*"
 
-    After a full page reload the browser is a new session: the training it started is found here.
-    """
-    watched = st.session_state.get(WATCHED_RUN_KEY)
+
+def other_runs(run_ids: list[str]) -> list[runs.Run]:
     store = _common.run_store()
-    active = [run for run in store.list() if run.status in runs.ACTIVE_STATUSES and run.id != watched]
-    if not active:
+    found = []
+    for run_id in run_ids:
+        try:
+            found.append(store.get(run_id))
+        except (KeyError, ValueError):
+            continue  # Deleted meanwhile.
+    return found
+
+
+def draw_other_trainings(shown: list[runs.Run]) -> None:
+    if not shown:
         return
     st.divider()
     st.subheader("Trainings on this server")
     st.caption("They train one after another. One started before the page was reloaded is listed here too: "
                "watch it, but only the browser session that started it can stop it.")
     me = _common.owner()
-    for run in active:
+    for run in shown:
         text_column, button_column = st.columns([4, 1], vertical_alignment="center")
-        whose = " (yours)" if run.meta.get("owner") == me else ""
-        # A run named by default is already called "<architecture> on <dataset>": say it once.
-        what = "" if run.name == f"{run.architecture} on {run.dataset}" else f" · {run.architecture} on {run.dataset}"
-        text_column.markdown(f"**{run.name}**{whose}{what} · *{progress_summary(run)}*")
+        text_column.markdown(other_training_line(run, me))
         if button_column.button("Watch", key=f"watch_{run.id}", icon=":material/visibility:"):
             st.session_state[WATCHED_RUN_KEY] = run.id
             _common.set_run(run.id)
             st.rerun()
+
+
+def remember_other_trainings(shown: list[runs.Run]) -> None:
+    """Keeps the last few listed trainings, so that one that ends stays listed as finished for this visitor."""
+    seen = [run.id for run in shown]
+    seen += [run_id for run_id in st.session_state.get(OTHER_RUNS_KEY, []) if run_id not in seen]
+    st.session_state[OTHER_RUNS_KEY] = seen[:OTHER_RUNS_REMEMBERED]
+
+
+def other_trainings() -> None:
+    """Trainings queued or running on this server other than the watched one, each of which can be watched,
+    and the last few of them that ended since this visitor saw them.
+
+    After a full page reload the browser is a new session: the training it started is found here.
+    While anything trains the list follows by itself (places in the queue, epochs, the end); once all is
+    quiet it is drawn once and polls nothing.
+    """
+    watched = st.session_state.get(WATCHED_RUN_KEY)
+    active = [run.id for run in _common.run_store().list() if run.status in runs.ACTIVE_STATUSES]
+    remembered = [run_id for run_id in st.session_state.get(OTHER_RUNS_KEY, []) if run_id not in active]
+    listed = [run_id for run_id in active + remembered if run_id != watched]
+    if active or _common.training_queue().active():
+        live_other_trainings(listed)
+    else:
+        draw_other_trainings(other_runs(listed))
+
+
+@st.fragment(run_every=OTHER_TRAININGS_SECONDS)
+def live_other_trainings(listed: list[str]) -> None:
+    """Redraws the other trainings every few seconds, with any a classmate queued meanwhile; once none is
+    queued or running, draws the whole page once, which stops this fragment.
+
+    Every few seconds is enough for epochs and places in the queue, and costs one small file read per
+    training listed: the cores stay with the training.
+    """
+    watched = st.session_state.get(WATCHED_RUN_KEY)
+    queued_here = [status.run_id for status in _common.training_queue().active()]
+    run_ids = [run_id for run_id in dict.fromkeys(queued_here + listed) if run_id != watched]
+    shown = other_runs(run_ids)
+    remember_other_trainings(shown)
+    draw_other_trainings(shown)
+    if not queued_here and not any(run.status in runs.ACTIVE_STATUSES for run in shown):
+        # All ended: the whole page once, which draws the list without this fragment.
+        st.rerun(scope="app")
 
 
 # --- comparing runs --------------------------------------------------------------------------------------------
@@ -649,7 +724,7 @@ def setup_summary(architecture: architectures.Architecture, settings: dict, summ
                  f"{settings['batch_size']}, {settings['optimizer']} at learning rate {settings['learning_rate']:g}")
     if settings.get(EARLY_STOPPING):
         parts.append(f"early stopping after {settings[EARLY_STOPPING]} epochs without improvement")
-    st.markdown(" · ".join(parts))
+    st.markdown(" · ".join(parts), width="stretch")
 
 
 def train_page() -> None:
@@ -663,10 +738,9 @@ def train_page() -> None:
     problem = settings_problem(dataset_info, settings)
     if problem:
         st.error(problem)
-    summary_column, share_column = st.columns([3, 1], vertical_alignment="center")
-    with summary_column:
+    # The popover button keeps the width of its label ("Share this setup" whole at 1024 px); the summary the rest.
+    with st.container(horizontal=True, vertical_alignment="center", gap="medium", wrap=False):
         setup_summary(architecture, settings, summary)
-    with share_column:
         share_setup(link)
     train_button(dataset_info.name, architecture.name, settings, enabled=available and problem is None)
     watched_training()

@@ -183,6 +183,60 @@ def test_a_new_session_finds_a_running_training_and_may_watch_but_not_stop_it():
         wait_for(lambda: queue.status(run_id).state == "finished", timeout=60, message="the training to stop")
 
 
+def record_fragments(monkeypatch) -> list:
+    """Makes every Streamlit fragment note its name and `run_every` each time a page draws it."""
+    import streamlit
+
+    drawn = []
+    real_fragment = streamlit.fragment
+
+    def recording_fragment(function=None, *, run_every=None, **options):
+        def decorate(body):
+            fragment = real_fragment(body, run_every=run_every, **options)
+
+            def draw(*args, **kwargs):
+                drawn.append((body.__name__, run_every))
+                return fragment(*args, **kwargs)
+
+            return draw
+
+        return decorate(function) if function is not None else decorate
+
+    monkeypatch.setattr(streamlit, "fragment", recording_fragment)
+    return drawn
+
+
+def test_other_trainings_follow_by_themselves_and_nothing_polls_once_all_is_quiet(monkeypatch):
+    drawn = record_fragments(monkeypatch)
+    app = open_train_page()
+    # Nothing trains: no fragment redraws anything on a timer.
+    assert drawn == []
+
+    queue = jobs.get_queue()
+    run_id = queue.submit("mnist_sample", "ann", {"epochs": 1, "batch_size": 64}, name="teacher's ann",
+                          owner="teacher", limit_train=640)
+    app.run()
+    assert not app.exception
+    # A classmate's training is listed by a fragment that redraws itself every few seconds.
+    assert ("live_other_trainings", 2.0) in drawn
+    line = next(text.value for text in app.markdown if "teacher's ann" in text.value)
+    assert any(state in line for state in ("queued", "starting", "running, epoch 1 of 1", "finished"))
+
+    wait_for(lambda: queue.status(run_id).state == "finished", timeout=120, message="the training to finish")
+    drawn.clear()
+    app.run()
+    assert not app.exception
+    # It stays listed, finished with its score, and nothing polls any more.
+    line = next(text.value for text in app.markdown if "teacher's ann" in text.value)
+    assert "finished, " in line and "% on the test images" in line
+    assert drawn == []
+    assert app.button(key=f"watch_{run_id}")
+
+    # A visitor who never saw it train is not shown it: the Results page lists finished runs.
+    other = open_train_page()
+    assert not any(header.value == "Trainings on this server" for header in other.subheader)
+
+
 def test_a_failed_run_says_why():
     store = runs.RunStore()
     run = store.create(dataset="mnist_sample", architecture="cnn", hyperparameters={"epochs": 3}, status="failed")
