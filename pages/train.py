@@ -128,12 +128,14 @@ def page_header(dataset_info: datasets.DatasetInfo) -> bool:
     """The title and the dataset; returns whether the dataset is on this machine."""
     st.title("Train a model")
     available = datasets.is_available(dataset_info.name)
-    left, right = st.columns([3, 1], vertical_alignment="bottom")
-    left.markdown(
-        f"Dataset: **{dataset_info.title}** · {dataset_info.num_train:,} training images of "
-        f"{' × '.join(map(str, dataset_info.image_shape))} pixels, {dataset_info.num_classes} classes."
-    )
-    right.page_link("pages/datasets.py", label="Choose another dataset", icon=":material/photo_library:")
+    # The link keeps the width of its label at 1024 px; the sentence takes the rest.
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium", wrap=False):
+        st.markdown(
+            f"Dataset: **{dataset_info.title}** · {dataset_info.num_train:,} training images of "
+            f"{' × '.join(map(str, dataset_info.image_shape))} pixels, {dataset_info.num_classes} classes.",
+            width="stretch")
+        st.page_link("pages/datasets.py", label="Choose another dataset", icon=":material/photo_library:",
+                     width="content")
     if not available:
         st.warning(
             f"**{dataset_info.title}** is not on this machine yet, so it cannot be trained on. "
@@ -208,14 +210,16 @@ def early_stopping_widget(architecture: str, spec: architectures.Hyperparameter)
 def settings_grid(architecture: str, specs) -> dict:
     """Widgets for `specs`, two to a row."""
     values = {}
-    for start in range(0, len(specs), 2):
-        for column, spec in zip(st.columns(2), specs[start:start + 2]):
+    # Early stopping (a switch and its patience) gets a row of its own: in half a column its label was cut.
+    paired = [spec for spec in specs if spec.name != EARLY_STOPPING]
+    for start in range(0, len(paired), 2):
+        for column, spec in zip(st.columns(2), paired[start:start + 2]):
             with column:
-                if spec.name == EARLY_STOPPING:
-                    values[spec.name] = early_stopping_widget(architecture, spec)
-                else:
-                    values[spec.name] = hyperparameter_widget(architecture, spec)
-    return values
+                values[spec.name] = hyperparameter_widget(architecture, spec)
+    for spec in specs:
+        if spec.name == EARLY_STOPPING:
+            values[spec.name] = early_stopping_widget(architecture, spec)
+    return {spec.name: values[spec.name] for spec in specs}
 
 
 # --- share by link ----------------------------------------------------------------------------------------------
