@@ -52,6 +52,7 @@ import secrets
 import tempfile
 import warnings
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -459,7 +460,8 @@ def read_file(data: bytes, filename: str = "the file") -> tuple[np.ndarray, np.n
             return _read_image_zip(archive, members, shown_name)
     except zipfile.BadZipFile as error:
         raise ValueError(f"{shown_name} is a damaged zip archive ({error}). Export it again and retry.") from None
-    except (zipfile.LargeZipFile, NotImplementedError, RuntimeError) as error:
+    except (zipfile.LargeZipFile, NotImplementedError, RuntimeError, zlib.error, csv.Error, EOFError,
+            MemoryError) as error:
         # Encrypted entries, unknown compression methods, zip64 oddities: not something this page exported.
         raise ValueError(f"{shown_name} cannot be read ({error}). Export it again from this page and retry.") \
             from None
@@ -654,8 +656,10 @@ def _read_npz(archive, members, shown_name) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _load_npy(archive, member, key, shown_name) -> np.ndarray:
+    data = _read_member(archive, member)
+    _check_npy_header(data, key, shown_name)
     try:
-        return np.load(io.BytesIO(_read_member(archive, member)), allow_pickle=False)
+        return np.load(io.BytesIO(data), allow_pickle=False)
     except ValueError as error:
         if "pickle" in str(error).lower():
             raise ValueError(
@@ -665,6 +669,32 @@ def _load_npy(archive, member, key, shown_name) -> np.ndarray:
         raise ValueError(f"The array {key} in {shown_name} cannot be read ({error}).") from None
     except (OSError, EOFError) as error:
         raise ValueError(f"The array {key} in {shown_name} is damaged ({error}).") from None
+
+
+def _check_npy_header(data: bytes, key: str, shown_name: str) -> None:
+    """Refuses an array whose header promises more numbers than its file holds, before numpy allocates them.
+
+    np.load allocates the whole array the header describes before reading any of it: a 200-byte file can ask
+    for terabytes.
+    """
+    stream = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                       else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read_header(stream)
+    except Exception as error:  # noqa: BLE001 - any header numpy cannot parse is a damaged file here
+        raise ValueError(f"The array {key} in {shown_name} is damaged ({error}).") from None
+    count = 1
+    for side in shape:
+        count *= int(side)
+    if dtype.hasobject:
+        return  # np.load refuses it below, with the message about Python objects
+    if count * dtype.itemsize > len(data):
+        raise ValueError(
+            f"The array {key} in {shown_name} says it holds {count:,} numbers but the file is far too small for "
+            "them (a damaged or forged file): it was refused."
+        )
 
 
 def _checked_arrays(images: np.ndarray, labels: np.ndarray, shown_name: str) -> tuple[np.ndarray, np.ndarray]:

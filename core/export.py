@@ -464,4 +464,5 @@ def standalone_script(run, model) -> str:
 
 
 def _one_line(text) -> str:
-    return " ".join(str(text).split()).replace('"""', "'''")
+    # Backslashes doubled: in a docstring, a run named "C:\Users" would be a broken \U escape.
+    return " ".join(str(text).split()).replace("\\", "\\\\").replace('"""', "'''")

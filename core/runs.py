@@ -57,6 +57,15 @@ def default_runs_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "runs"
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!<>|~$])")
+
+
+def markdown_safe(text) -> str:
+    """`text` (a run name, a value from a link) escaped so that Markdown shows it as typed: no links, no
+    images, no formatting a visitor could slip into a page other students see."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
 def clean_name(name) -> str:
     """A run name as a safe one-line label: no control characters, no surrounding space, 80 characters at most."""
     text = unicodedata.normalize("NFC", str(name or ""))

@@ -17,7 +17,7 @@ A link never makes the page fail. No Streamlit here: the page reads and writes `
 import dataclasses
 import urllib.parse
 
-from core import architectures, datasets
+from core import architectures, datasets, runs
 
 DATASET_PARAMETER = "dataset"
 ARCHITECTURE_PARAMETER = "arch"
@@ -100,12 +100,13 @@ def setup_from_query(query, *, fallback_architecture: str = architectures.DEFAUL
     for name, text in query.items():
         spec = specs.get(name)
         if spec is None:
-            problems.append(f"{name}={text!r}: {architecture or fallback_architecture} has no such setting.")
+            problems.append(f"{runs.markdown_safe(name)}={runs.markdown_safe(repr(text))}: "
+                            f"{architecture or fallback_architecture} has no such setting.")
             continue
         try:
             hyperparameters[name] = _parse(spec, text)
         except ValueError as error:
-            problems.append(f"{name}={text!r}: {error}")
+            problems.append(f"{runs.markdown_safe(name)}={runs.markdown_safe(repr(text))}: {error}")
     return SharedSetup(dataset, architecture, hyperparameters, tuple(problems))
 
 

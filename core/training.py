@@ -215,9 +215,9 @@ def _make_callbacks():
         images cost a fraction of a second per epoch.
         """
 
-        def __init__(self, images, batch_size: int = 250):
+        def __init__(self, images, batch_size: int = 250, save: Callable | None = None):
             super().__init__()
-            self.images, self.batch_size = images, batch_size
+            self.images, self.batch_size, self.save = images, batch_size, save
             self.probabilities: list[np.ndarray] = []
             self.seconds = 0.0
 
@@ -227,6 +227,9 @@ def _make_callbacks():
                      for first in range(0, len(self.images), self.batch_size)]
             self.probabilities.append(np.concatenate(parts).astype(np.float16))
             self.seconds += time.perf_counter() - start
+            # Saved every epoch, like the history: a server killed mid-training keeps the replay so far.
+            if self.save is not None:
+                self.save()
 
     return ProgressCallback, StopCallback, NaNCallback, BestCheckpoint, EarlyStopping, ReplayRecorder
 
@@ -346,7 +349,7 @@ def train(
     checkpoint = BestCheckpoint(lambda model: store.save_model(run_id, model), monitor)
     # The same test images every epoch, every class equally, chosen by the run's seed.
     replay_indices = replay.pick_images(data.y_test, seed=hp["seed"])
-    recorder = ReplayRecorder(data.x_test[replay_indices])
+    recorder = ReplayRecorder(data.x_test[replay_indices], save=lambda: save_replay())
     emit({"kind": "start", "run_id": run_id, "dataset": dataset, "architecture": architecture,
           "epochs": hp["epochs"], "steps_per_epoch": steps, "device": device,
           "train_images": len(train_indices), "validation_images": len(validation_indices),

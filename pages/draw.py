@@ -488,7 +488,8 @@ def votes(reading: inference.Reading, picture, chosen: runs.Run, class_names: tu
     all_votes = inference.vote(store, voting_runs, image, on_progress=show_progress)
     progress.empty()
     # What the drawing is: the true label a student picked in the Save tab, else the answer at the top.
-    true_label = st.session_state.get(true_label_key(reading))
+    # The Save tab's true label is a digit: it only judges models that read digits.
+    true_label = st.session_state.get(true_label_key(reading)) if inference.reads_digits(chosen) else None
     expected = reading.predicted_class if true_label is None else int(true_label)
     reference = "the true label chosen in the Save tab" if true_label is not None else "the answer at the top"
 

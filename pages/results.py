@@ -579,7 +579,11 @@ def export_section(run: runs.Run) -> None:
     with model_column:
         st.markdown("**The trained model**, as a Keras file. Load it with `keras.saving.load_model(path)` and it "
                     "classifies raw 0–255 images, as here; another Neural Canvas can import it.")
-        size = (run.path / "model.keras").stat().st_size if run.has_model else 0
+        try:
+            size = (run.path / "model.keras").stat().st_size if run.has_model else 0
+        except OSError:  # deleted in another session a moment ago
+            st.warning("This run's model file is gone: it was deleted a moment ago.", icon=":material/delete:")
+            return
         # The bytes are read only when the button is clicked, not at every run of the page.
         st.download_button(f"Download {export.model_file_name(run)}", data=functools.partial(export.model_bytes, run),
                            file_name=export.model_file_name(run), mime="application/octet-stream",

@@ -577,7 +577,7 @@ def other_training_line(run: runs.Run, me: str) -> str:
         where = f"stopped after {run.meta.get('epochs_done') or 0} of {epochs} epochs"
     else:
         where = run.status
-    return f"**{run.name}**{whose}{what} · *{where}*"
+    return f"**{runs.markdown_safe(run.name)}**{whose}{what} · *{where}*"
 
 
 def other_runs(run_ids: list[str]) -> list[runs.Run]:

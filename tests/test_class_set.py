@@ -415,3 +415,35 @@ def test_npz_holding_pickled_python_objects_is_refused(tmp_path):
 
 def test_npz_without_known_keys_says_which_keys_it_has(tmp_path):
     refused(tmp_path, npz_of(weights=np.zeros(3)), "weights.npz", "its arrays are: weights")
+
+
+def _npz_with(members: dict) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_an_npy_header_promising_a_huge_array_is_refused_before_numpy_allocates_it(tmp_path):
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False,
+                                                 "shape": (10**7, 10**7)})
+    forged = header.getvalue()
+    assert forged.startswith(b"\x93NUMPY") and len(forged) < 200
+    labels = io.BytesIO()
+    np.save(labels, np.zeros(1, dtype=np.int64))
+    data = _npz_with({"x_test.npy": forged, "y_test.npy": labels.getvalue()})
+    with pytest.raises(ValueError, match="far too small"):
+        class_set.ClassSet(tmp_path / "drawings").import_file(data, "forged.npz")
+
+
+def test_a_zip_with_corrupt_compressed_data_is_refused_with_a_message(tmp_path):
+    image = io.BytesIO()
+    np.save(image, np.zeros((1, 28, 28), dtype=np.uint8))
+    data = bytearray(_npz_with({"x_test.npy": image.getvalue() * 20, "y_test.npy": image.getvalue()}))
+    start = data.index(b"x_test.npy") + len("x_test.npy")
+    for offset in range(start + 5, start + 40):
+        data[offset] ^= 0xFF
+    with pytest.raises(ValueError):
+        class_set.ClassSet(tmp_path / "drawings").import_file(bytes(data), "corrupt.npz")

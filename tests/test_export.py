@@ -194,3 +194,11 @@ def test_file_names_are_safe():
     assert export.safe_file_name("CNN sur MNIST épais / v2", ".keras") == "CNN_sur_MNIST_epais_v2.keras"
     assert export.safe_file_name("///", ".py") == "model.py"
     assert len(export.safe_file_name("a" * 1000, ".keras")) == 60 + len(".keras")
+
+
+def test_a_run_name_with_backslashes_still_gives_a_script_that_compiles(trained_run):
+    store = runs.RunStore()
+    store.rename(trained_run, r'C:\Users\alice \N run """')
+    run = store.get(trained_run)
+    script = export.standalone_script(run, store.load_model(run.id))
+    compile(script, "train.py", "exec")

@@ -356,7 +356,7 @@ def test_a_shared_link_restores_the_dataset_architecture_and_every_setting():
 def test_bad_values_in_a_link_are_named_and_their_defaults_kept():
     app = open_link(arch="cnn", epochs="0", learning_rate="-1", filters="many", colour="red", batch_size="64")
     warning = " ".join(item.value for item in app.warning)
-    for part in ("epochs='0': Epochs must be between 1 and 200", "learning_rate='-1'", "filters='many'",
+    for part in ("epochs='0': Epochs must be between 1 and 200", "learning\\_rate='-1'", "filters='many'",
                  "colour='red': cnn has no such setting", "defaults kept"):
         assert part in warning
     assert app.number_input(key="train_cnn_epochs").value == 5

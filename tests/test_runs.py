@@ -230,3 +230,8 @@ def test_damaged_model_file_is_refused_with_a_message_then_listed_as_damaged(sto
     store.save_model(run.id, _tiny_model())
     assert store.get(run.id).status == "completed"
     assert store.load_model(run.id).output_shape == (None, 2)
+
+
+def test_markdown_safe_shows_a_name_as_typed_never_as_a_link_or_image():
+    escaped = runs.markdown_safe("![](http://tracker/x.png) [Log in](http://evil) **bold**")
+    assert "](" not in escaped.replace("\\](", "") and "\\[" in escaped and "\\*\\*" in escaped

@@ -48,3 +48,8 @@ def test_bad_values_are_named_and_left_out(query, problem):
 def test_an_unknown_architecture_falls_back_for_the_settings():
     setup = share.setup_from_query({"arch": "transformer", "width": "64"}, fallback_architecture="ann")
     assert setup.architecture is None and setup.hyperparameters == {"width": 64}
+
+
+def test_a_crafted_parameter_name_is_escaped_in_the_warning():
+    setup = share.setup_from_query({"dataset": "mnist_sample", "arch": "cnn", "[Log in again](http://evil)": "1"})
+    assert setup.problems and all("](" not in problem.replace("\\](", "") for problem in setup.problems)

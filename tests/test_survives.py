@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from core import __main__ as cli
-from core import datasets, jobs, model_import, runs
+from core import datasets, jobs, model_import, replay, runs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,6 +80,9 @@ def test_a_training_killed_mid_way_is_interrupted_with_its_history_and_best_mode
     history = run.meta["history"]
     assert len(history["loss"]) >= 1 and len(history["val_loss"]) == len(history["loss"])
     assert run.meta["epochs_done"] >= 1
+    # The epoch replay is saved with each epoch too: the Results page can still replay what was learnt.
+    recorded = replay.load_replay(store, run.id)
+    assert recorded is not None and recorded.epochs >= 1
     model = store.load_model(run.id)
     sample = datasets.load("mnist_sample")
     probabilities = np.asarray(model(sample.x_test[:8], training=False))
