@@ -334,7 +334,9 @@ class RunStore:
             raise RunNotFound(f"Run {run_id} has no saved model yet (no epoch finished).")
         try:
             return keras.saving.load_model(path, safe_mode=True, compile=False)
-        except MemoryError:
+        except (MemoryError, OSError):
+            # Out of memory, too many open files, a flaky disk: passing troubles, not a damaged file. The run
+            # must not be marked damaged for them.
             raise
         except Exception as error:  # A damaged file fails in many ways; each gets one message.
             kind = "not a complete Keras file" if not zipfile.is_zipfile(path) else type(error).__name__
