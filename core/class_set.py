@@ -452,6 +452,14 @@ def read_file(data: bytes, filename: str = "the file") -> tuple[np.ndarray, np.n
             f"{shown_name} is neither a .zip of drawings nor a .npz file, so it cannot be imported. Choose a file "
             "exported from the Class drawings page (a zip of PNGs or a .npz)."
         )
+    # zipfile reads the whole list of entries before anything can count them: a small file listing hundreds of
+    # thousands of empty entries would cost the server seconds and memory. Each entry of that list starts with
+    # this signature, so counting it first refuses such a file at once (stray copies inside compressed data
+    # can only make the count larger, never let a file through).
+    if data.count(b"PK\x01\x02") > 2 * MAX_ARCHIVE_ENTRIES:
+        raise ValueError(
+            f"{shown_name} lists far more files than a class set of {MAX_DRAWINGS:,} drawings holds: it was refused."
+        )
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = _checked_members(archive, shown_name)

@@ -447,3 +447,12 @@ def test_a_zip_with_corrupt_compressed_data_is_refused_with_a_message(tmp_path):
         data[offset] ^= 0xFF
     with pytest.raises(ValueError):
         class_set.ClassSet(tmp_path / "drawings").import_file(bytes(data), "corrupt.npz")
+
+
+def test_a_zip_listing_a_flood_of_entries_is_refused_before_it_is_parsed(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for number in range(2 * class_set.MAX_ARCHIVE_ENTRIES + 1):
+            archive.writestr(f"{number}", b"")
+    with pytest.raises(ValueError, match="far more files"):
+        class_set.ClassSet(tmp_path / "drawings").import_file(buffer.getvalue(), "flood.zip")
