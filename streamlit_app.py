@@ -20,6 +20,10 @@ PAGES = [
 
 page = st.navigation(PAGES)
 
+# Every page shows small images (28x28 digits, feature maps) enlarged: keep each pixel a sharp square when the
+# browser fits an image to its column, so a digit stays crisp on a projector.
+st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }</style>")
+
 from pages import _common  # noqa: E402 - after set_page_config, which must come first
 
 # The sidebar is filled after the page has run, so that it shows the dataset and model the page just chose;

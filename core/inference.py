@@ -252,13 +252,8 @@ class Vote:
     probabilities: np.ndarray | None
     error: str = ""
 
-    @property
-    def predicted_class(self) -> int | None:
-        return None if self.probabilities is None else int(np.argmax(self.probabilities))
-
-    @property
-    def confidence(self) -> float | None:
-        return None if self.probabilities is None else float(np.max(self.probabilities))
+    predicted_class = Reading.predicted_class
+    confidence = Reading.confidence
 
 
 def voters(candidates, chosen=None, limit: int | None = None) -> tuple[list, int]:

@@ -92,6 +92,35 @@ def set_run(run_id_value: str | None) -> None:
     st.session_state[RUN_KEY] = run_id_value
 
 
+def image_grid_style(key_prefix: str) -> str:
+    """CSS for an image grid drawn in containers keyed `<key_prefix>...`: the caption lines under each image
+    compact and centred, so the grid reads as one block."""
+    return f"""
+<style>
+[class*="st-key-{key_prefix}"] [data-testid="stVerticalBlock"] {{ gap: 0.3rem; }}
+[class*="st-key-{key_prefix}"] [data-testid="stMarkdownContainer"] p {{
+    font-size: 0.95rem; line-height: 1.3; text-align: center; margin-bottom: 0.6rem;
+}}
+</style>
+"""
+
+
+def listed_runs() -> list[runs.Run] | None:
+    """Every run on this server, or None after saying on the page why the runs folder cannot be read."""
+    try:
+        return run_store().list()
+    except OSError as error:
+        st.error(f"The runs folder cannot be read ({error}). Check that it exists and that the app may read it.")
+        return None
+
+
+def no_model_yet(then: str) -> None:
+    """Says there is no trained model yet, how to get one, and what the visitor can `then` do here."""
+    st.info("**No trained model yet.** Train one on the Train page (a CNN on the MNIST sample takes about a "
+            f"minute), then come back here to {then}.", icon=":material/model_training:")
+    st.page_link("pages/train.py", label="Go to the Train page", icon=":material/arrow_forward:")
+
+
 CURRENT_DRAWING_KEY = "current_drawing"
 
 

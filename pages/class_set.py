@@ -37,15 +37,7 @@ UPLOADER_GENERATION_KEY = "class_set_uploader_generation"
 SCORE_ALL_KEY = "class_set_score_all"
 CLEAR_CONFIRM_KEY = "class_set_clear_confirm"
 
-PAGE_STYLE = """
-<style>
-[data-testid="stImage"] img { image-rendering: pixelated; }
-[class*="st-key-class_set_grid"] [data-testid="stVerticalBlock"] { gap: 0.3rem; }
-[class*="st-key-class_set_grid"] [data-testid="stMarkdownContainer"] p {
-    font-size: 0.95rem; line-height: 1.3; text-align: center; margin-bottom: 0.5rem;
-}
-</style>
-"""
+PAGE_STYLE = _common.image_grid_style("class_set_grid")
 
 
 # --- reading the collection (cached on which drawings there are) ---------------------------------------------
@@ -425,11 +417,7 @@ def export_and_import(drawings: class_set.ClassSet, snapshot, version) -> None:
 
 
 def digit_models() -> list[runs.Run]:
-    try:
-        return class_evaluation.digit_runs(_common.run_store().list())
-    except OSError as error:
-        st.error(f"The runs folder cannot be read ({error}). Check that it exists and that the app may read it.")
-        return []
+    return class_evaluation.digit_runs(_common.listed_runs() or [])
 
 
 def main() -> None:

@@ -37,7 +37,6 @@ EXAMPLES_PER_ROW = 10
 # under the images readable from the back of a classroom.
 PIXELATED_IMAGES_STYLE = """
 <style>
-[data-testid="stImage"] img { image-rendering: pixelated; }
 [data-testid="stImageCaption"], [data-testid="stImageCaption"] * { font-size: 1.1rem !important; }
 </style>
 """

@@ -50,7 +50,6 @@ PAGE_STYLE = """
 <style>
 [data-testid="stMetric"] [data-testid="stMetricValue"] { font-size: 7rem; line-height: 1; }
 [data-testid="stMetric"] [data-testid="stMetricLabel"] p { font-size: 1.1rem; }
-[data-testid="stImage"] img { image-rendering: pixelated; }
 </style>
 """
 

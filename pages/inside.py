@@ -36,7 +36,6 @@ PREDICTED_COLOUR = "#d62728"
 
 PAGE_STYLE = """
 <style>
-[data-testid="stImage"] img { image-rendering: pixelated; }
 [data-testid="stMetric"] [data-testid="stMetricValue"] { font-size: 4rem; line-height: 1.1; }
 </style>
 """
@@ -54,15 +53,12 @@ LONG_CLASS_NAME_STYLE = """
 
 
 def choose_run() -> runs.Run | None:
-    try:
-        candidates = [run for run in _common.run_store().list() if run.has_model and not run.damaged]
-    except OSError as error:
-        st.error(f"The runs folder cannot be read ({error}). Check that it exists and that the app may read it.")
+    listed = _common.listed_runs()
+    if listed is None:
         return None
+    candidates = [run for run in listed if run.has_model and not run.damaged]
     if not candidates:
-        st.info("**No trained model yet.** Train one on the Train page (a CNN on the MNIST sample takes about a "
-                "minute), then come back here to look inside it.", icon=":material/model_training:")
-        st.page_link("pages/train.py", label="Go to the Train page", icon=":material/arrow_forward:")
+        _common.no_model_yet("look inside it")
         return None
     return _common.run_picker(candidates, label="Model", key="inside_page_run",
                               help="Every trained run with a saved model.")

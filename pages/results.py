@@ -22,7 +22,7 @@ checking it safely (see `core/model_import.py`).
 
 The figures come from the test probabilities that training saved with the run; an older run without them is
 scored again from its model, once, behind a spinner. Images are enlarged with nearest-neighbour and drawn with
-`image-rendering: pixelated`, so a 28x28 digit stays sharp squares on a projector.
+sharp pixels (the router's `image-rendering: pixelated`), so a 28x28 digit stays crisp on a projector.
 """
 
 import functools
@@ -51,17 +51,7 @@ REPLAY_EPOCH_KEY = "results_page_replay_epoch"
 MOST_CONFIDENT_FIRST = "Most confident first"
 LEAST_CONFIDENT_FIRST = "Least confident first"
 
-# Keeps every pixel a sharp square when the browser fits an image to its column, and keeps the two caption
-# lines under each image compact and centred, so the grid reads as one block.
-PAGE_STYLE = """
-<style>
-[data-testid="stImage"] img { image-rendering: pixelated; }
-[class*="st-key-results_grid"] [data-testid="stVerticalBlock"] { gap: 0.3rem; }
-[class*="st-key-results_grid"] [data-testid="stMarkdownContainer"] p {
-    font-size: 0.95rem; line-height: 1.3; text-align: center; margin-bottom: 0.6rem;
-}
-</style>
-"""
+PAGE_STYLE = _common.image_grid_style("results_grid")
 
 
 # --- choosing a run --------------------------------------------------------------------------------------------
@@ -79,15 +69,11 @@ def _shown_first(run: runs.Run) -> int:
 def choose_run() -> runs.Run | None:
     st.title(":material/analytics: Results")
     _show_flash()
-    try:
-        candidates = _common.run_store().list()
-    except OSError as error:
-        st.error(f"The runs folder cannot be read ({error}). Check that it exists and that the app may read it.")
+    candidates = _common.listed_runs()
+    if candidates is None:
         return None
     if not candidates:
-        st.info("**No trained model yet.** Train one on the Train page (a CNN on the MNIST sample takes about "
-                "a minute), then come back here to study its results.", icon=":material/model_training:")
-        st.page_link("pages/train.py", label="Go to the Train page", icon=":material/arrow_forward:")
+        _common.no_model_yet("study its results")
         import_section()
         return None
     candidates = sorted(candidates, key=_shown_first)
