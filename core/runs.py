@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core import text
+
 RUNS_DIR_VARIABLE = "NEURAL_CANVAS_RUNS"
 MAX_NAME_LENGTH = 80
 _RUN_ID = re.compile(r"^[0-9]{8}-[0-9]{6}-[a-z0-9_]{1,20}-[0-9a-f]{6}$")
@@ -67,13 +69,8 @@ def default_runs_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "runs"
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!<>|~$])")
-
-
-def markdown_safe(text) -> str:
-    """`text` (a run name, a value from a link) escaped so that Markdown shows it as typed: no links, no
-    images, no formatting a visitor could slip into a page other students see."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+# The one escaping helper lives in core/text.py; this name stays for the code that already calls it.
+markdown_safe = text.markdown_escape
 
 
 def clean_name(name) -> str:

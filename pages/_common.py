@@ -8,7 +8,7 @@ import secrets
 
 import streamlit as st
 
-from core import backend, datasets, jobs, runs
+from core import backend, datasets, jobs, runs, text
 
 
 def _leave_legacy_page_mode() -> None:
@@ -161,5 +161,5 @@ def sidebar(container=None) -> None:
                 label = run_store().get(current).label
             except (KeyError, ValueError):
                 label = "none (it was deleted)"
-        st.markdown(f"**Model:** {label}")
+        st.markdown(f"**Model:** {text.markdown_escape(label)}")
         st.markdown(f"**Device:** {backend.device_hint()}")

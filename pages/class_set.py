@@ -20,7 +20,7 @@ import altair
 import pandas
 import streamlit as st
 
-from core import charts, class_evaluation, class_set, gallery, results_view, runs
+from core import charts, class_evaluation, class_set, gallery, results_view, runs, text
 from pages import _common
 
 GALLERY_COLUMNS = 6
@@ -67,7 +67,7 @@ def load_collection(drawings: class_set.ClassSet) -> tuple[class_set.Snapshot, s
         version = drawings.version()
         return _snapshot(str(drawings.root), version), version
     except class_set.DrawingsFolderError as error:
-        st.error(f"**The class drawings cannot be read.** {error}", icon=":material/folder_off:")
+        st.error(f"**The class drawings cannot be read.** {text.markdown_escape(error)}", icon=":material/folder_off:")
         return None
 
 
@@ -77,7 +77,8 @@ def evaluate(run: runs.Run, drawings: class_set.ClassSet, version: str):
     try:
         return _evaluation(str(store.root), run.id, str(run.meta.get("updated", "")), str(drawings.root), version)
     except Exception as error:  # A damaged model file fails in many ways; none may reach the screen raw.
-        st.error(f"**{run.name} cannot be scored:** {error}. Its model file may be damaged; train it again on the "
+        st.error(f"**{text.markdown_escape(run.name)} cannot be scored:** "
+                 f"{text.markdown_escape(error)}. Its model file may be damaged; train it again on the "
                  "Train page.", icon=":material/broken_image:")
         return None
 
@@ -243,7 +244,8 @@ def every_model(candidates: list[runs.Run], drawings: class_set.ClassSet, snapsh
     rows = []
     progress = st.progress(0.0)
     for number, run in enumerate(candidates, start=1):
-        progress.progress((number - 1) / len(candidates), text=f"Scoring {run.name} ({number} of {len(candidates)})…")
+        progress.progress((number - 1) / len(candidates), text=f"Scoring {text.markdown_escape(run.name)} "
+                          f"({number} of {len(candidates)})…")
         result = evaluate(run, drawings, version)
         if result is not None:
             rows.append(class_evaluation.score_row(run, result))
@@ -373,7 +375,7 @@ def import_drawings(drawings: class_set.ClassSet) -> None:
         images, labels = class_set.read_file(uploaded.getvalue(), uploaded.name)
         added = drawings.add_many(images, labels)
     except ValueError as error:
-        st.error(f"**Nothing was imported.** {error}", icon=":material/error:")
+        st.error(f"**Nothing was imported.** {text.markdown_escape(error)}", icon=":material/error:")
         return
     st.session_state[IMPORT_NOTICE_KEY] = ("success", _import_sentence(added, len(labels), uploaded.name))
     # A fresh uploader, so that the next run does not import the same file again.
@@ -399,7 +401,7 @@ def clear_all(drawings: class_set.ClassSet, snapshot) -> None:
             try:
                 removed = drawings.clear()
             except ValueError as error:
-                st.error(str(error))
+                st.error(text.markdown_escape(error))
                 return
             st.session_state[IMPORT_NOTICE_KEY] = ("success", f"Removed {removed:,} drawings: the collection is "
                                                           "empty, ready for a new class.")

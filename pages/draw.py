@@ -29,7 +29,7 @@ import pandas
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import architectures, class_set, datasets, gallery, inference, preprocess, robustness, runs
+from core import architectures, class_set, datasets, gallery, inference, preprocess, robustness, runs, text
 from pages import _common
 
 CANVAS_SIZE = 280
@@ -159,7 +159,7 @@ def default_model_trainer() -> None:
                 name="Default digit model", owner=_common.owner(),
             )
         except (ValueError, OSError) as error:
-            st.error(f"The training could not start: {error}")
+            st.error(f"The training could not start: {text.markdown_escape(error)}")
             return
         st.session_state[TRAINING_KEY] = run_id
         st.session_state[EPOCHS_SEEN_KEY] = 0
@@ -199,7 +199,8 @@ def training_progress(run_id: str) -> None:
         if status.status == "completed":
             _common.set_run(run_id)
             st.rerun(scope="app")
-        st.error(f"The digit model did not finish ({status.status}). {status.message} Try again, or train one "
+        st.error(f"The digit model did not finish ({status.status}). "
+                 f"{text.markdown_escape(status.message)} Try again, or train one "
                  "on the Train page.")
         return
     epochs_done = len(status.epochs)
@@ -234,7 +235,7 @@ def load_predictor(run: runs.Run) -> inference.Predictor | None:
         with st.spinner("Loading the model…"):
             return inference.get_predictor(_common.run_store(), run.id)
     except (KeyError, OSError, ValueError) as error:
-        st.error(f"This model cannot be loaded ({error}). Choose another one, or train it again.")
+        st.error(f"This model cannot be loaded ({text.markdown_escape(error)}). Choose another one, or train it again.")
         return None
 
 
@@ -269,7 +270,7 @@ def uploaded_picture():
     try:
         picture = inference.load_image_file(upload.getvalue())
     except ValueError as error:
-        st.error(str(error))
+        st.error(text.markdown_escape(error))
         return None
     st.image(picture, width=CANVAS_SIZE, caption=upload.name)
     return picture
@@ -323,7 +324,7 @@ def answer(predictor, picture, source: str, class_names: tuple[str, ...]) -> inf
     try:
         reading = inference.read_picture(predictor, picture)
     except ValueError as error:
-        st.error(str(error))
+        st.error(text.markdown_escape(error))
         return None
     if reading.is_blank:
         st.info(reading.preprocessed.message, icon=":material/draw:")
@@ -579,7 +580,7 @@ def save_drawing(reading: inference.Reading, chosen: runs.Run, class_names: tupl
                   on_click=add_to_class_set, args=(image, label, fingerprint))
         problem = st.session_state.get(SAVE_ERROR_KEY)
         if problem:
-            st.error(problem, icon=":material/error:")
+            st.error(text.markdown_escape(problem), icon=":material/error:")
         elif saved is not None:
             count = saved["count"]
             st.success(f"Saved as a **{class_names[saved['label']]}**. The class set now holds {count} "

@@ -29,7 +29,7 @@ import functools
 
 import streamlit as st
 
-from core import charts, datasets, evaluation, export, gallery, model_import, replay, results_view, runs
+from core import charts, datasets, evaluation, export, gallery, model_import, replay, results_view, runs, text
 from pages import _common
 
 GRID_COLUMNS = 6
@@ -122,7 +122,7 @@ def _delete(run_id: str, name: str) -> None:
         _common.run_store().delete(run_id, owner=_common.owner())
     except (PermissionError, ValueError, runs.RunNotFound, OSError) as error:
         reason = error.args[0] if isinstance(error, runs.RunNotFound) else error
-        _flash("error", f"**“{name}” was not deleted:** {reason}")
+        _flash("error", f"**“{text.markdown_escape(name)}” was not deleted:** {text.markdown_escape(reason)}")
         st.rerun()
     if _common.run_id() == run_id:
         _common.set_run(None)
@@ -133,7 +133,7 @@ def _delete(run_id: str, name: str) -> None:
         st.session_state[PICKER_KEY] = remaining[0].id
     else:
         st.session_state.pop(PICKER_KEY, None)
-    _flash("success", f"Deleted “{name}”, with its model and results.")
+    _flash("success", f"Deleted “{text.markdown_escape(name)}”, with its model and results.")
     st.rerun()
 
 
@@ -148,7 +148,8 @@ def delete_control(run: runs.Run) -> None:
                       key="results_page_delete_refused")
             st.caption(refusal)
             return
-        st.markdown(f"Delete **{run.name}**, its model and its results, for everyone? This cannot be undone.")
+        st.markdown(f"Delete **{text.markdown_escape(run.name)}**, its model and its results, "
+                    "for everyone? This cannot be undone.")
         confirmed = st.checkbox("Yes, delete this run", key=f"results_page_delete_confirm_{run.id}")
         if st.button("Delete this run", icon=":material/delete_forever:", type="primary", disabled=not confirmed,
                      key="results_page_delete"):
@@ -186,14 +187,16 @@ def import_section() -> None:
                 run = model_import.import_model(uploaded.getvalue(), uploaded.name, _common.run_store(),
                                                 dataset=dataset, owner=_common.owner(), name=name)
         except model_import.ModelRejected as error:
-            st.error(f"**{uploaded.name} was not imported.** {error}", icon=":material/block:")
+            st.error(f"**{text.markdown_escape(uploaded.name)} was not imported.** "
+                     f"{text.markdown_escape(error)}", icon=":material/block:")
             return
         except (runs.RunStoreError, OSError) as error:
-            st.error(f"**{uploaded.name} could not be saved:** {error}", icon=":material/error:")
+            st.error(f"**{text.markdown_escape(uploaded.name)} could not be saved:** "
+                     f"{text.markdown_escape(error)}", icon=":material/error:")
             return
         st.session_state[UPLOAD_ROUND_KEY] = upload_round + 1
         st.session_state[PENDING_RUN_KEY] = run.id
-        _flash("success", f"Imported **{run.name}**: {run.test_accuracy:.1%} right on the "
+        _flash("success", f"Imported **{text.markdown_escape(run.name)}**: {run.test_accuracy:.1%} right on the "
                           f"{datasets.get_info(dataset).title} test images. It is listed here and on the Draw page.")
         st.rerun()
 
@@ -201,7 +204,8 @@ def import_section() -> None:
 def say_what_is_wrong(run: runs.Run) -> bool:
     """Says why a run cannot be studied (or not fully), and returns whether the page can go on with it."""
     if run.damaged:
-        st.error(f"**This run is damaged:** {run.problem}. It cannot be shown; choose another run, or delete "
+        st.error(f"**This run is damaged:** "
+                 f"{text.markdown_escape(run.problem)}. It cannot be shown; choose another run, or delete "
                  f"its folder ({run.path}) if you no longer need it.", icon=":material/broken_image:")
         return False
     if run.status in runs.ACTIVE_STATUSES:
@@ -211,7 +215,8 @@ def say_what_is_wrong(run: runs.Run) -> bool:
         return False
     if run.status in ("failed", "interrupted"):
         what = "failed" if run.status == "failed" else "was interrupted"
-        st.warning(f"**This run {what}:** {run.problem or 'no reason was recorded.'} The results below are those "
+        st.warning(f"**This run {what}:** "
+                   f"{text.markdown_escape(run.problem or 'no reason was recorded.')} The results below are those "
                    "of its best finished epoch.", icon=":material/warning:")
     elif run.status == "stopped":
         st.info("This run was stopped before its last epoch: the results are those of its best finished epoch.",
@@ -221,7 +226,8 @@ def say_what_is_wrong(run: runs.Run) -> bool:
                    "page.", icon=":material/block:")
         return False
     if run.dataset not in datasets.DATASETS:
-        st.error(f"This run names a dataset this app does not know ({run.dataset!r}), so its test images "
+        st.error(f"This run names a dataset this app does not know ("
+                 f"{text.markdown_escape(repr(run.dataset))}), so its test images "
                  "cannot be shown.", icon=":material/broken_image:")
         return False
     return True
@@ -260,7 +266,8 @@ def run_evaluation(run: runs.Run, dataset: datasets.Dataset) -> evaluation.Evalu
         with st.spinner(message):
             return _cached_evaluation(str(store.root), run.id, dataset.name, str(run.meta.get("updated", "")))
     except Exception as error:  # A damaged model file can fail in many ways; none may reach the screen raw.
-        st.error(f"**This run's results cannot be computed:** {error}. Its model file may be damaged; train it "
+        st.error(f"**This run's results cannot be computed:** "
+                 f"{text.markdown_escape(error)}. Its model file may be damaged; train it "
                  "again on the Train page.", icon=":material/broken_image:")
         return None
 
@@ -584,10 +591,10 @@ def export_section(run: runs.Run) -> None:
             with st.spinner("Writing the script…"):
                 script = _cached_script(str(_common.run_store().root), run.id, str(run.meta.get("updated", "")))
         except export.NotExportable as error:
-            st.info(str(error), icon=":material/code_off:")
+            st.info(text.markdown_escape(error), icon=":material/code_off:")
             return
         except Exception as error:  # A damaged model file can fail in many ways; none may reach the screen raw.
-            st.error(f"**The script cannot be written:** {error}. The model file may be damaged.",
+            st.error(f"**The script cannot be written:** {text.markdown_escape(error)}. The model file may be damaged.",
                      icon=":material/broken_image:")
             return
         st.download_button(f"Download {export.script_file_name(run)}", data=script,

@@ -21,7 +21,7 @@ import math
 
 import streamlit as st
 
-from core import architectures, charts, datasets, jobs, overfitting, runs, share, training
+from core import architectures, charts, datasets, jobs, overfitting, runs, share, text, training
 from pages import _common
 
 # The run this visitor watches on this page (the last one they started, or one they chose to watch).
@@ -297,7 +297,7 @@ def model_table(architecture: architectures.Architecture, dataset: str, own_sett
         with st.spinner("Building the model…"):
             summary = model_summary(architecture.name, dataset, tuple(sorted(own_settings.items())))
     except ValueError as error:
-        st.error(f"This model cannot be built: {error}")
+        st.error(f"This model cannot be built: {text.markdown_escape(error)}")
         return None
     st.metric("Parameters", f"{summary['total']:,}",
               help="Weights and biases the training adjusts" +
@@ -335,10 +335,10 @@ def train_button(dataset: str, architecture: str, settings: dict, *, enabled: bo
         run_id = _common.training_queue().submit(dataset, architecture, settings, name=name,
                                                  owner=_common.owner())
     except runs.RunStoreError as error:
-        st.error(f"**The training could not start.** {error}", icon=":material/hard_drive:")
+        st.error(f"**The training could not start.** {text.markdown_escape(error)}", icon=":material/hard_drive:")
         return
     except ValueError as error:
-        st.error(f"The training could not start: {error}")
+        st.error(f"The training could not start: {text.markdown_escape(error)}")
         return
     st.session_state[WATCHED_RUN_KEY] = run_id
     # The sidebar is drawn now, with the run queued: the live view redraws the page once it sees it running,
@@ -426,10 +426,10 @@ def live_training(run_id: str, name: str, epochs: int | None) -> None:
         # A row that gives the button the width of its label ("Stop training" whole at 1024 px) and the heading
         # the rest: fixed column shares cut the label at narrow windows.
         with st.container(horizontal=True, vertical_alignment="center", gap="medium", wrap=False):
-            st.subheader(f"Training: {name}", width="stretch")
+            st.subheader(f"Training: {text.markdown_escape(name)}", width="stretch")
             stop_button(status)
     else:
-        st.subheader(f"Training: {name}")
+        st.subheader(f"Training: {text.markdown_escape(name)}")
         stop_button(status)
     if status.state == "queued":
         queue_place(status)
@@ -461,15 +461,15 @@ def outcome_message(run: runs.Run) -> None:
         epochs = (meta.get("hyperparameters") or {}).get("epochs")
         kept = (f"; the model kept is epoch {meta.get('best_epoch')}, the best one." if run.has_model
                 else ", so there is no model to use.")
-        st.warning(f"{run.problem or 'Stopped.'} {done} of {epochs} epochs had finished{kept}",
+        st.warning(f"{text.markdown_escape(run.problem or 'Stopped.')} {done} of {epochs} epochs had finished{kept}",
                    icon=":material/stop_circle:")
     elif run.status == "failed":
-        st.error(f"The training failed. {run.problem}", icon=":material/error:")
+        st.error(f"The training failed. {text.markdown_escape(run.problem)}", icon=":material/error:")
     elif run.status == "interrupted":
         st.warning("The server stopped while this run was training. What it saved up to its last finished "
                    "epoch is kept.", icon=":material/warning:")
     else:
-        st.error(f"This run cannot be shown: {run.problem or run.status}.")
+        st.error(f"This run cannot be shown: {text.markdown_escape(run.problem or run.status)}.")
 
 
 def scores_on_test_set(run: runs.Run) -> None:
@@ -488,7 +488,7 @@ def scores_on_test_set(run: runs.Run) -> None:
 
 def finished_training(run: runs.Run) -> None:
     """The result of the watched training: how it ended, its test scores, its curves, its classes."""
-    st.subheader(f"Result: {run.name}")
+    st.subheader(f"Result: {text.markdown_escape(run.name)}")
     outcome_message(run)
     scores_on_test_set(run)
     status = _common.training_queue().status(run.id)
@@ -540,12 +540,13 @@ def watched_training() -> None:
         return
     if status is not None and status.status == "failed" and run.status in runs.ACTIVE_STATUSES:
         # The training failed and the runs folder could not even record it (a full disk): say so from the queue.
-        st.subheader(f"Result: {run.name}")
-        st.error(f"The training failed. {status.message}", icon=":material/error:")
+        st.subheader(f"Result: {text.markdown_escape(run.name)}")
+        st.error(f"The training failed. {text.markdown_escape(status.message)}", icon=":material/error:")
         return
     if run.status in runs.ACTIVE_STATUSES:
         # Another server process is training it: this one can only read what it has saved so far.
-        st.info(f"**{run.name}** is {run.status} on the server. Its curves appear here when it finishes.")
+        st.info(f"**{text.markdown_escape(run.name)}** is {run.status} on the server. "
+                "Its curves appear here when it finishes.")
         return
     finished_training(run)
 
@@ -577,7 +578,7 @@ def other_training_line(run: runs.Run, me: str) -> str:
         where = f"stopped after {run.meta.get('epochs_done') or 0} of {epochs} epochs"
     else:
         where = run.status
-    return f"**{runs.markdown_safe(run.name)}**{whose}{what} · *{where}*"
+    return f"**{text.markdown_escape(run.name)}**{whose}{what} · *{where}*"
 
 
 def other_runs(run_ids: list[str]) -> list[runs.Run]:
@@ -741,7 +742,7 @@ def train_page() -> None:
     link = keep_address_in_step(dataset_info.name, architecture.name, settings)
     problem = settings_problem(dataset_info, settings)
     if problem:
-        st.error(problem)
+        st.error(text.markdown_escape(problem))
     # The popover button keeps the width of its label ("Share this setup" whole at 1024 px); the summary the rest.
     with st.container(horizontal=True, vertical_alignment="center", gap="medium", wrap=False):
         setup_summary(architecture, settings, summary)

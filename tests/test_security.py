@@ -41,3 +41,75 @@ def test_a_run_json_with_wrong_types_breaks_no_page(page, isolated_runs):
     run_id = _run_with_wrong_types(isolated_runs)
     at = open_page(page, run_id=run_id)  # open_page fails on any exception the page shows
     assert not at.exception
+
+
+# --- text a user controls stays text ----------------------------------------------------------------------
+
+HOSTILE_NAME = "![t](http://attacker/x.png) [Log in again](http://attacker/)"
+HOSTILE_LINK = {"dataset": "![s](http://attacker/s.png)", "arch": "[Log in](http://attacker/)",
+                "epochs": "![e](http://attacker/e.png)"}
+
+
+def _markdown_sources(at) -> list[str]:
+    """The Markdown source of everything the page renders as Markdown: text, captions, alerts, headers, and
+    the labels of buttons, expanders, tabs, checkboxes, radios (with their options) and metrics."""
+    sources = []
+    for kind in ("markdown", "caption", "info", "warning", "error", "success", "title", "header", "subheader",
+                 "toast"):
+        sources += [element.value for element in getattr(at, kind)]
+    for kind in ("button", "expander", "tabs", "checkbox", "toggle", "metric", "radio", "selectbox",
+                 "multiselect", "text_input", "number_input", "slider", "select_slider", "download_button"):
+        try:
+            elements = getattr(at, kind)
+        except AttributeError:
+            continue
+        for element in elements:
+            sources.append(str(getattr(element, "label", "") or ""))
+            if kind == "radio":
+                sources += [str(option) for option in element.options]
+    return [source for source in sources if isinstance(source, str)]
+
+
+def _assert_no_attacker_markup(at):
+    import markdown_it
+
+    renderer = markdown_it.MarkdownIt("commonmark")
+    for source in _markdown_sources(at):
+        html = renderer.render(source)
+        assert "<img" not in html and 'href="http://attacker' not in html, source
+        # GitHub-style Markdown (Streamlit's) also links a bare http:// address: it must not appear unescaped.
+        assert "http://attacker" not in source, source
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_hostile_run_name_shows_as_text_on_every_page(page, trained_run, isolated_runs):
+    runs.RunStore(isolated_runs).rename(trained_run, HOSTILE_NAME)
+    at = open_page(page, run_id=trained_run)
+    sources = _markdown_sources(at)
+    _assert_no_attacker_markup(at)
+    assert sources  # the page rendered something to look at
+
+
+def test_hostile_link_values_show_as_text_on_the_train_page(isolated_runs):
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import ROOT
+
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/train.py")
+    for key, value in HOSTILE_LINK.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception
+    assert any("attacker" in source for source in _markdown_sources(at))  # the warning names what was ignored
+    _assert_no_attacker_markup(at)
+
+
+def test_a_hostile_run_name_shows_as_text_in_the_sidebar(trained_run, isolated_runs):
+    # AppTest shows the sidebar only on the page the router opens first (after switch_page it comes back
+    # empty), so the sidebar is looked at here, on the home page.
+    runs.RunStore(isolated_runs).rename(trained_run, HOSTILE_NAME)
+    at = open_page(None, run_id=trained_run)
+    assert any("attacker" in source for source in _markdown_sources(at))
+    _assert_no_attacker_markup(at)
