@@ -9,6 +9,7 @@ import secrets
 import streamlit as st
 
 from core import backend, datasets, jobs, runs, text
+from pages import _teacher
 
 
 def _leave_legacy_page_mode() -> None:
@@ -163,3 +164,4 @@ def sidebar(container=None) -> None:
                 label = "none (it was deleted)"
         st.markdown(f"**Model:** {text.markdown_escape(label)}")
         st.markdown(f"**Device:** {backend.device_hint()}")
+        _teacher.sidebar_panel()

@@ -21,7 +21,7 @@ import pandas
 import streamlit as st
 
 from core import charts, class_evaluation, class_set, gallery, results_view, runs, text
-from pages import _common
+from pages import _common, _teacher
 
 GALLERY_COLUMNS = 6
 GALLERY_PER_PAGE = 36
@@ -280,9 +280,10 @@ def _keep(drawing_id: str) -> None:
 def _remove(drawing_id: str) -> None:
     st.session_state.pop(PENDING_REMOVAL_KEY, None)
     try:
-        removed = class_set.ClassSet().remove(drawing_id)
-    except ValueError as error:
-        st.session_state[GALLERY_NOTICE_KEY] = ("error", str(error))
+        # A student removes only what their own session saved; the teacher (owner None) removes any.
+        removed = class_set.ClassSet().remove(drawing_id, owner=None if _teacher.is_teacher() else _common.owner())
+    except (ValueError, PermissionError) as error:
+        st.session_state[GALLERY_NOTICE_KEY] = ("error", text.markdown_escape(error))
         return
     st.session_state[GALLERY_NOTICE_KEY] = (
         ("success", "The drawing was removed.") if removed
@@ -313,10 +314,11 @@ def drawings_gallery(snapshot: class_set.Snapshot) -> None:
         st.info(f"No drawing of the digit {digit} yet.", icon=":material/draw:")
         return
     first = (min(page, pages) - 1) * GALLERY_PER_PAGE
-    st.caption(f"Showing {first + 1:,}–{first + len(shown):,} of {len(indices):,}, newest first. A removed "
-               "drawing is gone for good: export the collection first if in doubt.")
+    st.caption(f"Showing {first + 1:,}–{first + len(shown):,} of {len(indices):,}, newest first. You can remove "
+               "the drawings saved from this browser (the teacher, any); a removed drawing is gone for good.")
     enlarged = gallery.enlarge(snapshot.images[shown])
     pending = st.session_state.get(PENDING_REMOVAL_KEY)
+    removable = None if _teacher.is_teacher() else class_set.ClassSet().owned_by(_common.owner())
     with st.container(key="class_set_grid_drawings"):
         for row_start in range(0, len(shown), GALLERY_COLUMNS):
             columns = st.columns(GALLERY_COLUMNS, gap="small")
@@ -333,8 +335,9 @@ def drawings_gallery(snapshot: class_set.Snapshot) -> None:
                                   args=(drawing.id,), width="stretch")
                     else:
                         st.markdown(f"**{drawing.label}** · {_short_when(drawing.created)}")
-                        st.button("Remove", key=f"class_set_remove_{drawing.id}", icon=":material/delete:",
-                                  on_click=_ask_removal, args=(drawing.id,), width="stretch")
+                        if removable is None or drawing.id in removable:
+                            st.button("Remove", key=f"class_set_remove_{drawing.id}", icon=":material/delete:",
+                                      on_click=_ask_removal, args=(drawing.id,), width="stretch")
 
 
 # --- Export and import ----------------------------------------------------------------------------------------
@@ -373,7 +376,7 @@ def import_drawings(drawings: class_set.ClassSet) -> None:
         return
     try:
         images, labels = class_set.read_file(uploaded.getvalue(), uploaded.name)
-        added = drawings.add_many(images, labels)
+        added = drawings.add_many(images, labels, owner=_common.owner())
     except ValueError as error:
         st.error(f"**Nothing was imported.** {text.markdown_escape(error)}", icon=":material/error:")
         return
@@ -384,7 +387,7 @@ def import_drawings(drawings: class_set.ClassSet) -> None:
 
 
 def _import_sentence(added: int, in_file: int, filename: str) -> str:
-    sentence = f"Added {added:,} drawing{'' if added == 1 else 's'} from {filename}."
+    sentence = f"Added {added:,} drawing{'' if added == 1 else 's'} from {text.markdown_escape(filename)}."
     skipped = in_file - added
     if skipped:
         sentence += (f" {skipped:,} {'was' if skipped == 1 else 'were'} already in the collection and "
@@ -411,7 +414,7 @@ def clear_all(drawings: class_set.ClassSet, snapshot) -> None:
 def export_and_import(drawings: class_set.ClassSet, snapshot, version) -> None:
     export(drawings, snapshot, version)
     import_drawings(drawings)
-    if snapshot is not None and len(snapshot):
+    if snapshot is not None and len(snapshot) and _teacher.is_teacher():
         clear_all(drawings, snapshot)
 
 

@@ -600,10 +600,10 @@ def add_to_class_set(image, label: int, fingerprint: str) -> None:
     earlier = st.session_state.get(SAVED_KEY)
     try:
         drawings = class_set.ClassSet()
-        drawing_id = drawings.add(image, label)
+        drawing_id = drawings.add(image, label, owner=_common.owner())
         if earlier is not None and earlier["fingerprint"] == fingerprint:
             # The student changed their mind about this very drawing: keep one copy, with the new label.
-            drawings.remove(earlier["id"])
+            drawings.remove(earlier["id"], owner=_common.owner())
         count = len(drawings)
     except (ValueError, OSError) as error:
         # The class set's messages already say what to do (a full set, an unwritable folder).

@@ -30,7 +30,7 @@ import functools
 import streamlit as st
 
 from core import charts, datasets, evaluation, export, gallery, model_import, replay, results_view, runs, text
-from pages import _common
+from pages import _common, _teacher
 
 GRID_COLUMNS = 6
 PREDICTION_ROWS = 4
@@ -119,7 +119,7 @@ def _show_flash() -> None:
 def _delete(run_id: str, name: str) -> None:
     """Deletes the run as this session, then draws the whole page again without it (with a message)."""
     try:
-        _common.run_store().delete(run_id, owner=_common.owner())
+        _common.run_store().delete(run_id, owner=None if _teacher.is_teacher() else _common.owner())
     except (PermissionError, ValueError, runs.RunNotFound, OSError) as error:
         reason = error.args[0] if isinstance(error, runs.RunNotFound) else error
         _flash("error", f"**“{text.markdown_escape(name)}” was not deleted:** {text.markdown_escape(reason)}")
@@ -142,7 +142,7 @@ def delete_control(run: runs.Run) -> None:
     # A fragment: ticking the confirmation redraws only this popover, which stays open.
     with st.popover("Delete", icon=":material/delete:", width="stretch",
                     help="Delete this run for everyone: only the student who trained it can."):
-        refusal = results_view.deletion_refusal(run, _common.owner())
+        refusal = results_view.deletion_refusal(run, _common.owner(), teacher=_teacher.is_teacher())
         if refusal:
             st.button("Delete this run", icon=":material/delete_forever:", disabled=True,
                       key="results_page_delete_refused")

@@ -22,7 +22,7 @@ import math
 import streamlit as st
 
 from core import architectures, charts, datasets, jobs, overfitting, runs, share, text, training
-from pages import _common
+from pages import _common, _teacher
 
 # The run this visitor watches on this page (the last one they started, or one they chose to watch).
 WATCHED_RUN_KEY = "train_watched_run"
@@ -355,13 +355,13 @@ def train_button(dataset: str, architecture: str, settings: dict, *, enabled: bo
 
 def stop_button(status: jobs.JobStatus) -> None:
     """Stop, for the session that started the training only."""
-    if status.owner != _common.owner():
-        st.caption("Only the browser session that started this training can stop it.")
+    if status.owner != _common.owner() and not _teacher.is_teacher():
+        st.caption("Only the browser session that started this training (or the teacher) can stop it.")
         return
     stopping = st.session_state.setdefault(STOPPING_KEY, set())
     label = "Cancel" if status.state == "queued" else "Stop training"
     if st.button(label, icon=":material/stop:", key=f"stop_{status.run_id}", disabled=status.run_id in stopping):
-        if _common.training_queue().stop(status.run_id, _common.owner()):
+        if _common.training_queue().stop(status.run_id, None if _teacher.is_teacher() else _common.owner()):
             stopping.add(status.run_id)
             st.toast("Stopping at the next batch; the run keeps what it has learnt.")
     if status.run_id in stopping:
