@@ -74,6 +74,11 @@ CLASS_NAMES = tuple(str(digit) for digit in range(NUM_CLASSES))
 MAX_DRAWINGS = 10_000
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 MAX_ARCHIVE_ENTRIES = 2 * MAX_DRAWINGS + 100
+# A labels.csv of MAX_DRAWINGS rows, as this page exports it, takes about 0.7 MB; a longer line than this is
+# not a file name and a label. These bound every labels.csv of one import together.
+MAX_LABELS_BYTES = 2 * 1024 * 1024
+MAX_LABELS_ROWS = MAX_DRAWINGS + 100
+MAX_LABELS_LINE = 1024
 
 _ID = re.compile(r"^(?P<time>[0-9]{8}-[0-9]{6}-[0-9]{6})-[0-9a-f]{8}$")
 _OWNER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -582,12 +587,13 @@ def _is_ignored(path: PurePosixPath) -> bool:
 def _read_image_zip(archive, members, shown_name) -> tuple[np.ndarray, np.ndarray]:
     images_members = []
     csv_labels: dict[str, int] = {}
+    budget = _LabelsBudget()
     for member in members:
         path = PurePosixPath(member.filename.replace("\\", "/"))
         if _is_ignored(path):
             continue
         if path.name.lower() == "labels.csv":
-            csv_labels.update(_read_labels_csv(_read_member(archive, member), path, shown_name))
+            csv_labels.update(_read_labels_csv(archive, member, path, shown_name, budget))
         elif path.suffix.lower() in _IMAGE_SUFFIXES:
             images_members.append((member, path))
     if not images_members:
@@ -609,28 +615,65 @@ def _read_image_zip(archive, members, shown_name) -> tuple[np.ndarray, np.ndarra
     return np.stack(images), np.asarray(labels, dtype=np.int64)
 
 
-def _read_labels_csv(data: bytes, path: PurePosixPath, shown_name: str) -> dict[str, int]:
-    """File name (relative to the csv's folder, and bare) -> label, from a `file,label` table."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} in {shown_name} is not a UTF-8 text table: fix or remove it.") from None
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows:
-        return {}
-    header = [cell.strip().lower() for cell in rows[0]]
-    if "file" not in header or "label" not in header:
-        raise ValueError(f"{path} in {shown_name} needs a header row with the columns file and label.")
-    file_column, label_column = header.index("file"), header.index("label")
+@dataclasses.dataclass
+class _LabelsBudget:
+    """What the labels.csv files of one import may still use, together."""
+
+    bytes_left: int = MAX_LABELS_BYTES
+    rows_left: int = MAX_LABELS_ROWS
+
+
+def _read_labels_csv(archive, member, path: PurePosixPath, shown_name: str,
+                     budget: _LabelsBudget) -> dict[str, int]:
+    """File name (relative to the csv's folder, and bare) -> label, from a `file,label` table.
+
+    Read as a stream, a line at a time, with limits on its size, its rows and the length of a line: a small
+    zip can hold a labels.csv of hundreds of megabytes, and reading that whole (then splitting it) cost the
+    page 45 s and 1.1 GB for a 32 MB file. Past a limit it is refused at once.
+    """
+    too_big = ValueError(
+        f"{path} in {shown_name} is larger than a class set's labels table ({MAX_LABELS_BYTES // 2**20} MB, "
+        f"{MAX_DRAWINGS:,} rows at most): it was refused. Export the drawings again from this page.")
+    if member.file_size > budget.bytes_left:
+        raise too_big
+    def lines():
+        # The csv reader pulls one line at a time from here; each is counted against the limits first.
+        with archive.open(member) as raw:
+            stream = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            number = 0
+            while True:
+                try:
+                    line = stream.readline(MAX_LABELS_LINE + 1)
+                except UnicodeDecodeError:
+                    raise ValueError(f"{path} in {shown_name} is not a UTF-8 text table: fix or remove it.") \
+                        from None
+                if not line:
+                    return
+                number += 1
+                budget.bytes_left -= len(line)
+                budget.rows_left -= 1
+                if budget.bytes_left < 0 or budget.rows_left < 0:
+                    raise too_big
+                if len(line) > MAX_LABELS_LINE:
+                    raise ValueError(f"Line {number} of {path} in {shown_name} is longer than {MAX_LABELS_LINE} "
+                                     "characters: a labels table has a file name and a label on each line.")
+                yield line
+
     found = {}
-    for number, row in enumerate(rows[1:], start=2):
+    header = None
+    for row in csv.reader(lines()):
         if not any(cell.strip() for cell in row):
             continue
+        if header is None:
+            header = [cell.strip().lower() for cell in row]
+            if "file" not in header or "label" not in header:
+                raise ValueError(f"{path} in {shown_name} needs a header row with the columns file and label.")
+            file_column, label_column = header.index("file"), header.index("label")
+            continue
         if len(row) <= max(file_column, label_column):
-            raise ValueError(f"Line {number} of {path} in {shown_name} has too few columns.")
-        label = _parse_label(row[label_column], f"line {number} of {path} in {shown_name}")
-        name = str(PurePosixPath(path.parent, row[file_column].strip().replace("\\", "/")))
-        found[name] = label
+            raise ValueError(f"Row {len(found) + 2} of {path} in {shown_name} has too few columns.")
+        label = _parse_label(row[label_column], f"row {len(found) + 2} of {path} in {shown_name}")
+        found[str(PurePosixPath(path.parent, row[file_column].strip().replace("\\", "/")))] = label
     return found
 
 
