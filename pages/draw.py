@@ -111,7 +111,12 @@ def draw_canvas(stroke_width: int, key: str):
         return_image_data=True,
         key=key,
     )
-    return result.image_data
+    # The browser sends a PNG: its size is checked before it is decoded (a tiny PNG can declare a huge picture).
+    try:
+        return None if result.image_bytes is None else preprocess.decode_png(result.image_bytes)
+    except ValueError as error:
+        st.error(text.markdown_escape(error))
+        return None
 
 
 def hide_canvas_toolbar() -> None:

@@ -22,7 +22,7 @@ PAGES = ["pages/home.py", "pages/datasets.py", "pages/train.py", "pages/results.
 def canvas(monkeypatch):
     """The Draw page's canvas component, which AppTest cannot run, replaced by a blank one."""
     module = types.ModuleType("streamlit_drawable_canvas")
-    module.st_canvas = lambda **arguments: types.SimpleNamespace(image_data=None)
+    module.st_canvas = lambda **arguments: types.SimpleNamespace(image_bytes=None)
     monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", module)
 
 
