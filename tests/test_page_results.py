@@ -298,7 +298,8 @@ def test_a_run_without_a_replay_says_replays_come_with_new_runs(trained_run, iso
     for path in (isolated_runs / trained_run).glob("replay_*.npy"):
         path.unlink()  # a run trained before replays were recorded
     app = open_results_page()
-    assert any("Replays are recorded for runs trained from now on" in shown(element.value) for element in app.tabs[4].info)
+    assert any("Replays are recorded for runs trained from now on" in shown(element.value)
+               for element in app.tabs[4].info)
 
 
 def test_replay_change_sentence_and_shown_images():
@@ -367,7 +368,8 @@ def test_another_session_cannot_delete_a_run(trained_run, isolated_runs):
     app = open_page(PAGE, owner="student-b")
     refused = app.button(key="results_page_delete_refused")
     assert refused.disabled
-    assert any("Only the student who trained this model can delete it" in shown(element.value) for element in app.caption)
+    assert any("Only the student who trained this model can delete it" in shown(element.value)
+               for element in app.caption)
     assert not [button for button in app.button if button.key == "results_page_delete"]
     assert (isolated_runs / trained_run / "model.keras").is_file()
 
@@ -476,3 +478,12 @@ def test_the_import_size_limit_is_the_servers_upload_limit():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert model_import.MAX_FILE_BYTES == config["server"]["maxUploadSize"] * 2**20
+
+
+def test_the_teacher_deletes_any_run(trained_run, isolated_runs):
+    own(trained_run, "student-a")
+    app = open_page(PAGE, owner="teacher-session", teacher=True)
+    app.checkbox(key=f"results_page_delete_confirm_{trained_run}").check().run()
+    app.button(key="results_page_delete").click().run()
+    assert not app.exception
+    assert not (isolated_runs / trained_run).exists()

@@ -113,3 +113,43 @@ def test_a_hostile_run_name_shows_as_text_in_the_sidebar(trained_run, isolated_r
     at = open_page(None, run_id=trained_run)
     assert any("attacker" in source for source in _markdown_sources(at))
     _assert_no_attacker_markup(at)
+
+
+# --- the teacher key ----------------------------------------------------------------------------------------
+
+
+def _every_text(at) -> str:
+    texts = _markdown_sources(at)
+    for kind in ("text_input", "number_input"):
+        texts += [str(element.value) for element in getattr(at, kind)]
+    return " ".join(texts)
+
+
+def _teacher_panel():
+    from pages import _teacher
+
+    _teacher.sidebar_panel()
+
+
+def test_the_teacher_key_unlocks_the_class_wide_actions_and_is_never_shown(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from core import classroom
+
+    # AppTest loses the router's sidebar on a rerun, so the panel is run on its own, as the sidebar runs it.
+    monkeypatch.setenv(classroom.TEACHER_KEY_VARIABLE, "classroom-key-1234")
+    at = AppTest.from_function(_teacher_panel, default_timeout=60)
+    at.run()
+    unlock = "FormSubmitter:teacher_unlock-Unlock the class-wide actions"
+    at.text_input(key="teacher_key_typed").input("a guess")
+    at.button(key=unlock).click().run()
+    assert "teacher" not in at.session_state
+    assert "That is not the teacher key" in " ".join(element.value for element in at.error)
+    at.text_input(key="teacher_key_typed").input("classroom-key-1234")
+    at.button(key=unlock).click().run()
+    assert at.session_state["teacher"] is True
+    assert "classroom-key-1234" not in _every_text(at)
+    at.number_input(key="teacher_max_jobs").set_value(4).run()
+    assert classroom.max_jobs_per_student() == 4
+    at.button(key="teacher_lock").click().run()
+    assert "teacher" not in at.session_state
