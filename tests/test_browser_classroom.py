@@ -148,6 +148,7 @@ def test_a_teacher_and_two_students_in_three_browsers(classroom, trained_run, is
     assert _remove_buttons(teacher) == 5
     assert teacher.get_by_text("Start a new collection").count() == 1
     alices = sorted(drawings.drawings(), key=lambda drawing: drawing.id)[0]
+    teacher.get_by_role("tab", name="Drawings").click()
     teacher.locator(f"[class*='st-key-class_set_remove_{alices.id}'] button").click()
     idle(teacher)
     teacher.locator(f"[class*='st-key-class_set_confirm_{alices.id}'] button").click()
@@ -155,7 +156,7 @@ def test_a_teacher_and_two_students_in_three_browsers(classroom, trained_run, is
     assert len(class_set.ClassSet()) == 4
     open_page(teacher, "results")
     teacher.get_by_role("button", name="Delete").click()
-    teacher.get_by_label("Yes, delete this run").check()
+    teacher.get_by_text("Yes, delete this run").click()
     idle(teacher)
     teacher.get_by_role("button", name="Delete this run").click()
     idle(teacher)
