@@ -18,7 +18,7 @@ change the whole server. This module reads the config as plain JSON and
 import dataclasses
 import math
 
-MAX_PARAMETERS = 5_000_000            # the app's largest architecture has about 1.6 M
+MAX_PARAMETERS = 5_000_000            # the app's largest architecture has about 2.1 M (cifar_cnn on CIFAR-10)
 MAX_FLOPS_PER_IMAGE = 500_000_000     # 0.5 GFLOP: the app's largest needs about 0.05 GFLOP per image
 MAX_LAYERS = 300                      # every layer of every nested model counted
 MAX_NESTING = 8                       # models inside models, and objects inside objects, this deep at most
@@ -176,7 +176,7 @@ class _Tally:
         if self.parameters > MAX_PARAMETERS:
             raise ConfigRefused(
                 f"This model has more than {self.parameters:,} parameters; models up to {MAX_PARAMETERS:,} can "
-                "be imported (this app's largest has about 1.6 million)."
+                "be imported (this app's largest has about 2.1 million)."
             )
         if self.flops > MAX_FLOPS_PER_IMAGE:
             raise ConfigRefused(
