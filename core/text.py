@@ -6,8 +6,11 @@ image, and `[Log in again](http://attacker/)` would be a link on the teacher's s
 controls goes through `markdown_escape` wherever it reaches Markdown, and shows exactly as typed.
 
     st.markdown(f"Delete **{text.markdown_escape(run.name)}**?")
+
+Plotly labels take a little HTML instead of Markdown: `chart_label_escape` is their helper.
 """
 
+import html
 import re
 
 # CommonMark lets a backslash escape any ASCII punctuation, and escaping all of it also defeats what Streamlit
@@ -20,3 +23,9 @@ _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
 def markdown_escape(text) -> str:
     """`text` as Markdown that shows it literally, on one line: no link, image, formatting or icon."""
     return _PUNCTUATION.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(text)))
+
+
+def chart_label_escape(text) -> str:
+    """`text` for a Plotly label (a legend entry, a tick): Plotly renders a subset of HTML there, links
+    included, so `<a href=...>` in a run name would be a link in the legend. Entities show as typed."""
+    return html.escape(_LINE_BREAKS.sub(" ", str(text)), quote=False)

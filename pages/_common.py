@@ -111,7 +111,8 @@ def listed_runs() -> list[runs.Run] | None:
     try:
         return run_store().list()
     except OSError as error:
-        st.error(f"The runs folder cannot be read ({error}). Check that it exists and that the app may read it.")
+        st.error(f"The runs folder cannot be read ({text.markdown_escape(error)}). Check that it exists and that the "
+                 "app may read it.")
         return None
 
 

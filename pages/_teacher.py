@@ -8,7 +8,7 @@ emptied at once, and never shown on a page or put in a link; pages ask `is_teach
 
 import streamlit as st
 
-from core import classroom
+from core import classroom, text
 
 TEACHER_STATE_KEY = "teacher"
 
@@ -48,7 +48,7 @@ def sidebar_panel() -> None:
             try:
                 classroom.set_max_jobs_per_student(int(limit))
             except (ValueError, OSError) as error:
-                st.error(f"The limit could not be saved ({error}).")
+                st.error(f"The limit could not be saved ({text.markdown_escape(error)}).")
         if st.button("Leave teacher mode", icon=":material/lock:", key="teacher_lock"):
             st.session_state.pop(TEACHER_STATE_KEY, None)
             st.rerun()

@@ -164,7 +164,7 @@ def score_a_model(candidates: list[runs.Run], drawings: class_set.ClassSet, snap
         return
     run = _common.run_picker(candidates, label="Model", key=RUN_KEY,
                              help="Every model trained on handwritten digits (MNIST or its sample).")
-    with st.spinner(f"Reading the {len(snapshot):,} drawings with {run.name}…"):
+    with st.spinner(f"Reading the {len(snapshot):,} drawings with {text.markdown_escape(run.name)}…"):
         result = evaluate(run, drawings, version)
     if result is None:
         return

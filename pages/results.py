@@ -243,7 +243,8 @@ def load_test_set(run: runs.Run) -> datasets.Dataset | None:
             return datasets.load(run.dataset, download=False)
     except datasets.DatasetUnavailable as error:
         st.warning(f"**The test images of {datasets.get_info(run.dataset).title} are not on this machine,** "
-                   f"so only the figures saved with the run are shown. {error}", icon=":material/cloud_off:")
+                   f"so only the figures saved with the run are shown. {text.markdown_escape(error)}",
+                   icon=":material/cloud_off:")
         st.page_link("pages/datasets.py", label="Download it on the Datasets page", icon=":material/download:")
         return None
 

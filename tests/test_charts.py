@@ -116,3 +116,11 @@ def test_after_two_epochs_the_loss_axis_zooms_on_the_epoch_values():
                for epoch, loss, val_loss in ((1, 0.8, 0.4), (2, 0.3, 0.35))]
     assert charts.training_curves(events[:3], "loss").layout.yaxis.range is None
     assert charts.training_curves(events, "loss").layout.yaxis.range == (0, 1.0)
+
+
+def test_a_run_name_with_html_is_a_plain_legend_entry():
+    # Plotly renders <a href> in legend text: a run name must not become a link in the comparison chart.
+    name = '<a href="http://attacker/">Log in again</a>'
+    figure = charts.compare_runs({name: {"accuracy": [0.5, 0.6], "val_accuracy": [0.4, 0.5]}}, "accuracy")
+    assert all("<a" not in trace.name for trace in figure.data)
+    assert any("&lt;a href" in trace.name for trace in figure.data)
