@@ -153,3 +153,28 @@ def test_the_teacher_key_unlocks_the_class_wide_actions_and_is_never_shown(monke
     assert classroom.max_jobs_per_student() == 4
     at.button(key="teacher_lock").click().run()
     assert "teacher" not in at.session_state
+
+
+def test_a_hostile_file_name_shows_as_text_when_a_model_import_is_refused(isolated_runs):
+    at = open_page("pages/results.py")
+    name = "![f](http://attacker/f.png) [Log in](http://attacker/).keras"
+    at.file_uploader(key="results_page_import_file_0").set_value((name, b"not a zip", "application/octet-stream"))
+    at.run()
+    at.button(key="results_page_import").click().run()
+    assert not at.exception
+    assert any("attacker" in element.value for element in at.error)  # the refusal names the file
+    _assert_no_attacker_markup(at)
+
+
+def test_a_hostile_entry_name_in_a_drawings_zip_shows_as_text(isolated_runs):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("../![z](http://attacker/z.png).png", b"x")
+    at = open_page("pages/class_set.py")
+    at.file_uploader[0].set_value(("[Log in](http://attacker/).zip", buffer.getvalue(), "application/zip")).run()
+    assert not at.exception
+    assert any("attacker" in element.value for element in at.error)
+    _assert_no_attacker_markup(at)
