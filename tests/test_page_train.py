@@ -183,6 +183,21 @@ def test_a_new_session_finds_a_running_training_and_may_watch_but_not_stop_it():
         wait_for(lambda: queue.status(run_id).state == "finished", timeout=60, message="the training to stop")
 
 
+def test_the_teacher_stops_a_students_training():
+    queue = jobs.get_queue()
+    run_id = queue.submit("mnist_sample", "cnn", {"epochs": 20, "batch_size": 64}, name="a student's cnn",
+                          owner="student-a", limit_train=640)
+    try:
+        app = open_train_page(teacher=True)
+        app.button(key=f"watch_{run_id}").click().run()
+        app.button(key=f"stop_{run_id}").click().run()
+        assert not app.exception
+        wait_for(lambda: queue.status(run_id).state == "finished", timeout=60, message="the training to stop")
+        assert queue.status(run_id).status == "stopped"
+    finally:
+        queue.stop(run_id, None)
+
+
 def record_fragments(monkeypatch) -> list:
     """Makes every Streamlit fragment note its name and `run_every` each time a page draws it."""
     import streamlit
