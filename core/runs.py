@@ -18,8 +18,8 @@ lock per run, a file lock (`run.lock` in the run's folder), which holds across R
 processes (the job workers write runs too).
 """
 
-import dataclasses
 import contextlib
+import dataclasses
 import datetime
 import errno
 import fcntl
