@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from conftest import wait_for_app
-from core import app_server, runs
+from bench import app_server
+from core import runs
 
 pytestmark = pytest.mark.browser
 
