@@ -12,7 +12,7 @@ from bench.settings import (
     TARGET_FASHION_SECONDS,
     Settings,
 )
-from core import architectures, backend, datasets, training
+from core import architectures, backend, callbacks, datasets, training
 
 
 def run_to_accuracy(dataset: str, architecture: str, hyperparameters: dict, target: float, cap_seconds: float, *,
@@ -36,7 +36,6 @@ def run_to_accuracy(dataset: str, architecture: str, hyperparameters: dict, targ
     if train_limit is not None:
         train_indices = train_indices[:train_limit]
         x_test, y_test = x_test[:train_limit], y_test[:train_limit]
-    ProgressCallback = training._make_callbacks()[0]
     history = []
     clock = {"paused": 0.0}
 
@@ -64,11 +63,11 @@ def run_to_accuracy(dataset: str, architecture: str, hyperparameters: dict, targ
     pipeline = training.make_pipeline(data.x_train, data.y_train, hp["batch_size"], shuffle=True, seed=hp["seed"],
                                       indices=train_indices)
     validation = training.make_pipeline(data.x_train, data.y_train, 512, shuffle=False, indices=validation_indices)
-    callbacks = [ProgressCallback(lambda event: None, max_epochs, steps, hp["batch_size"]), UntilAccurate()]
+    hooks = [callbacks.ProgressEvents(lambda event: None, max_epochs, steps, hp["batch_size"]), UntilAccurate()]
     if scheduled:
-        callbacks.insert(0, training.cosine_schedule(hp))
+        hooks.insert(0, callbacks.cosine_schedule(hp))
     model.fit(pipeline, validation_data=validation, epochs=max_epochs, shuffle=False, verbose=0,
-              callbacks=callbacks)
+              callbacks=hooks)
     reached = next((row for row in history if row["test_accuracy"] >= target), None)
     best = max(history, key=lambda row: row["test_accuracy"])
     defaults = architectures.get_architecture(architecture).defaults()

@@ -10,7 +10,7 @@ import numpy as np
 from bench.common import EventLog, accuracy, epoch_timer, our_model, run_worker, sample_subset, seed_cnn
 from bench.settings import SEED_SETTINGS, TARGET_CHART_OVERHEAD, TARGET_THROUGHPUT_RATIO, Settings
 from bench.stats import paired_ratio, percentile
-from core import architectures, backend, training
+from core import architectures, backend, callbacks, training
 
 
 def _throughput_configs(settings: Settings) -> list[dict]:
@@ -42,7 +42,6 @@ def training_throughput(settings: Settings) -> dict:
     train_indices, validation_indices = training.stratified_split(labels, validation_fraction, seed=42)
     train_count = len(images) - int(round(len(images) * validation_fraction))
     epochs = 1 + settings.measured_epochs
-    ProgressCallback = training._make_callbacks()[0]
 
     runners = []
 
@@ -75,7 +74,7 @@ def training_throughput(settings: Settings) -> dict:
         pipeline = training.make_pipeline(images, labels, batch_size, shuffle=True, seed=42, indices=train_indices)
         timer = epoch_timer()
         events = []
-        progress = ProgressCallback(events.append, epochs, math.ceil(len(train_indices) / batch_size), batch_size)
+        progress = callbacks.ProgressEvents(events.append, epochs, math.ceil(len(train_indices) / batch_size), batch_size)
 
         def our_epoch(epoch, model=model, pipeline=pipeline, timer=timer, progress=progress):
             model.fit(pipeline, validation_data=validation_pipeline, epochs=epoch + 1, initial_epoch=epoch,
@@ -179,7 +178,7 @@ CHART_VARIANTS = ("none", "charts", "app", "none_again")
 def chart_overhead(settings: Settings) -> dict:
     """Training time with the app's callbacks and a polling reader, against no callbacks at all.
 
-    Variants: "charts" is the ProgressCallback with a reader thread polling its events every 0.5 s; "app" is
+    Variants: "charts" is the ProgressEvents callback with a reader thread polling its events every 0.5 s; "app" is
     the callbacks train() passes to fit that act at every batch; "none" and "none_again" have no callbacks.
     Many short fits, interleaved, rather than a few epochs: the median of many pairs is what survives a busy
     neighbour.
@@ -193,7 +192,6 @@ def chart_overhead(settings: Settings) -> dict:
     model = our_model("cnn", sample.image_shape, 10, hp)
     pipeline = training.make_pipeline(images, labels, hp["batch_size"], shuffle=True, indices=train_indices)
     steps = settings.overhead_steps
-    classes = training._make_callbacks()
     total_epochs = 2 + len(CHART_VARIANTS) * settings.overhead_rounds
     epoch = 0
     times = {variant: [] for variant in CHART_VARIANTS}
@@ -202,14 +200,14 @@ def chart_overhead(settings: Settings) -> dict:
     reads = {variant: 0 for variant in CHART_VARIANTS}
 
     def callbacks_for(variant, log):
-        progress_class, stop_class, nan_class, checkpoint_class = classes[:4]
-        progress = progress_class(log.emit, total_epochs, steps, hp["batch_size"])
+        progress = callbacks.ProgressEvents(log.emit, total_epochs, steps, hp["batch_size"])
         if variant == "charts":
             return [progress]
         # The callbacks train() passes to fit that act at every batch, the best checkpoint kept in memory instead
         # of written to disk. (Early stopping and the epoch replay act once per epoch; these chunks are not
         # epochs, so they would count the replay's predictions many times over.)
-        return [progress, nan_class(), stop_class(threading.Event()), checkpoint_class(None, "val_loss")]
+        return [progress, callbacks.StopOnNaN(), callbacks.StopOnRequest(threading.Event().is_set),
+                callbacks.BestCheckpoint(None, "val_loss")]
 
     def run(variant, record=True):
         nonlocal epoch
@@ -242,7 +240,7 @@ def chart_overhead(settings: Settings) -> dict:
     return {
         "what": f"cnn on mnist_sample in batches of 32 (the most callback calls per image); "
                 f"one fit of {steps} steps per variant per round, order rotated; overhead = median over rounds of "
-                "(seconds with callbacks / without) - 1. charts = ProgressCallback + a reader polling every "
+                "(seconds with callbacks / without) - 1. charts = ProgressEvents + a reader polling every "
                 "0.5 s; app = train()'s per-batch callbacks; none_again = no callbacks (a control for the noise)",
         "steps_per_fit": steps,
         "rounds": settings.overhead_rounds,
