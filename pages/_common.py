@@ -4,6 +4,7 @@ Not a page itself (the underscore keeps it out of the navigation). State that be
 `st.session_state`; the run store and the training queue are shared by every visitor of this server.
 """
 
+import math
 import secrets
 
 import streamlit as st
@@ -119,6 +120,29 @@ def no_model_yet(then: str) -> None:
     st.info("**No trained model yet.** Train one on the Train page (a CNN on the MNIST sample takes about a "
             f"minute), then come back here to {then}.", icon=":material/model_training:")
     st.page_link("pages/train.py", label="Go to the Train page", icon=":material/arrow_forward:")
+
+
+# Plotly's toolbar would cover a chart's legend on a projector, and a class has no use for it.
+PLOTLY_CONFIG = {"displayModeBar": False}
+
+
+def chart(figure, key: str, **options) -> None:
+    """A Plotly chart as wide as its column, without the toolbar; `options` go to `st.plotly_chart`."""
+    st.plotly_chart(figure, key=key, config=PLOTLY_CONFIG, **options)
+
+
+def format_duration(seconds: float | None) -> str:
+    """"45 s", "3 min 07 s" or "1 h 05 min"; "—" when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 CURRENT_DRAWING_KEY = "current_drawing"
