@@ -9,7 +9,7 @@ import secrets
 
 import streamlit as st
 
-from core import backend, datasets, jobs, runs
+from core import backend, datasets, gallery, jobs, runs
 
 
 def _leave_legacy_page_mode() -> None:
@@ -104,6 +104,16 @@ def image_grid_style(key_prefix: str) -> str:
 }}
 </style>
 """
+
+
+def grid_cells(images, columns: int):
+    """Lays `images` out in rows of `columns`, each enlarged so that its pixels stay sharp; yields, image by
+    image, the column to draw it in, its position in `images` and the enlarged image."""
+    enlarged = gallery.enlarge(images)
+    for row_start in range(0, len(enlarged), columns):
+        row = st.columns(columns, gap="small")
+        for offset, (column, image) in enumerate(zip(row, enlarged[row_start:row_start + columns])):
+            yield column, row_start + offset, image
 
 
 def listed_runs() -> list[runs.Run] | None:

@@ -210,14 +210,10 @@ def mistake_grid(snapshot, result) -> None:
         page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1,
                                key=f"class_set_mistakes_page_{pages}")
     shown = results_view.page_of(indices, page, MISTAKES_PER_PAGE)
-    enlarged = gallery.enlarge(snapshot.images[shown])
     with st.container(key="class_set_grid_mistakes"):
-        for row_start in range(0, len(shown), MISTAKE_COLUMNS):
-            columns = st.columns(MISTAKE_COLUMNS, gap="small")
-            for column, index, image in zip(columns, shown[row_start:row_start + MISTAKE_COLUMNS],
-                                            enlarged[row_start:row_start + MISTAKE_COLUMNS]):
-                column.image(image, width="stretch")
-                column.markdown(results_view.prediction_caption(result, int(index), CLASS_NAMES))
+        for column, position, image in _common.grid_cells(snapshot.images[shown], MISTAKE_COLUMNS):
+            column.image(image, width="stretch")
+            column.markdown(results_view.prediction_caption(result, int(shown[position]), CLASS_NAMES))
 
 
 # --- Every model ----------------------------------------------------------------------------------------------
@@ -313,26 +309,22 @@ def drawings_gallery(snapshot: class_set.Snapshot) -> None:
     first = (min(page, pages) - 1) * GALLERY_PER_PAGE
     st.caption(f"Showing {first + 1:,}–{first + len(shown):,} of {len(indices):,}, newest first. A removed "
                "drawing is gone for good: export the collection first if in doubt.")
-    enlarged = gallery.enlarge(snapshot.images[shown])
     pending = st.session_state.get(PENDING_REMOVAL_KEY)
     with st.container(key="class_set_grid_drawings"):
-        for row_start in range(0, len(shown), GALLERY_COLUMNS):
-            columns = st.columns(GALLERY_COLUMNS, gap="small")
-            for column, index, image in zip(columns, shown[row_start:row_start + GALLERY_COLUMNS],
-                                            enlarged[row_start:row_start + GALLERY_COLUMNS]):
-                drawing = snapshot.drawings[index]
-                with column:
-                    st.image(image, width="stretch")
-                    if pending == drawing.id:
-                        st.markdown(":red[**Remove for good?**]")
-                        st.button("Yes, remove", key=f"class_set_confirm_{drawing.id}", type="primary",
-                                  on_click=_remove, args=(drawing.id,), width="stretch")
-                        st.button("Keep it", key=f"class_set_keep_{drawing.id}", on_click=_keep,
-                                  args=(drawing.id,), width="stretch")
-                    else:
-                        st.markdown(f"**{drawing.label}** · {_short_when(drawing.created)}")
-                        st.button("Remove", key=f"class_set_remove_{drawing.id}", icon=":material/delete:",
-                                  on_click=_ask_removal, args=(drawing.id,), width="stretch")
+        for column, position, image in _common.grid_cells(snapshot.images[shown], GALLERY_COLUMNS):
+            drawing = snapshot.drawings[shown[position]]
+            with column:
+                st.image(image, width="stretch")
+                if pending == drawing.id:
+                    st.markdown(":red[**Remove for good?**]")
+                    st.button("Yes, remove", key=f"class_set_confirm_{drawing.id}", type="primary",
+                              on_click=_remove, args=(drawing.id,), width="stretch")
+                    st.button("Keep it", key=f"class_set_keep_{drawing.id}", on_click=_keep,
+                              args=(drawing.id,), width="stretch")
+                else:
+                    st.markdown(f"**{drawing.label}** · {_short_when(drawing.created)}")
+                    st.button("Remove", key=f"class_set_remove_{drawing.id}", icon=":material/delete:",
+                              on_click=_ask_removal, args=(drawing.id,), width="stretch")
 
 
 # --- Export and import ----------------------------------------------------------------------------------------

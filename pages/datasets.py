@@ -114,20 +114,17 @@ def image_grid(images, captions: list[str] | None, columns: int, *, look_inside=
     `look_inside`, if given, is (dataset name, the images' indices, the index shown below): each image gets a
     "Look inside" button that shows it in the section under the grid (the one shown has a filled button).
     """
-    enlarged = gallery.enlarge(images)
-    captions = captions or [None] * len(enlarged)
-    for row_start in range(0, len(enlarged), columns):
-        for offset, (column, image, caption) in enumerate(zip(
-                st.columns(columns), enlarged[row_start:row_start + columns], captions[row_start:row_start + columns])):
-            column.image(image, caption=caption, width="stretch")
-            if look_inside is not None:
-                dataset_name, indices, inspected = look_inside
-                index = int(indices[row_start + offset])
-                # An icon alone: the words would not fit under an image an eighth of the page wide.
-                column.button(LOOK_INSIDE_LABEL, key=f"look_inside_{row_start + offset}",
-                              type="primary" if index == inspected else "tertiary", on_click=_inspect,
-                              args=(dataset_name, index), width="stretch",
-                              help="Look inside this image: see it below as the network gets it, as numbers.")
+    captions = captions or [None] * len(images)
+    for column, position, image in _common.grid_cells(images, columns):
+        column.image(image, caption=captions[position], width="stretch")
+        if look_inside is not None:
+            dataset_name, indices, inspected = look_inside
+            index = int(indices[position])
+            # An icon alone: the words would not fit under an image an eighth of the page wide.
+            column.button(LOOK_INSIDE_LABEL, key=f"look_inside_{position}",
+                          type="primary" if index == inspected else "tertiary", on_click=_inspect,
+                          args=(dataset_name, index), width="stretch",
+                          help="Look inside this image: see it below as the network gets it, as numbers.")
 
 
 def random_training_images(dataset: datasets.Dataset) -> int:
