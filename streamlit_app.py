@@ -1,12 +1,17 @@
 """Neural Canvas: the entry point. Run it with `streamlit run streamlit_app.py`.
 
 This file only routes: it lists the pages (one file each in `pages/`) and draws the sidebar that every page
-shares. It imports no TensorFlow, so the home page appears at once; pages import it when they need it.
+shares, after applying the app's two patches of Streamlit's internals (`pages/_streamlit_patches.py`). It
+imports no TensorFlow, so the home page appears at once; pages import it when they need it.
 """
 
 import streamlit as st
 
+from pages import _streamlit_patches
+
 st.set_page_config(page_title="Neural Canvas", page_icon=":material/draw:", layout="wide")
+# Before anything else runs: an unknown Streamlit stops here with its version named, not later in silence.
+_streamlit_patches.apply()
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

@@ -10,47 +10,12 @@ import secrets
 import streamlit as st
 
 from core import backend, datasets, gallery, jobs, runs
+from pages import _streamlit_patches
 
-
-def _leave_legacy_page_mode() -> None:
-    """Makes the very first request after the server starts go through the router too.
-
-    Streamlit keeps an old mode for apps with a `pages/` folder beside the entry file: until some script calls
-    `st.navigation`, it runs the page file a URL names on its own (no router, no sidebar, the folder's files
-    listed as pages). A teacher who opens a bookmarked /draw on a fresh server would see that. The router
-    imports this module only after `st.navigation`, so finding the legacy flag still on here means a page
-    was run without the router: switch the mode off and run the app again, now through the router.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
-_leave_legacy_page_mode()
-
-
-def _keep_keras_between_runs() -> None:
-    """Stops Streamlit from resetting Keras and collecting all garbage after every script run.
-
-    After each script run, and so after every tick of the Train page's live view, Streamlit 1.67 calls
-    `keras.backend.clear_session()` and then `gc.collect(2)`. With TensorFlow loaded each holds the
-    interpreter's lock for about half a second while the training thread waits: three epochs of the CNN on
-    the sample took 378 s while the Train page watched them, and 7 s without these two calls. Keras keeps
-    its session state per thread and each script run has a thread of its own, so skipping the reset loses
-    nothing; Python's own garbage collector still runs as usual. `.streamlit/config.toml` turns the
-    collection off as well (`runner.postScriptGC`); this covers a server started with another config.
-    This patches a Streamlit internal: check it when upgrading Streamlit.
-    """
-    from streamlit import config
-    from streamlit.runtime.scriptrunner import script_runner
-
-    config.set_option("runner.postScriptGC", False)
-    script_runner._clean_problem_modules = lambda: None
-
-
-_keep_keras_between_runs()
+# Streamlit may run a page file without the router (its legacy `pages/` mode, on a fresh server): every page
+# imports this module, so this is where such a run is caught and sent through the router. The router applies
+# all the patches itself, explicitly.
+_streamlit_patches.leave_legacy_page_mode()
 
 DATASET_KEY = "dataset"
 RUN_KEY = "run_id"
