@@ -9,7 +9,6 @@ from bench import app_server
 from bench.settings import TARGET_RELEASE_TO_PREDICTION_MS, Settings
 from core import runs, training
 
-
 CHROMIUM, CHROMIUM_ARGS = app_server.CHROMIUM, app_server.CHROMIUM_ARGS
 
 # Installed in the page before a stroke: the time of the mouse release, and the time the "Prediction" metric

@@ -12,7 +12,6 @@ from bench.settings import TARGET_CONCURRENT_P95_MS, TARGET_DURING_TRAINING_P95_
 from bench.stats import latency_summary
 from core import architectures, datasets, inference, jobs, runs, training
 
-
 # Between two readings of one student in section 8: a student lifts the pen, looks, and draws again.
 READING_PAUSE_SECONDS = 0.05
 _served_models: dict[int, tuple] = {}

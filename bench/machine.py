@@ -41,7 +41,7 @@ def machine_info() -> dict:
         details = tf.config.experimental.get_device_details(gpus[0])
         gpu = details.get("device_name", gpus[0].name)
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "cpu_flags": cpu_flags(),

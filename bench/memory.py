@@ -9,7 +9,6 @@ from bench.machine import current_rss_bytes, peak_rss_bytes
 from bench.settings import SEED_SETTINGS, TARGET_MEMORY_RATIO, Settings
 from core import backend, training
 
-
 MEMORY_WAYS = ("ours", "float32")
 
 

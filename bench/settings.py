@@ -5,7 +5,6 @@ from pathlib import Path
 
 from core import architectures
 
-
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "bench" / "results.json"
 # Quick runs (CI, tests) must never overwrite the full results that the README quotes.

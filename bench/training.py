@@ -74,7 +74,8 @@ def training_throughput(settings: Settings) -> dict:
         pipeline = training.make_pipeline(images, labels, batch_size, shuffle=True, seed=42, indices=train_indices)
         timer = epoch_timer()
         events = []
-        progress = callbacks.ProgressEvents(events.append, epochs, math.ceil(len(train_indices) / batch_size), batch_size)
+        steps = math.ceil(len(train_indices) / batch_size)
+        progress = callbacks.ProgressEvents(events.append, epochs, steps, batch_size)
 
         def our_epoch(epoch, model=model, pipeline=pipeline, timer=timer, progress=progress):
             model.fit(pipeline, validation_data=validation_pipeline, epochs=epoch + 1, initial_epoch=epoch,

@@ -176,7 +176,8 @@ def command_architectures(options) -> int:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core", description="Neural Canvas: train and study image classifiers.")
+    parser = argparse.ArgumentParser(prog="python -m core",
+                                     description="Neural Canvas: train and study image classifiers.")
     parser.add_argument("--runs-dir", help=f"where runs are kept (default: ${runs.RUNS_DIR_VARIABLE} or ./runs)")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -206,7 +207,8 @@ def make_parser() -> argparse.ArgumentParser:
     fetch.set_defaults(handler=command_fetch)
 
     describe = commands.add_parser("describe", help="print a model's layers and parameter counts")
-    describe.add_argument("--arch", default=architectures.DEFAULT_ARCHITECTURE, choices=list(architectures.ARCHITECTURES))
+    describe.add_argument("--arch", default=architectures.DEFAULT_ARCHITECTURE,
+                          choices=list(architectures.ARCHITECTURES))
     describe.add_argument("--dataset", default=datasets.DEFAULT_DATASET, choices=list(datasets.DATASETS))
     describe.add_argument("--set", action="append", metavar="NAME=VALUE")
     describe.set_defaults(handler=command_describe)

@@ -14,7 +14,8 @@ classes. Every architecture works for every dataset: dense models flatten the im
 import dataclasses
 import math
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from core import backend
 

@@ -12,7 +12,7 @@ page never pays for it.
 
 import math
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -341,8 +341,8 @@ def describe_votes(votes: list[Vote], class_names, expected: int | None = None) 
         return (f"Only one model can read this drawing, and it says **{class_names[counted[0].predicted_class]}**. "
                 "Train another one (say an ANN and a CNN) to compare them.")
     agreeing = sum(vote.predicted_class == expected for vote in counted)
-    others = "; ".join(f"{runs.markdown_safe(vote.run.name)} says {class_names[vote.predicted_class]}" for vote in counted
-                       if vote.predicted_class != expected)
+    others = "; ".join(f"{runs.markdown_safe(vote.run.name)} says {class_names[vote.predicted_class]}"
+                       for vote in counted if vote.predicted_class != expected)
     if agreeing == len(counted):
         return f"All {len(counted)} models say **{class_names[expected]}**."
     if agreeing == 0:

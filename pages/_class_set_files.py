@@ -103,11 +103,13 @@ def export(drawings: class_set.ClassSet, snapshot, version: str | None) -> None:
     today = datetime.date.today().isoformat()
     zip_column, npz_column = st.columns(2)
     zip_column.download_button(
-        "Download as a zip of PNGs", data=b"" if empty else _class_set_data.export_bytes(str(drawings.root), version, "zip"),
+        "Download as a zip of PNGs",
+        data=b"" if empty else _class_set_data.export_bytes(str(drawings.root), version, "zip"),
         file_name=f"class-drawings-{today}.zip", mime="application/zip", icon=":material/folder_zip:",
         disabled=empty, width="stretch", key="class_set_download_zip", on_click="ignore")
     npz_column.download_button(
-        "Download as .npz (NumPy)", data=b"" if empty else _class_set_data.export_bytes(str(drawings.root), version, "npz"),
+        "Download as .npz (NumPy)",
+        data=b"" if empty else _class_set_data.export_bytes(str(drawings.root), version, "npz"),
         file_name=f"class-drawings-{today}.npz", mime="application/octet-stream", icon=":material/data_array:",
         disabled=empty, width="stretch", key="class_set_download_npz", on_click="ignore")
 

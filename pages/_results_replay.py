@@ -60,7 +60,8 @@ def epoch_replay(run: runs.Run) -> None:
     with grid_column:
         st.markdown(f"**{len(shown)} of these images** ({results_view.REPLAY_PER_CLASS} per class, some that "
                     "the model learned along the way), with the answer after this epoch:")
-        _results_tabs.captioned_grid(recorded.images[shown], results_view.replay_captions(recorded, shown, epoch, names),
+        _results_tabs.captioned_grid(recorded.images[shown],
+                                     results_view.replay_captions(recorded, shown, epoch, names),
                         key="replay")
     with confusion_column:
         st.markdown(f"**Confusion matrix after epoch {epoch}**, on all {total:,} images: rows are the true "

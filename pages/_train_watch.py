@@ -120,11 +120,12 @@ def outcome_message(run: runs.Run) -> None:
     if run.status == "completed":
         best = meta.get("best_epoch")
         early = overfitting.early_stopping_sentence(meta.get("stopped_early"))
+        took = _common.format_duration(meta.get("duration"))
         if early:
-            st.success(f"Finished in {_common.format_duration(meta.get('duration'))}. {early} The figures below are its "
+            st.success(f"Finished in {took}. {early} The figures below are its "
                        "scores on the test images.", icon=":material/check_circle:")
         else:
-            st.success(f"Finished in {_common.format_duration(meta.get('duration'))}. The saved model is the best epoch"
+            st.success(f"Finished in {took}. The saved model is the best epoch"
                        f"{f' ({best})' if best else ''}, and the figures below are its scores on the test images.",
                        icon=":material/check_circle:")
     elif run.status == "stopped":

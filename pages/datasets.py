@@ -5,8 +5,9 @@ classes and source; then, once the dataset is on this machine, a grid of random 
 labels and a Reshuffle button; "Look inside one image": the image chosen in the grid (a magnifier button
 under each) as the network gets it, its grid of pixel values 0-255 shaded like the image, its label as a
 one-hot vector, and flattened into one row of 784 numbers (3,072 for a colour photo, one channel shown at a
-time); N examples of one chosen class; and a bar chart of how many images each class has. A dataset that is not on this machine yet gets a Download button with a progress bar instead; when the
-download fails (offline, in most classrooms), a clear message and one click to switch to the offline sample.
+time); N examples of one chosen class; and a bar chart of how many images each class has. A dataset that is
+not on this machine yet gets a Download button with a progress bar instead; when the download fails (offline,
+in most classrooms), a clear message and one click to switch to the offline sample.
 
 Images are enlarged with nearest-neighbour (`core.gallery.enlarge`) and drawn with `image-rendering:
 pixelated`, so a 28x28 digit stays sharp squares on a projector, white on black as stored.

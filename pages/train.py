@@ -5,7 +5,8 @@ training settings and the model's layer table with its parameter count (which up
 trains); a line that sums up what will train, a run name and the Train button; the training this visitor
 watches (its place in the queue, then a progress bar with live loss and accuracy curves, then the test
 results); the other trainings on this server, which follow by themselves while anything trains; and the
-finished runs of this dataset, their validation curves overlaid. The settings panel folds away when a training starts, so that its curves come up on the screen.
+finished runs of this dataset, their validation curves overlaid. The settings panel folds away when a training
+starts, so that its curves come up on the screen.
 Under the curves, live and finished, one sentence says what they show (still learning, or overfitting since
 the best epoch, which the curves mark with a dashed line).
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for_app
 from bench import app_server
+from conftest import wait_for_app
 from core import runs
 
 pytestmark = pytest.mark.browser
