@@ -1,4 +1,5 @@
-"""What the pages share: the visitor's identity, the chosen dataset and model, and the sidebar.
+"""What the pages share: the visitor's identity, the chosen dataset and model, the sidebar, and the small
+widgets several pages draw (a Plotly chart without its toolbar, a duration in words, a grid of images).
 
 Not a page itself (the underscore keeps it out of the navigation). State that belongs to one visitor lives in
 `st.session_state`; the run store and the training queue are shared by every visitor of this server.
