@@ -6,6 +6,7 @@
 
 The modules, one idea each: `settings` (modes and targets), `machine` (CPU, versions, memory), `stats`,
 `common` (what the sections share), the sections `training`, `prediction`, `memory`, `accuracy`, `browser` and
-`class_load`, `report` (the README tables), `cli` (running them all), `drawing` (the drawn-digit benchmark) and
-`app_server` (the app as a subprocess, for the browser section and the real-browser tests).
+`class_load`, `report` (the README tables), `cli` (running them all), `drawing` (the drawn-digit benchmark),
+`gpu` (the GPU column, `python -m bench.gpu`) and `app_server` (the app as a subprocess, for the browser section
+and the real-browser tests).
 """
