@@ -10,8 +10,6 @@ import streamlit as st
 from pages import _streamlit_patches
 
 st.set_page_config(page_title="Neural Canvas", page_icon=":material/draw:", layout="wide")
-# Before anything else runs: an unknown Streamlit stops here with its version named, not later in silence.
-_streamlit_patches.apply()
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -24,6 +22,9 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
+# Before any page runs: an unknown Streamlit stops here with its version named, not later in silence. (After
+# st.navigation, which has already left the legacy pages/ mode, so that this costs no extra rerun.)
+_streamlit_patches.apply()
 
 # Every page shows small images (28x28 digits, feature maps) enlarged: keep each pixel a sharp square when the
 # browser fits an image to its column, so a digit stays crisp on a projector.
