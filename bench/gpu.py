@@ -175,7 +175,7 @@ def cifar10_time_to_90(quick: bool, budget_seconds=240):
     model = _model("modern_cnn", data.x_train.shape[1:], hp, policy="mixed_float16" if _device()[1] else None,
                    jit_compile=True if _backend_name() == "jax" else "auto")
     start, curve = time.perf_counter(), []
-    for epoch in range(hp["epochs"]):
+    for _epoch in range(hp["epochs"]):
         model.fit(data.x_train, data.y_train, batch_size=hp["batch_size"], epochs=1, verbose=0)
         _, accuracy = model.evaluate(data.x_test, data.y_test, batch_size=2048, verbose=0)
         curve.append((round(time.perf_counter() - start, 1), round(float(accuracy), 4)))
