@@ -1,12 +1,15 @@
 """Neural Canvas: the entry point. Run it with `streamlit run streamlit_app.py`.
 
 This file only routes: it lists the pages (one file each in `pages/`) and draws the sidebar that every page
-shares. It imports no TensorFlow, so the home page appears at once; pages import it when they need it.
+shares, after applying the app's two patches of Streamlit's internals (`pages/_streamlit_patches.py`). It
+imports no TensorFlow, so the home page appears at once; pages import it when they need it.
 """
 
 from pathlib import Path
 
 import streamlit as st
+
+from pages import _streamlit_patches
 
 # The icon ships with the app: a Material or emoji icon would make every browser fetch it from the internet.
 st.set_page_config(page_title="Neural Canvas", page_icon=str(Path(__file__).parent / "assets" / "icon.png"),
@@ -23,6 +26,9 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
+# Before any page runs: an unknown Streamlit stops here with its version named, not later in silence. (After
+# st.navigation, which has already left the legacy pages/ mode, so that this costs no extra rerun.)
+_streamlit_patches.apply()
 
 # Every page shows small images (28x28 digits, feature maps) enlarged: keep each pixel a sharp square when the
 # browser fits an image to its column, so a digit stays crisp on a projector.

@@ -111,7 +111,7 @@ def test_training_shows_live_progress_then_the_test_results():
     assert not app.exception
     run_id = only_run_id()
     assert app.session_state["run_id"] == run_id
-    assert any(header.value == "Training: tiny cnn" for header in app.subheader)
+    assert any(shown(header.value) == "Training: tiny cnn" for header in app.subheader)
 
     queue = jobs.get_queue()
     wait_for(lambda: queue.status(run_id).state == "finished", message="the training to finish")
@@ -143,7 +143,7 @@ def test_stop_keeps_the_run_with_its_history(monkeypatch):
     assert queue.status(run_id).state == "running"
     app.switch_page("pages/train.py").run()
     assert not app.exception
-    assert any(header.value.startswith("Training: ") for header in app.subheader)
+    assert any(shown(header.value).startswith("Training: ") for header in app.subheader)
     # The live view: a progress bar that says where training is, and curves with points inside the epoch.
     assert app.get("progress")[0].proto.text.startswith("Epoch ")
     live_loss = {trace["name"]: trace for trace in plotly_specs(app)["live_loss"]["data"]}
@@ -170,7 +170,7 @@ def test_a_new_session_finds_a_running_training_and_may_watch_but_not_stop_it():
                           owner="teacher", limit_train=640)
     try:
         app = open_train_page()
-        assert any(header.value == "Trainings on this server" for header in app.subheader)
+        assert any(shown(header.value) == "Trainings on this server" for header in app.subheader)
         assert any("teacher's cnn" in shown(text.value) for text in app.markdown)
         app.button(key=f"watch_{run_id}").click().run()
         assert not app.exception
@@ -248,7 +248,7 @@ def test_other_trainings_follow_by_themselves_and_nothing_polls_once_all_is_quie
 
     # A visitor who never saw it train is not shown it: the Results page lists finished runs.
     other = open_train_page()
-    assert not any(header.value == "Trainings on this server" for header in other.subheader)
+    assert not any(shown(header.value) == "Trainings on this server" for header in other.subheader)
 
 
 def test_a_failed_run_says_why():
