@@ -41,7 +41,7 @@ def evaluate(run: runs.Run, drawings: class_set.ClassSet, version: str):
     """The run's evaluation on the drawings, or None after saying why it cannot be computed."""
     store = _common.run_store()
     try:
-        return _evaluation(str(store.root), run.id, str(run.meta.get("updated", "")), str(drawings.root), version)
+        return _evaluation(str(store.root), run.id, run.updated, str(drawings.root), version)
     except Exception as error:  # A damaged model file fails in many ways; none may reach the screen raw.
         st.error(f"**{text.markdown_escape(run.name)} cannot be scored:** "
                  f"{text.markdown_escape(error)}. Its model file may be damaged; train it again on the "

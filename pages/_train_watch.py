@@ -116,11 +116,10 @@ def live_training(run_id: str, name: str, epochs: int | None) -> None:
 
 
 def outcome_message(run: runs.Run) -> None:
-    meta = run.meta
     if run.status == "completed":
-        best = meta.get("best_epoch")
-        early = overfitting.early_stopping_sentence(meta.get("stopped_early"))
-        took = _common.format_duration(meta.get("duration"))
+        best = run.best_epoch
+        early = overfitting.early_stopping_sentence(run.stopped_early)
+        took = _common.format_duration(run.duration)
         if early:
             st.success(f"Finished in {took}. {early} The figures below are its "
                        "scores on the test images.", icon=":material/check_circle:")
@@ -129,9 +128,9 @@ def outcome_message(run: runs.Run) -> None:
                        f"{f' ({best})' if best else ''}, and the figures below are its scores on the test images.",
                        icon=":material/check_circle:")
     elif run.status == "stopped":
-        done = meta.get("epochs_done") or 0
-        epochs = (meta.get("hyperparameters") or {}).get("epochs")
-        kept = (f"; the model kept is epoch {meta.get('best_epoch')}, the best one." if run.has_model
+        done = run.epochs_done
+        epochs = run.epochs
+        kept = (f"; the model kept is epoch {run.best_epoch}, the best one." if run.has_model
                 else ", so there is no model to use.")
         st.warning(f"{text.markdown_escape(run.problem or 'Stopped.')} {done} of {epochs} epochs had finished{kept}",
                    icon=":material/stop_circle:")
@@ -145,15 +144,14 @@ def outcome_message(run: runs.Run) -> None:
 
 
 def scores_on_test_set(run: runs.Run) -> None:
-    meta = run.meta
-    test = meta.get("test") or {}
+    test = run.test
     figures = {}
     if test:
         figures["Test accuracy"] = f"{test['accuracy']:.1%}"
         figures["Test loss"] = f"{test['loss']:.3f}"
-    epochs = (meta.get("hyperparameters") or {}).get("epochs")
-    figures["Epochs trained"] = f"{meta.get('epochs_done') or 0} of {epochs}"
-    figures["Training time"] = _common.format_duration(meta.get("duration"))
+    epochs = run.epochs
+    figures["Epochs trained"] = f"{run.epochs_done} of {epochs}"
+    figures["Training time"] = _common.format_duration(run.duration)
     for column, (label, value) in zip(st.columns(4), figures.items()):
         column.metric(label, value)
 
@@ -164,11 +162,11 @@ def finished_training(run: runs.Run) -> None:
     outcome_message(run)
     scores_on_test_set(run)
     status = _common.training_queue().status(run.id)
-    history = run.meta.get("history") or {}
+    history = run.history
     if status is not None and status.latest_batch is not None:
         # This server trained it: the curves keep the points drawn during each epoch.
         # The axis ends at the last epoch trained: a run that stopped early fills the chart too.
-        live_charts(status.events, run.meta.get("epochs_done") or 1, key="final")
+        live_charts(status.events, run.epochs_done or 1, key="final")
     elif history.get("loss"):
         loss_column, accuracy_column = st.columns(2)
         with loss_column:
@@ -177,7 +175,7 @@ def finished_training(run: runs.Run) -> None:
             _common.chart(charts.history_curves(history, "accuracy"), key="final_accuracy")
     if history.get("loss"):
         what_the_curves_say(history)
-    test = run.meta.get("test") or {}
+    test = run.test
     if test.get("per_class_accuracy"):
         info = datasets.get_info(run.dataset)
         _common.chart(charts.per_class_accuracy(info.class_names, test["per_class_accuracy"]), key="per_class")
@@ -210,7 +208,7 @@ def watched_training() -> None:
     if status is not None and not is_done(status):
         # A fragment made at each run of the page, as one defined in the page file would be.
         st.fragment(live_training, run_every=LIVE_SECONDS)(run_id, run.name,
-                                                           (run.meta.get("hyperparameters") or {}).get("epochs"))
+                                                           run.epochs)
         return
     if status is not None and status.status == "failed" and run.status in runs.ACTIVE_STATUSES:
         # The training failed and the runs folder could not even record it (a full disk): say so from the queue.

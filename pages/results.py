@@ -128,7 +128,7 @@ def run_evaluation(run: runs.Run, dataset: datasets.Dataset) -> evaluation.Evalu
                    "test images…")
     try:
         with st.spinner(message):
-            return _cached_evaluation(str(store.root), run.id, dataset.name, str(run.meta.get("updated", "")))
+            return _cached_evaluation(str(store.root), run.id, dataset.name, run.updated)
     except Exception as error:  # A damaged model file can fail in many ways; none may reach the screen raw.
         st.error(f"**This run's results cannot be computed:** "
                  f"{text.markdown_escape(error)}. Its model file may be damaged; train it "
@@ -142,7 +142,7 @@ def main() -> None:
     if run is None:
         return
     if not say_what_is_wrong(run):
-        if run.status in runs.ACTIVE_STATUSES and (run.meta.get("history") or {}).get("loss"):
+        if run.status in runs.ACTIVE_STATUSES and run.history.get("loss"):
             _results_tabs.summary(run, None, None)
         return
     dataset = load_test_set(run)

@@ -87,7 +87,7 @@ def compare_runs(dataset_info: datasets.DatasetInfo) -> None:
     st.subheader("Compare runs")
     finished = [run for run in _common.run_store().list()
                 if run.dataset == dataset_info.name and run.status in FINISHED_STATUSES
-                and (run.meta.get("history") or {}).get("loss")]
+                and run.history.get("loss")]
     if len(finished) < 2:
         st.caption(f"Train at least two models on {dataset_info.title} to compare their curves here.")
         return
@@ -103,7 +103,7 @@ def compare_runs(dataset_info: datasets.DatasetInfo) -> None:
         run = by_id[run_id]
         # Two runs may share a name: the end of the run id tells them apart in the legend.
         label = run.name if names.count(run.name) == 1 else f"{run.name} · {run.id[-6:]}"
-        histories[label] = run.meta["history"]
+        histories[label] = run.history
     accuracy_column, loss_column = st.columns(2)
     with accuracy_column:
         _common.chart(charts.compare_runs(histories, "accuracy"), key="compare_accuracy")
@@ -112,9 +112,9 @@ def compare_runs(dataset_info: datasets.DatasetInfo) -> None:
     rows = []
     for label, run_id in zip(histories, chosen):
         run = by_id[run_id]
-        rows.append({"Run": label, "Architecture": run.architecture, "Epochs": run.meta.get("epochs_done"),
+        rows.append({"Run": label, "Architecture": run.architecture, "Epochs": run.epochs_done,
                      "Test accuracy": None if run.test_accuracy is None else 100 * run.test_accuracy,
-                     "Training time": _common.format_duration(run.meta.get("duration"))})
+                     "Training time": _common.format_duration(run.duration)})
     st.dataframe(rows, hide_index=True,
                  column_config={"Test accuracy": st.column_config.NumberColumn(format="%.1f%%")})
 
