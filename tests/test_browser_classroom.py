@@ -19,8 +19,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench import app_server
 from conftest import wait_for_app
-from core import app_server, class_set, runs
+from core import class_set, runs
 
 pytestmark = pytest.mark.browser
 
