@@ -351,10 +351,19 @@ def render_digit(digit: int, rng: np.random.Generator, *, size: int = CANVAS_SIZ
         x = x - math.tan(slant) * y          # positive slant leans the top to the right
         shaped.append(np.stack([cos * x - sin * y, sin * x + cos * y], axis=1))
     shaped = _wobbled(shaped, rng)
+    return draw_on_canvas(shaped, rng, size=size, style=style, pen=pen)
 
-    # Size: the height (before rotation) is 30-90% of the canvas, at least 1 / MAX_PEN_TO_HEIGHT pens, and
-    # small enough that the rotated, slanted digit with its pen fits on the canvas.
-    all_points = np.concatenate(shaped)
+
+def draw_on_canvas(strokes: list[np.ndarray], rng: np.random.Generator, *, size: int, style: str,
+                   pen: float) -> np.ndarray:
+    """Sizes, places and draws strokes on a canvas the way `render_digit` does; returns the RGBA canvas.
+
+    `strokes` are in units of the digit's height (the digit about 1 tall). The height is 30-90% of the canvas, at
+    least 1 / MAX_PEN_TO_HEIGHT pens, and small enough that the digit with its pen fits on the canvas; the digit
+    lands anywhere, ink fully inside. `core.pen_digits` draws real pen trajectories through here too, so that both
+    kinds of drawing are sized, placed and inked alike.
+    """
+    all_points = np.concatenate(strokes)
     extent = float((all_points.max(axis=0) - all_points.min(axis=0)).max())
     largest = min(MAX_HEIGHT_FRACTION * size, (size - pen - 2 * EDGE_MARGIN) / extent)
     smallest = min(max(MIN_HEIGHT_FRACTION * size, pen / MAX_PEN_TO_HEIGHT), largest)
@@ -365,7 +374,7 @@ def render_digit(digit: int, rng: np.random.Generator, *, size: int = CANVAS_SIZ
     high = all_points.max(axis=0) * height + pen / 2 + EDGE_MARGIN
     offset = np.array([rng.uniform(-low[0], max(-low[0], size - high[0])),
                        rng.uniform(-low[1], max(-low[1], size - high[1]))])
-    placed = [stroke * height + offset for stroke in shaped]
+    placed = [stroke * height + offset for stroke in strokes]
 
     coverage = _drawn(placed, pen, size)
     return _styled(coverage, style, rng)

@@ -18,6 +18,12 @@ What the file holds (all integer arrays, no pickles):
 - `labels`: (N,) uint8, the digit written; `writers`: (N,) uint8, the writer, 1-30.
 
 Digits keep the file's order. The build is deterministic: the same source gives the same bytes.
+
+Then it draws every digit on the canvas and preprocesses it as the Draw page does (`core.pen_digits.preprocessed`,
+seed `core.pen_digits.DATASET_SEED`) into `core/data/pendigits_images.npz`: `images`, (N, 28, 28) uint8, in the
+same order. That takes about a minute, which is why the result ships rather than being drawn on every start;
+`tests/test_pen_digits.py` draws some digits again and checks that they are the shipped ones.
+Run it again whenever `core.pen_digits`, `core.drawn_digits.draw_on_canvas` or `core.preprocess` change.
 """
 
 import argparse
@@ -31,6 +37,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_SOURCE = ROOT.parent.parent / "shared" / "data" / "pendigits" / "pendigits-train.unipen"
 OUTPUT = ROOT / "core" / "data" / "pendigits.npz"
+IMAGES_OUTPUT = ROOT / "core" / "data" / "pendigits_images.npz"
 # The UNIPEN file's tablet units: y is flipped as TABLET_SIZE - y.
 TABLET_SIZE = 500
 
@@ -98,7 +105,26 @@ def main(argv=None) -> int:
     print(f"{options.out}: {len(arrays['labels'])} digits, {len(arrays['stroke_starts']) - 1} strokes, "
           f"{len(points)} points, {len(np.unique(arrays['writers']))} writers, "
           f"{options.out.stat().st_size:,} bytes")
+    if options.out == OUTPUT:
+        build_images(len(arrays["labels"]))
     return 0
+
+
+def build_images(count: int) -> None:
+    """Draws and preprocesses every digit (two processes: one per core here), into IMAGES_OUTPUT."""
+    import concurrent.futures
+
+    sys.path.insert(0, str(ROOT))
+    from core import pen_digits
+
+    chunks = np.array_split(np.arange(count), 16)
+    with concurrent.futures.ProcessPoolExecutor(max_workers=2) as pool:
+        parts = list(pool.map(pen_digits.preprocessed, chunks))
+    images = np.concatenate([images for images, _ in parts])
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, images=images)
+    IMAGES_OUTPUT.write_bytes(buffer.getvalue())
+    print(f"{IMAGES_OUTPUT}: {len(images)} images, {IMAGES_OUTPUT.stat().st_size:,} bytes")
 
 
 if __name__ == "__main__":
