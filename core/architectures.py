@@ -360,6 +360,9 @@ DEFAULT_ARCHITECTURE = "cnn"
 # The model the Draw page trains in one click: it must read real drawings, not only MNIST, and train on the
 # offline sample in about a minute on two CPU cores (see the benchmark's time-to-accuracy figures).
 DEFAULT_DIGIT_ARCHITECTURE = "modern_cnn"
+# What it learns from: the offline MNIST sample plus the pen-drawn digits of the 20 training writers (both ship
+# with the app), so that it reads people's handwriting as drawn on the canvas, not only MNIST's scans.
+DEFAULT_DIGIT_DATASET = "digits_mix"
 DEFAULT_DIGIT_HYPERPARAMETERS = {"filters": 16, "batch_size": 64, "learning_rate": 0.003,
                                  "learning_rate_schedule": "cosine", "epochs": 8}
 

@@ -41,7 +41,7 @@ EPOCHS_SEEN_KEY = "draw_default_training_epochs"
 DRAW_INPUT = "Draw on the canvas"
 UPLOAD_INPUT = "Upload a picture"
 # The dataset the one-click default digit model learns from: it ships with the app, so it works offline.
-DEFAULT_DIGIT_DATASET = "mnist_sample"
+DEFAULT_DIGIT_DATASET = architectures.DEFAULT_DIGIT_DATASET
 
 # A big answer for the back of the classroom, and crisp pixels for the small images. The canvas toolbar
 # (undo, redo, edit, reset) floats over the top right of the drawing area and swallows strokes that start
