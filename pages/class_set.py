@@ -21,7 +21,7 @@ import pandas
 import streamlit as st
 
 from core import charts, class_evaluation, class_set, gallery, results_view, runs
-from pages import _common
+from pages import _common, _pen_shift
 
 GALLERY_COLUMNS = 6
 GALLERY_PER_PAGE = 36
@@ -175,6 +175,7 @@ def score_a_model(candidates: list[runs.Run], drawings: class_set.ClassSet, snap
     test_column.metric("Test set accuracy", "–" if run.test_accuracy is None else f"{run.test_accuracy:.1%}",
                        border=True, help="The accuracy on the test images of the dataset it was trained on.")
     st.markdown(class_evaluation.comparison_sentence(run, result))
+    _pen_shift.domain_shift(run)
     hardest = class_evaluation.hardest_digit_sentence(result)
     if hardest:
         st.markdown(hardest)
