@@ -21,7 +21,7 @@ import pandas
 import streamlit as st
 
 from core import charts, class_evaluation, class_set, gallery, results_view, runs
-from pages import _common, _pen_shift
+from pages import _common, _learn_handwriting, _pen_shift
 
 GALLERY_COLUMNS = 6
 GALLERY_PER_PAGE = 36
@@ -193,6 +193,7 @@ def score_a_model(candidates: list[runs.Run], drawings: class_set.ClassSet, snap
         st.caption("The share of each digit's drawings the model reads right. With a handful of drawings per "
                    "digit, one drawing moves a bar a lot.")
     mistake_grid(snapshot, result)
+    _learn_handwriting.learn_section(run, drawings, len(snapshot))
 
 
 def mistake_grid(snapshot, result) -> None:

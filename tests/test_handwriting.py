@@ -52,3 +52,43 @@ def test_bad_drawings_are_refused_with_a_clear_message(trained_run, change, mess
 def test_bad_epochs_are_refused(trained_run):
     with pytest.raises(ValueError, match="Epochs must be a whole number from 1 to 50"):
         handwriting.learn_handwriting(runs.RunStore(), trained_run, *one_writers_digits(), epochs=0)
+
+
+# The section on the Class drawings page.
+
+
+def test_the_class_drawings_page_learns_the_class_s_handwriting_into_a_new_run(trained_run):
+    from conftest import open_page
+    from core import class_set
+
+    drawings = class_set.ClassSet()
+    images, labels = one_writers_digits(count=40)
+    for image, label in zip(images, labels):
+        drawings.add(np.ascontiguousarray(image), int(label))
+    at = open_page("pages/class_set.py")
+    assert any(header.value == "Learn this class's handwriting" for header in at.subheader)
+    at.slider(key="learn_handwriting_epochs").set_value(2).run()
+    [learn] = [button for button in at.button if button.label == "Learn the class's handwriting"]
+    learn.click().run()
+    assert not at.exception and not at.error
+    metrics = {metric.label: metric.value for metric in at.metric}
+    new_runs = [run for run in runs.RunStore().list() if run.meta.get("fine_tuned_from") == trained_run]
+    [new_run] = new_runs
+    figures = new_run.meta["handwriting"]
+    assert figures["epochs"] == 2
+    assert metrics["Held-back drawings, before"] == f"{figures['before']:.1%}"
+    assert metrics["Held-back drawings, after"] == f"{figures['after']:.1%}"
+    assert metrics["Drawings held back"] == f"{figures['held_back']:,}"
+
+
+def test_with_too_few_drawings_the_page_says_how_many_are_needed(trained_run):
+    from conftest import open_page
+    from core import class_set
+
+    drawings = class_set.ClassSet()
+    images, labels = one_writers_digits(count=5)
+    for image, label in zip(images, labels):
+        drawings.add(np.ascontiguousarray(image), int(label))
+    at = open_page("pages/class_set.py")
+    assert any("save at least 20 on the Draw page" in info.value for info in at.info)
+    assert not [button for button in at.button if button.label == "Learn the class's handwriting"]
