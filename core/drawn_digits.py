@@ -9,9 +9,9 @@ How a drawing is made:
 1. Each digit has two to five hand-written templates, for the ways people differ in writing it (a 1 with or
    without a flag and base, the flag short or long, an open, closed or curved-open 4, a 7 with or without a
    crossbar, a hook at its start or a foot at its end, a 2 with or without a loop, a 6 or 9 with its loop open, a
-   9 whose tail curls, an 8 as one figure-eight stroke or two loops, ...). A template is a list of strokes in a unit box (x to the right,
-   y downwards), each a polyline sampled from lines, Bezier curves and elliptical arcs, in the order and
-   direction a person would draw them.
+   9 whose tail curls, an 8 as one figure-eight stroke or two loops, ...). A template is a list of strokes in a
+   unit box (x to the right, y downwards), each a polyline sampled from lines, Bezier curves and elliptical arcs,
+   in the order and direction a person would draw them.
 2. The template's proportions change (where its waist is, its taper, where a stroke after a pen lift lands),
    it is bent by a smooth random displacement field (one for the whole digit, so strokes that meet keep
    meeting), stretched (aspect ratio), slanted (shear up to 20 degrees, mostly a little to the right), rotated

@@ -215,8 +215,8 @@ def test_mixed_precision_keeps_float32_probabilities_and_restores_the_policy():
 def test_augmentation_strength_scales_shift_rotation_zoom_and_slant():
     def factors(model):
         layers = {layer.name: layer for layer in model.layers}
-        return (layers["random_shift"].height_factor, layers["random_rotation"].factor, layers["random_zoom"].height_factor,
-                layers["random_slant"].x_factor)
+        return (layers["random_shift"].height_factor, layers["random_rotation"].factor,
+                layers["random_zoom"].height_factor, layers["random_slant"].x_factor)
 
     full = factors(architectures.build_model("modern_cnn", (28, 28), 10, {"filters": 4}))
     mild = factors(architectures.build_model("modern_cnn", (28, 28), 10, {"filters": 4, "augmentation_strength": 0.5}))

@@ -15,10 +15,10 @@ import time
 
 import numpy as np
 import pytest
+from test_browser import CANVAS, clear_canvas, idle, open_page, shown_prediction, stroke
 
 from conftest import wait_for_app
 from core import architectures, pen_digits, runs, training
-from test_browser import CANVAS, clear_canvas, idle, open_page, shown_prediction, stroke
 
 pytestmark = pytest.mark.browser
 

@@ -4,9 +4,8 @@ import json
 
 import numpy as np
 
-from core import datasets, pen_shift, runs
-
 from conftest import open_page
+from core import datasets, pen_shift, runs
 
 
 def test_only_28x28_digit_datasets_are_scored():
