@@ -5,11 +5,15 @@ shares, after applying the app's two patches of Streamlit's internals (`pages/_s
 imports no TensorFlow, so the home page appears at once; pages import it when they need it.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from pages import _streamlit_patches
 
-st.set_page_config(page_title="Neural Canvas", page_icon=":material/draw:", layout="wide")
+# The icon ships with the app: a Material or emoji icon would make every browser fetch it from the internet.
+st.set_page_config(page_title="Neural Canvas", page_icon=str(Path(__file__).parent / "assets" / "icon.png"),
+                   layout="wide")
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

@@ -17,7 +17,7 @@ import math
 
 import plotly.graph_objects as go
 
-from core import overfitting
+from core import overfitting, text
 
 # The most points a curve of batch events keeps: enough to look smooth, few enough to redraw every second.
 MAX_CURVE_POINTS = 300
@@ -207,7 +207,8 @@ def compare_runs(histories: dict[str, dict], metric: str, *, validation: bool = 
         longest = max(longest, len((history or {}).get(key) or []))
         suffix = "" if key.startswith("val_") == validation else " (training)"
         colour = RUN_COLOURS[index % len(RUN_COLOURS)]
-        figure.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=f"{label}{suffix}",
+        # A run name is user text: escaped, so that no HTML in it becomes a link in the legend.
+        figure.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=f"{text.chart_label_escape(label)}{suffix}",
                                     line={"width": 3, "color": colour}, marker={"size": 8, "color": colour}))
     title = f"{'Validation' if validation else 'Training'} {METRIC_TITLES[metric].lower()}"
     # Long run names make a long legend: it goes under the chart, one run per line, with room for each.

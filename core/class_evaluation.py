@@ -15,7 +15,7 @@ other habits, other sizes. This module scores one run, or every digit run, on th
 
 import numpy as np
 
-from core import evaluation, inference, runs
+from core import evaluation, inference, text
 
 
 def digit_runs(candidates) -> list:
@@ -107,7 +107,7 @@ def best_sentence(rows: list[dict]) -> str:
         return "Only one digit model so far: train another architecture to compare them on the class drawings."
     if len(best) == len(rows):
         return f"Every model reads the class drawings equally well: **{best_accuracy:.0%}**."
-    names = [f"**{runs.markdown_safe(row['Model'])}** ({row['Architecture']})" for row in best]
+    names = [f"**{text.markdown_escape(row['Model'])}** ({row['Architecture']})" for row in best]
     who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     return f"Best on the class drawings: {who}, **{best_accuracy:.0%}**."
 

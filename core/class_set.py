@@ -16,6 +16,11 @@ temporary name in its folder and then renamed into place (`os.replace`), so a re
 two sessions saving at once never corrupt anything. The folder is `NEURAL_CANVAS_DRAWINGS` if set, else
 `drawings/` beside the code.
 
+Who saved a drawing is kept beside it, as an empty file named after the drawing in a folder named after the
+owner (the browser session's id): `drawings/.owners/<owner>/<drawing id>`. It is written before the drawing
+appears, and listing one owner's drawings costs one folder listing. A student removes only their own drawings
+(`remove(drawing_id, owner=...)`); removing anyone's, or all (`clear`), is the teacher's (see core/classroom.py).
+
     from core import class_set
 
     drawings = class_set.ClassSet()
@@ -69,8 +74,15 @@ CLASS_NAMES = tuple(str(digit) for digit in range(NUM_CLASSES))
 MAX_DRAWINGS = 10_000
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 MAX_ARCHIVE_ENTRIES = 2 * MAX_DRAWINGS + 100
+# A labels.csv of MAX_DRAWINGS rows, as this page exports it, takes about 0.7 MB; a longer line than this is
+# not a file name and a label. These bound every labels.csv of one import together.
+MAX_LABELS_BYTES = 2 * 1024 * 1024
+MAX_LABELS_ROWS = MAX_DRAWINGS + 100
+MAX_LABELS_LINE = 1024
 
 _ID = re.compile(r"^(?P<time>[0-9]{8}-[0-9]{6}-[0-9]{6})-[0-9a-f]{8}$")
+_OWNER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+OWNERS_FOLDER = ".owners"
 _ID_TIME_FORMAT = "%Y%m%d-%H%M%S-%f"
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")
 _IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
@@ -153,6 +165,12 @@ def check_drawing(image, label) -> tuple[np.ndarray, int]:
             "Convert with `np.clip(image, 0, 255).astype(np.uint8)`."
         )
     return np.ascontiguousarray(image), label
+
+
+def _check_owner(owner) -> None:
+    # Owner ids name a folder: only the plain tokens the app makes are accepted.
+    if owner and not (isinstance(owner, str) and _OWNER.match(owner)):
+        raise ValueError(f"An owner id is letters, digits, '-' and '_' (64 at most); got {str(owner)[:80]!r}.")
 
 
 def new_id() -> str:
@@ -265,30 +283,50 @@ class ClassSet:
 
     # --- writing -------------------------------------------------------------------------------------------
 
-    def add(self, image: np.ndarray, label: int) -> str:
+    def add(self, image: np.ndarray, label: int, owner: str = "") -> str:
         """Saves one drawing with its true label and returns its id.
 
         Args:
             image: The 28x28 uint8 image the model reads (white digit on black, as core.preprocess makes it).
             label: The digit the student meant, 0 to 9.
+            owner: The id of the browser session that saves it: only that session (or the teacher) may remove
+                it. Empty: nobody's, removed by the teacher only.
 
         Raises:
             ValueError: for a wrong shape, dtype or label, or when the collection already holds MAX_DRAWINGS.
             DrawingsFolderError (a ValueError): when the drawings folder cannot be written.
         """
         image, label = check_drawing(image, label)
+        _check_owner(owner)
         if len(self) >= MAX_DRAWINGS:
             raise ValueError(
                 f"The class set is full ({MAX_DRAWINGS:,} drawings). Export it on the Class drawings page, then "
                 "remove some drawings before saving more."
             )
-        return self._write(image, label)
+        return self._write(image, label, owner)
 
-    def _write(self, image: np.ndarray, label: int) -> str:
+    def _owner_folder(self, owner: str) -> Path:
+        return self.root / OWNERS_FOLDER / owner
+
+    def owned_by(self, owner: str) -> set[str]:
+        """The ids of the drawings saved by `owner` (a browser session's id); empty for an unknown owner."""
+        if not owner or not _OWNER.match(str(owner)):
+            return set()
+        try:
+            names = os.listdir(self._owner_folder(owner))
+        except OSError:
+            return set()
+        return {name for name in names if is_drawing_id(name)}
+
+    def _write(self, image: np.ndarray, label: int, owner: str = "") -> str:
         drawing_id = new_id()
         folder = self._label_folder(label)
         try:
             folder.mkdir(parents=True, exist_ok=True)
+            if owner:
+                # The owner first: a drawing never appears without it.
+                self._owner_folder(owner).mkdir(parents=True, exist_ok=True)
+                (self._owner_folder(owner) / drawing_id).touch()
             # A temporary name starting with a dot is never listed as a drawing; the rename makes the drawing
             # appear whole, at once, to every other session.
             handle, temporary = tempfile.mkstemp(dir=folder, prefix=".saving-", suffix=".png")
@@ -310,7 +348,8 @@ class ClassSet:
             ) from None
         return drawing_id
 
-    def add_many(self, images: np.ndarray, labels: np.ndarray, *, skip_duplicates: bool = True) -> int:
+    def add_many(self, images: np.ndarray, labels: np.ndarray, *, skip_duplicates: bool = True,
+                 owner: str = "") -> int:
         """Saves several drawings at once and returns how many were added.
 
         With `skip_duplicates`, a drawing with the same pixels and label as one already saved (or as an
@@ -323,6 +362,7 @@ class ClassSet:
                 f"Expected images of shape (N, 28, 28) and one label each; received images of shape "
                 f"{images.shape} and {len(labels)} labels."
             )
+        _check_owner(owner)
         checked = [check_drawing(image, label) for image, label in zip(images, labels.tolist())]
         seen = set()
         if skip_duplicates:
@@ -342,16 +382,23 @@ class ClassSet:
                 "set holds. Remove some drawings first, or import a smaller file."
             )
         for image, label in to_write:
-            self._write(image, label)
+            self._write(image, label, owner)
         return len(to_write)
 
-    def remove(self, drawing_id: str) -> bool:
+    def remove(self, drawing_id: str, owner: str | None = None) -> bool:
         """Deletes one drawing for good. Returns False if it was already gone (another session removed it).
 
-        Raises ValueError for a string that is not a drawing id (it never touches a file outside the folder).
+        With `owner` (a student's session id), only a drawing that session saved is removed; None removes any
+        (the teacher's right: the page passes None only after checking the teacher key).
+
+        Raises ValueError for a string that is not a drawing id (it never touches a file outside the folder),
+        and PermissionError for a drawing that `owner` did not save.
         """
         if not is_drawing_id(drawing_id):
             raise ValueError(f"{drawing_id!r} is not a drawing id, so nothing was removed.")
+        if owner is not None and drawing_id not in self.owned_by(owner):
+            raise PermissionError("Only the browser session that saved this drawing, or the teacher, can "
+                                  "remove it.")
         try:
             drawing = self._find(drawing_id)
         except KeyError:
@@ -365,10 +412,24 @@ class ClassSet:
                 f"The drawing could not be removed from {self.root} ({error.strerror or error}). Check that the "
                 "app may write to that folder."
             ) from None
+        for folder in self._owners_of(drawing_id):
+            try:
+                (folder / drawing_id).unlink()
+            except OSError:
+                pass  # the drawing is gone; a stray owner file names nothing
         return True
 
+    def _owners_of(self, drawing_id: str) -> list[Path]:
+        try:
+            with os.scandir(self.root / OWNERS_FOLDER) as entries:
+                folders = [Path(entry.path) for entry in entries if entry.is_dir()]
+        except OSError:
+            return []
+        return [folder for folder in folders if (folder / drawing_id).exists()]
+
     def clear(self) -> int:
-        """Deletes every drawing for good and returns how many were removed (to start a new class's set)."""
+        """Deletes every drawing for good and returns how many were removed (to start a new class's set). The
+        teacher's action: the page offers it only after checking the teacher key."""
         return sum(self.remove(drawing.id) for drawing in self.drawings())
 
     def _cannot_read(self, error: OSError) -> str:
@@ -403,7 +464,7 @@ class ClassSet:
 
     # --- import --------------------------------------------------------------------------------------------
 
-    def import_file(self, data: bytes, filename: str = "the file") -> int:
+    def import_file(self, data: bytes, filename: str = "the file", owner: str = "") -> int:
         """Adds the drawings of an exported zip or npz and returns how many were added.
 
         Drawings already in the collection are skipped (so the count can be smaller than the file's). Raises
@@ -411,7 +472,7 @@ class ClassSet:
         added then.
         """
         images, labels = read_file(data, filename)
-        return self.add_many(images, labels, skip_duplicates=True)
+        return self.add_many(images, labels, skip_duplicates=True, owner=owner)
 
 
 _README = """Class drawings exported from Neural Canvas.
@@ -526,12 +587,13 @@ def _is_ignored(path: PurePosixPath) -> bool:
 def _read_image_zip(archive, members, shown_name) -> tuple[np.ndarray, np.ndarray]:
     images_members = []
     csv_labels: dict[str, int] = {}
+    budget = _LabelsBudget()
     for member in members:
         path = PurePosixPath(member.filename.replace("\\", "/"))
         if _is_ignored(path):
             continue
         if path.name.lower() == "labels.csv":
-            csv_labels.update(_read_labels_csv(_read_member(archive, member), path, shown_name))
+            csv_labels.update(_read_labels_csv(archive, member, path, shown_name, budget))
         elif path.suffix.lower() in _IMAGE_SUFFIXES:
             images_members.append((member, path))
     if not images_members:
@@ -553,28 +615,65 @@ def _read_image_zip(archive, members, shown_name) -> tuple[np.ndarray, np.ndarra
     return np.stack(images), np.asarray(labels, dtype=np.int64)
 
 
-def _read_labels_csv(data: bytes, path: PurePosixPath, shown_name: str) -> dict[str, int]:
-    """File name (relative to the csv's folder, and bare) -> label, from a `file,label` table."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} in {shown_name} is not a UTF-8 text table: fix or remove it.") from None
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows:
-        return {}
-    header = [cell.strip().lower() for cell in rows[0]]
-    if "file" not in header or "label" not in header:
-        raise ValueError(f"{path} in {shown_name} needs a header row with the columns file and label.")
-    file_column, label_column = header.index("file"), header.index("label")
+@dataclasses.dataclass
+class _LabelsBudget:
+    """What the labels.csv files of one import may still use, together."""
+
+    bytes_left: int = MAX_LABELS_BYTES
+    rows_left: int = MAX_LABELS_ROWS
+
+
+def _read_labels_csv(archive, member, path: PurePosixPath, shown_name: str,
+                     budget: _LabelsBudget) -> dict[str, int]:
+    """File name (relative to the csv's folder, and bare) -> label, from a `file,label` table.
+
+    Read as a stream, a line at a time, with limits on its size, its rows and the length of a line: a small
+    zip can hold a labels.csv of hundreds of megabytes, and reading that whole (then splitting it) cost the
+    page 45 s and 1.1 GB for a 32 MB file. Past a limit it is refused at once.
+    """
+    too_big = ValueError(
+        f"{path} in {shown_name} is larger than a class set's labels table ({MAX_LABELS_BYTES // 2**20} MB, "
+        f"{MAX_DRAWINGS:,} rows at most): it was refused. Export the drawings again from this page.")
+    if member.file_size > budget.bytes_left:
+        raise too_big
+    def lines():
+        # The csv reader pulls one line at a time from here; each is counted against the limits first.
+        with archive.open(member) as raw:
+            stream = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            number = 0
+            while True:
+                try:
+                    line = stream.readline(MAX_LABELS_LINE + 1)
+                except UnicodeDecodeError:
+                    raise ValueError(f"{path} in {shown_name} is not a UTF-8 text table: fix or remove it.") \
+                        from None
+                if not line:
+                    return
+                number += 1
+                budget.bytes_left -= len(line)
+                budget.rows_left -= 1
+                if budget.bytes_left < 0 or budget.rows_left < 0:
+                    raise too_big
+                if len(line) > MAX_LABELS_LINE:
+                    raise ValueError(f"Line {number} of {path} in {shown_name} is longer than {MAX_LABELS_LINE} "
+                                     "characters: a labels table has a file name and a label on each line.")
+                yield line
+
     found = {}
-    for number, row in enumerate(rows[1:], start=2):
+    header = None
+    for row in csv.reader(lines()):
         if not any(cell.strip() for cell in row):
             continue
+        if header is None:
+            header = [cell.strip().lower() for cell in row]
+            if "file" not in header or "label" not in header:
+                raise ValueError(f"{path} in {shown_name} needs a header row with the columns file and label.")
+            file_column, label_column = header.index("file"), header.index("label")
+            continue
         if len(row) <= max(file_column, label_column):
-            raise ValueError(f"Line {number} of {path} in {shown_name} has too few columns.")
-        label = _parse_label(row[label_column], f"line {number} of {path} in {shown_name}")
-        name = str(PurePosixPath(path.parent, row[file_column].strip().replace("\\", "/")))
-        found[name] = label
+            raise ValueError(f"Row {len(found) + 2} of {path} in {shown_name} has too few columns.")
+        label = _parse_label(row[label_column], f"row {len(found) + 2} of {path} in {shown_name}")
+        found[str(PurePosixPath(path.parent, row[file_column].strip().replace("\\", "/")))] = label
     return found
 
 

@@ -301,7 +301,7 @@ def _hyperparameters(run) -> dict:
     defaults = {spec.name: spec.default for spec in architectures.COMMON_HYPERPARAMETERS}
     if run.architecture in architectures.ARCHITECTURES:
         defaults.update(architectures.get_architecture(run.architecture).defaults())
-    return {**defaults, **(run.meta.get("hyperparameters") or {})}
+    return {**defaults, **run.hyperparameters}
 
 
 _OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
@@ -310,7 +310,7 @@ _OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
 def standalone_script(run, model) -> str:
     """A Python script, in the style of the Keras examples, that trains `model`'s architecture on the run's
     dataset with the run's hyperparameters. Raises NotExportable with a reason for a model it cannot write."""
-    if run.architecture == "imported" or run.meta.get("imported_from"):
+    if run.architecture == "imported" or run.imported_from:
         raise NotExportable("This model was imported, so the app does not know how it was trained: only its "
                             ".keras file can be downloaded.")
     if run.dataset == "pendigits":

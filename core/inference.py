@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from core import architectures, backend, datasets, lru, preprocess, runs
+from core import architectures, backend, datasets, lru, preprocess, text
 
 # How many models vote on one drawing at most: the chosen one and the newest others. Each model that is not
 # in memory yet takes 0.1-0.5 s to load on two CPU cores (once per server, the first time the table is
@@ -337,7 +337,7 @@ def describe_votes(votes: list[Vote], class_names, expected: int | None = None) 
         return (f"Only one model can read this drawing, and it says **{class_names[counted[0].predicted_class]}**. "
                 "Train another one (say an ANN and a CNN) to compare them.")
     agreeing = sum(vote.predicted_class == expected for vote in counted)
-    others = "; ".join(f"{runs.markdown_safe(vote.run.name)} says {class_names[vote.predicted_class]}"
+    others = "; ".join(f"{text.markdown_escape(vote.run.name)} says {class_names[vote.predicted_class]}"
                        for vote in counted if vote.predicted_class != expected)
     if agreeing == len(counted):
         return f"All {len(counted)} models say **{class_names[expected]}**."

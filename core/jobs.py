@@ -136,11 +136,12 @@ class TrainingQueue:
             return JobStatus(job.run_id, job.owner, job.state, job.status, job.message, position,
                              tuple(job.events))
 
-    def stop(self, run_id: str, owner: str = "") -> bool:
-        """Asks a job to stop (at its next batch). Only the session that submitted it may; False if it cannot."""
+    def stop(self, run_id: str, owner: str | None = "") -> bool:
+        """Asks a job to stop (at its next batch). Only the session that submitted it may, or the teacher
+        (owner=None, passed only after the teacher key was checked); False if it cannot."""
         with self._lock:
             job = self._jobs.get(run_id)
-            if job is None or (job.owner and job.owner != owner) or job.state == "finished":
+            if job is None or (owner is not None and job.owner and job.owner != owner) or job.state == "finished":
                 return False
             job.stop_event.set()
             if run_id in self._waiting:

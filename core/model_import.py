@@ -3,26 +3,58 @@
 A Keras file is a zip archive with a `config.json` that says which layers to build. Loading one must never
 run code from it: we load with `safe_mode=True` (a `Lambda` layer, which would carry Python code, is refused),
 never accept legacy `.h5` files (safe mode does not cover them), bound the file's size and its unpacked size,
-and check that the model fits the chosen dataset before it becomes a run like any other.
+and check that the model fits the chosen dataset before it becomes a run like any other. Safe mode alone still
+lets a file call any public `keras.*` function, so `config.json` is first read as plain JSON and checked
+against an allowlist, and its parameters and work per image are counted and capped, before Keras builds
+anything (`core/model_config.py`). The stored run is capped in size too.
 
     run = model_import.import_model(data, "digits.keras", store, dataset="mnist")
 """
 
 import io
+import json
 import os
 import shutil
 import tempfile
 import zipfile
 
-from core import backend, datasets, evaluation
+from core import backend, datasets, evaluation, model_config
 from core.runs import Run, RunStore
 
 MAX_FILE_BYTES = 50 * 1024 * 1024        # the same limit as server.maxUploadSize in .streamlit/config.toml
 MAX_UNPACKED_BYTES = 200 * 1024 * 1024   # a small zip that unpacks to gigabytes is refused before loading
+MAX_CONFIG_BYTES = 2 * 1024 * 1024       # the app's largest model's config.json is about 40 KB
+# 5 M float32 parameters take 20 MB; the test probabilities and run.json add under 1 MB.
+MAX_STORED_RUN_BYTES = 48 * 1024 * 1024
 
 
 class ModelRejected(ValueError):
     """The file is not a model this app will load; the message says why and what would work."""
+
+
+def read_config(data: bytes) -> dict:
+    """The parsed config.json of a Keras archive (already checked by check_model_file)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        entry = archive.getinfo("config.json")
+        if entry.file_size > MAX_CONFIG_BYTES:
+            raise ModelRejected(f"This model's config.json is {entry.file_size / 2**20:.1f} MB; image models "
+                                f"describe themselves in far less than {MAX_CONFIG_BYTES // 2**20} MB.")
+        with archive.open(entry) as file:
+            text = file.read(MAX_CONFIG_BYTES + 1)
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ModelRejected("This model's config.json is larger than its archive says: the file is damaged.")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise ModelRejected(f"This model's config.json cannot be read ({str(error)[:120]}).") from None
+
+
+def check_declared_model(data: bytes) -> model_config.ModelCost:
+    """Checks what the file's config declares (allowlist, parameters, work per image) before Keras sees it."""
+    try:
+        return model_config.check_config(read_config(data))
+    except model_config.ConfigRefused as error:
+        raise ModelRejected(str(error)) from None
 
 
 def check_model_file(data: bytes, filename: str) -> None:
@@ -56,13 +88,14 @@ def check_model_file(data: bytes, filename: str) -> None:
 def load_model_bytes(data: bytes, filename: str):
     """The Keras model in `data`, loaded safely; raises ModelRejected with a clear reason otherwise."""
     check_model_file(data, filename)
+    check_declared_model(data)
     keras = backend.keras()
     handle, path = tempfile.mkstemp(suffix=".keras")
     try:
         with os.fdopen(handle, "wb") as file:
             file.write(data)
         try:
-            return keras.saving.load_model(path, safe_mode=True, compile=False)
+            model = keras.saving.load_model(path, safe_mode=True, compile=False)
         except Exception as error:  # noqa: BLE001 - Keras raises many kinds; each becomes one clear message
             text = str(error)
             if "Lambda" in text or "unsafe" in text.lower() or "safe_mode" in text:
@@ -73,6 +106,11 @@ def load_model_bytes(data: bytes, filename: str):
             raise ModelRejected(f"Keras could not load this model: {text.splitlines()[0][:300]}") from None
     finally:
         os.unlink(path)
+    # The count from the config decided whether to build; the built model must agree with it.
+    if model.count_params() > model_config.MAX_PARAMETERS:
+        raise ModelRejected(f"This model has {model.count_params():,} parameters; models up to "
+                            f"{model_config.MAX_PARAMETERS:,} can be imported.")
+    return model
 
 
 def adapt_to_dataset(model, info: datasets.DatasetInfo):
@@ -132,6 +170,10 @@ def import_model(data: bytes, filename: str, store: RunStore, *, dataset: str, o
     try:
         store.save_model(run.id, model)
         store.save_array(run.id, "test_probabilities", result.probabilities)
+        stored = sum(path.stat().st_size for path in run.path.rglob("*") if path.is_file())
+        if stored > MAX_STORED_RUN_BYTES:
+            raise ModelRejected(f"This model takes {stored / 2**20:.0f} MB once stored; imported runs are kept up "
+                                f"to {MAX_STORED_RUN_BYTES // 2**20} MB. Nothing was saved.")
         store.update(run.id, status="completed", test=result.summary(), imported_from=base_name)
     except BaseException:
         # Half a run would be listed as interrupted or damaged: take it away again.

@@ -34,7 +34,9 @@ and to test. Preprocessing a 280x280 canvas takes about 2 ms on one CPU core.
 """
 
 import dataclasses
+import io
 import math
+import warnings
 
 import numpy as np
 from PIL import Image
@@ -49,6 +51,13 @@ CENTRE_OF_MASS_TARGET = 14.0
 # Bigger pictures are shrunk to at most this many pixels on the long side before any other work, so that a
 # 5000x5000 upload costs about as much as a canvas. It is twice the canvas size, so a canvas is never shrunk.
 MAX_WORKING_SIDE = 560
+# The largest picture accepted at all, checked before any work: a phone photo (4032 x 3024) fits, and it is
+# shrunk to MAX_WORKING_SIDE at once. The Draw page's 280-pixel canvas is at most 840 pixels on a side on a 3x
+# screen: its PNG may be at most MAX_CANVAS_SIDE. A PNG of 0.7 MB can declare 12,000 x 12,000 pixels, which
+# would decode to 549 MB.
+MAX_PICTURE_SIDE = 4096
+MAX_CANVAS_SIDE = 1024
+MAX_PICTURE_BYTES = 8 * 1024 * 1024
 
 # Pixels whose colour differs from the background by less than this (on a 0-1 scale) hold no ink; it keeps
 # the noise of a photographed or compressed picture from being read as a faint digit.
@@ -209,6 +218,38 @@ def naive_resize(image: np.ndarray) -> np.ndarray:
     return _to_uint8(_resized(ink, MNIST_SIZE, MNIST_SIZE))
 
 
+def decode_png(data: bytes, max_side: int = MAX_CANVAS_SIDE) -> np.ndarray:
+    """The pixels of a PNG picture (the canvas's drawing as the browser sends it), after checking its declared
+    size: a picture larger than `max_side` on a side is refused with a ValueError before it is decoded."""
+    if not isinstance(data, (bytes, bytearray)):
+        raise ValueError(f"Expected the bytes of a PNG picture, got {type(data).__name__}.")
+    if len(data) > MAX_PICTURE_BYTES:
+        raise ValueError(f"The picture is {len(data) / 2**20:.1f} MB; drawings up to "
+                         f"{MAX_PICTURE_BYTES // 2**20} MB are read.")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns below twice its own limit; the side is checked here, well below it.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            picture = Image.open(io.BytesIO(bytes(data)))  # reads the header only
+    except Image.DecompressionBombError:
+        raise ValueError(f"The picture declares hundreds of millions of pixels; pictures up to {max_side} "
+                         "pixels on a side are read.") from None
+    except (OSError, SyntaxError) as error:
+        raise ValueError(f"The picture cannot be read ({error}).") from None
+    width, height = picture.size
+    _check_side(height, width, max_side)
+    try:
+        return np.asarray(picture)
+    except (OSError, SyntaxError) as error:
+        raise ValueError(f"The picture cannot be read ({error}).") from None
+
+
+def _check_side(height: int, width: int, max_side: int = MAX_PICTURE_SIDE) -> None:
+    if max(height, width) > max_side:
+        raise ValueError(f"The picture is {width} x {height} pixels; pictures up to {max_side} pixels "
+                         "on a side are read. Draw on the canvas, or upload a smaller photo.")
+
+
 def _blank(message, stages):
     return Preprocessed(image=None, is_blank=True, message=message, stages=stages)
 
@@ -239,6 +280,7 @@ def _validated_pixels(image, *, shrink):
             f"array of shape {pixels.shape}. Pass one picture at a time, without a batch dimension."
         )
     height, width, channels = pixels.shape
+    _check_side(height, width)  # before any work on the pixels
     if height == 0 or width == 0:
         raise ValueError(f"Expected a picture with at least one pixel, got an array of shape {pixels.shape}.")
     if not 1 <= channels <= 4:

@@ -134,15 +134,19 @@ def _unbreakable(class_name) -> str:
 
 # --- deleting a run -----------------------------------------------------------------------------------------
 
-def deletion_refusal(run, owner: str) -> str | None:
+def deletion_refusal(run, owner: str, teacher: bool = False) -> str | None:
     """Why the browser session `owner` may not delete `run`, in a sentence for the page; None when it may.
 
     Runs are shared by the whole class, so only the session that trained (or imported) a run deletes it, and
     never while it trains. A run without an owner (trained from the command line) is not deleted from a page.
+    The teacher (a session that entered the teacher key, see core/classroom.py) may delete any run that is
+    not training.
     """
     if run.status in runs.ACTIVE_STATUSES:
         return "This run is still training: stop it on the Train page first, then delete it."
-    run_owner = run.meta.get("owner") or ""
+    if teacher:
+        return None
+    run_owner = run.owner
     if not run_owner:
         if run.damaged:
             return ("This run is damaged and nobody is recorded as its owner, so it cannot be deleted here: "

@@ -9,12 +9,22 @@ what a user types: names are labels stored inside run.json. Every write goes to 
 renamed over the old one, so a crash leaves the previous version, never half a file; a full or read-only disk
 raises `RunStoreError`, whose message says what to do, and leaves no half-made run. A folder that cannot be
 read, or whose model failed to load, is listed as damaged and never breaks the listing.
+
+run.json is read through one typed schema (`RUN_SCHEMA`): a file that is valid JSON but holds the wrong types
+(`"status": ["completed"]`, `"name": 12345`) marks the run damaged, and the `Run` object's properties
+(`status`, `name`, `history`, `duration`, `best_epoch`, `test_accuracy`, `owner` ...) always have their
+stated types, so no page or command ever fails on what a file says. Every change to a run.json holds one
+lock per run, a file lock (`run.lock` in the run's folder), which holds across RunStore objects, threads and
+processes (the job workers write runs too).
 """
 
+import contextlib
 import dataclasses
 import datetime
 import errno
+import fcntl
 import json
+import numbers
 import os
 import re
 import secrets
@@ -27,6 +37,8 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from core import text
 
 RUNS_DIR_VARIABLE = "NEURAL_CANVAS_RUNS"
 MAX_NAME_LENGTH = 80
@@ -57,13 +69,8 @@ def default_runs_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "runs"
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!<>|~$])")
-
-
-def markdown_safe(text) -> str:
-    """`text` (a run name, a value from a link) escaped so that Markdown shows it as typed: no links, no
-    images, no formatting a visitor could slip into a page other students see."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+# The one escaping helper lives in core/text.py; this name stays for the code that already calls it.
+markdown_safe = text.markdown_escape
 
 
 def clean_name(name) -> str:
@@ -119,9 +126,104 @@ def _write_atomically(path: Path, write) -> None:
         raise
 
 
+# --- the schema of run.json ---------------------------------------------------------------------------------
+
+
+def _is_text(value) -> bool:
+    return isinstance(value, str)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _optional(check):
+    return lambda value: value is None or check(value)
+
+
+def _is_history(value) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(key, str) and isinstance(values, list) and all(item is None or _is_number(item) for item in values)
+        for key, values in value.items())
+
+
+def _is_settings(value) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(key, str) and (item is None or isinstance(item, (str, bool, int, float)))
+        for key, item in value.items())
+
+
+def _is_test(value) -> bool:
+    if not isinstance(value, dict):
+        return False
+    numbers_ok = all(_optional(_is_number)(value.get(key)) for key in ("accuracy", "loss", "roc_auc"))
+    per_class = value.get("per_class_accuracy", [])
+    confusion = value.get("confusion", [])
+    return (numbers_ok and _optional(_is_count)(value.get("mistakes"))
+            and isinstance(per_class, list) and all(item is None or _is_number(item) for item in per_class)
+            and isinstance(confusion, list)
+            and all(isinstance(row, list) and all(_is_count(item) for item in row) for row in confusion))
+
+
+def _is_early_stop(value) -> bool:
+    return isinstance(value, dict) and _is_count(value.get("epoch")) and _is_count(value.get("patience")) \
+        and _optional(_is_count)(value.get("best_epoch")) and isinstance(value.get("monitor", "val_loss"), str)
+
+
+# Every field a run.json may hold, with the check its value must pass. Absent fields take their defaults
+# (see Run); a present field that fails its check marks the run damaged. Unknown fields are kept as they are.
+RUN_SCHEMA = {
+    "id": _is_text,
+    "name": _is_text,
+    "dataset": _is_text,
+    "architecture": _is_text,
+    "hyperparameters": _is_settings,
+    "status": lambda value: value in ACTIVE_STATUSES + FINAL_STATUSES,
+    "owner": _is_text,
+    "created": _is_text,
+    "updated": _is_text,
+    "process": _is_text,
+    "history": _is_history,
+    "epochs_done": _optional(_is_count),
+    "best_epoch": _optional(_is_count),
+    "duration": _optional(_is_number),
+    "started": _optional(_is_number),
+    "train_images": _optional(_is_count),
+    "validation_images": _optional(_is_count),
+    "replay_seconds_per_epoch": _optional(_is_number),
+    "device": _optional(_is_text),
+    "problem": _optional(_is_text),
+    "model_problem": _optional(_is_text),
+    "imported_from": _optional(_is_text),
+    "test": _optional(_is_test),
+    "stopped_early": _optional(_is_early_stop),
+}
+
+
+def schema_problems(meta) -> list[str]:
+    """What in a parsed run.json does not fit RUN_SCHEMA, one short line per field; empty if it all fits."""
+    if not isinstance(meta, dict):
+        return ["run.json does not hold a run"]
+    problems = []
+    for key, check in RUN_SCHEMA.items():
+        if key in meta:
+            try:
+                fits = check(meta[key])
+            except Exception:  # noqa: BLE001 - a check never raises for any JSON value; if it did, it does not fit
+                fits = False
+            if not fits:
+                problems.append(f"{key} has the wrong type ({type(meta[key]).__name__})")
+    return problems
+
+
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """What listing knows about a run folder."""
+    """A run folder as listing reads it. Every property has its stated type whatever run.json holds: a run
+    whose run.json does not fit RUN_SCHEMA is damaged and its `meta` holds only its id."""
 
     id: str
     path: Path
@@ -129,9 +231,21 @@ class Run:
     status: str
     problem: str = ""
 
+    def _field(self, key: str, default=None):
+        """meta[key] if it fits the schema, else `default`."""
+        value = self.meta.get(key, default) if isinstance(self.meta, dict) else default
+        check = RUN_SCHEMA.get(key)
+        if check is not None and value is not None:
+            try:
+                if not check(value):
+                    return default
+            except Exception:  # noqa: BLE001 - see schema_problems
+                return default
+        return value
+
     @property
     def name(self) -> str:
-        return self.meta.get("name") or self.id
+        return self._field("name") or self.id
 
     @property
     def damaged(self) -> bool:
@@ -139,19 +253,72 @@ class Run:
 
     @property
     def has_model(self) -> bool:
-        return (self.path / "model.keras").is_file()
+        return self.path is not None and (self.path / "model.keras").is_file()
 
     @property
     def dataset(self) -> str | None:
-        return self.meta.get("dataset")
+        return self._field("dataset")
 
     @property
     def architecture(self) -> str | None:
-        return self.meta.get("architecture")
+        return self._field("architecture")
+
+    @property
+    def owner(self) -> str:
+        return self._field("owner") or ""
+
+    @property
+    def hyperparameters(self) -> dict:
+        return dict(self._field("hyperparameters") or {})
+
+    @property
+    def epochs(self) -> int | None:
+        """The epochs it was asked to train."""
+        epochs = self.hyperparameters.get("epochs")
+        return epochs if _is_count(epochs) else None
+
+    @property
+    def epochs_done(self) -> int:
+        return self._field("epochs_done") or 0
+
+    @property
+    def history(self) -> dict[str, list]:
+        return self._field("history") or {}
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds the training took."""
+        return self._field("duration")
+
+    @property
+    def best_epoch(self) -> int | None:
+        return self._field("best_epoch")
+
+    @property
+    def stopped_early(self) -> dict | None:
+        return self._field("stopped_early")
+
+    @property
+    def test(self) -> dict:
+        """The test figures (accuracy, loss, roc_auc, per_class_accuracy, confusion, mistakes), or {}."""
+        return self._field("test") or {}
 
     @property
     def test_accuracy(self) -> float | None:
-        return (self.meta.get("test") or {}).get("accuracy")
+        return self.test.get("accuracy")
+
+    @property
+    def imported_from(self) -> str | None:
+        return self._field("imported_from")
+
+    @property
+    def device(self) -> str | None:
+        return self._field("device")
+
+    @property
+    def updated(self) -> str:
+        """When run.json last changed: a key for caches of what is computed from the run."""
+        return self._field("updated") or self._field("created") or ""
 
     @property
     def label(self) -> str:
@@ -167,12 +334,55 @@ class Run:
         return " · ".join(parts)
 
 
+# --- one lock per run, across objects, threads and processes -------------------------------------------------
+
+
+class _RunLock:
+    """A re-entrant lock on one run folder: a threading lock within this process (shared by every RunStore),
+    and an exclusive flock on `run.lock` in the folder against other processes, held by the outermost holder."""
+
+    def __init__(self):
+        self.thread_lock = threading.RLock()
+        self.depth = 0
+        self.file = None
+
+
+_run_locks: dict[str, _RunLock] = {}
+_run_locks_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def run_lock(folder: Path):
+    """Holds the lock of the run in `folder` (see _RunLock); RunNotFound if the folder is gone."""
+    key = os.path.realpath(folder)
+    with _run_locks_guard:
+        lock = _run_locks.setdefault(key, _RunLock())
+    with lock.thread_lock:
+        if lock.depth == 0:
+            try:
+                lock.file = open(Path(folder) / "run.lock", "a")
+            except FileNotFoundError:
+                raise RunNotFound(f"No run in {folder}: it may have been deleted.") from None
+            except OSError as error:
+                raise _store_error(f"Cannot lock the run in {folder}", error) from error
+            fcntl.flock(lock.file.fileno(), fcntl.LOCK_EX)
+        lock.depth += 1
+        try:
+            yield
+        finally:
+            lock.depth -= 1
+            if lock.depth == 0:
+                fcntl.flock(lock.file.fileno(), fcntl.LOCK_UN)
+                lock.file.close()
+                lock.file = None
+
+
 class RunStore:
-    """Runs in one folder. Thread-safe: the app's training thread and its pages write at the same time."""
+    """Runs in one folder. Safe to share and to duplicate: every change to a run holds that run's lock, which
+    every RunStore object, thread and process shares (see run_lock)."""
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_runs_dir()
-        self._lock = threading.RLock()
 
     # --- paths and ids -----------------------------------------------------------------------------------
 
@@ -236,7 +446,7 @@ class RunStore:
     def update(self, run_id: str, **fields) -> dict:
         """Changes fields of a run's run.json atomically and returns the new metadata."""
         folder = self._folder(run_id)
-        with self._lock:
+        with run_lock(folder):
             meta = self._read_meta(folder)
             meta.update(fields)
             meta["updated"] = _now()
@@ -248,7 +458,7 @@ class RunStore:
         folder = self._folder(run_id)
         # Keras insists on the .keras suffix, which _write_atomically keeps.
         _write_atomically(folder / "model.keras", lambda path: model.save(path))
-        with self._lock:
+        with run_lock(folder):
             if self._read_meta(folder).get("model_problem"):
                 self.update(run_id, model_problem=None)
 
@@ -271,14 +481,16 @@ class RunStore:
 
     def delete(self, run_id: str, owner: str | None = None) -> None:
         """Deletes a run. With `owner`, only a run created by that owner (or with none) may be deleted."""
-        run = self.get(run_id)
-        if owner is not None and run.meta.get("owner") and run.meta.get("owner") != owner:
-            raise PermissionError("Only the session that trained this run can delete it.")
-        if run.status in ("running", "queued"):
-            raise ValueError("This run is still training: stop it before deleting it.")
-        # Rename first, so that a half-deleted folder is never listed as a run.
-        trash = self.root / f".deleted-{run_id}-{secrets.token_hex(3)}"
-        os.replace(run.path, trash)
+        folder = self._folder(run_id)
+        with run_lock(folder):
+            run = self.get(run_id)
+            if owner is not None and run.owner and run.owner != owner:
+                raise PermissionError("Only the session that trained this run (or the teacher) can delete it.")
+            if run.status in ("running", "queued"):
+                raise ValueError("This run is still training: stop it before deleting it.")
+            # Rename first, so that a half-deleted folder is never listed as a run.
+            trash = self.root / f".deleted-{run_id}-{secrets.token_hex(3)}"
+            os.replace(run.path, trash)
         shutil.rmtree(trash, ignore_errors=True)
 
     # --- reading -----------------------------------------------------------------------------------------
@@ -298,6 +510,11 @@ class RunStore:
             return Run(folder.name, folder, {"id": folder.name}, "damaged", "run.json is missing")
         except (OSError, ValueError) as error:
             return Run(folder.name, folder, {"id": folder.name}, "damaged", f"run.json cannot be read ({error})")
+        problems = schema_problems(meta)
+        if problems:
+            # Valid JSON with the wrong types: nothing in it is trusted, so no page ever reads a wrong type.
+            return Run(folder.name, folder, {"id": folder.name}, "damaged",
+                       f"run.json does not fit the run schema: {'; '.join(problems)[:300]}")
         status = meta.get("status", "damaged")
         problem = ""
         if status in ACTIVE_STATUSES and meta.get("process") != PROCESS_TOKEN:

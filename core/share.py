@@ -17,7 +17,8 @@ A link never makes the page fail. No Streamlit here: the page reads and writes `
 import dataclasses
 import urllib.parse
 
-from core import architectures, datasets, runs
+from core import architectures, datasets
+from core.text import markdown_escape
 
 DATASET_PARAMETER = "dataset"
 ARCHITECTURE_PARAMETER = "arch"
@@ -103,13 +104,13 @@ def setup_from_query(query, *, fallback_architecture: str = architectures.DEFAUL
     for name, text in query.items():
         spec = specs.get(name)
         if spec is None:
-            problems.append(f"{runs.markdown_safe(name)}={runs.markdown_safe(repr(text))}: "
+            problems.append(f"{name}={text!r}: "
                             f"{architecture or fallback_architecture} has no such setting.")
             continue
         try:
             hyperparameters[name] = _parse(spec, text)
         except ValueError as error:
-            problems.append(f"{runs.markdown_safe(name)}={runs.markdown_safe(repr(text))}: {error}")
+            problems.append(f"{name}={text!r}: {error}")
     return SharedSetup(dataset, architecture, hyperparameters, tuple(problems))
 
 
@@ -120,8 +121,10 @@ def presenter_from_query(query) -> bool:
 
 
 def problems_message(problems) -> str:
-    """One warning for the page: which parts of the link were ignored, and that the defaults stand instead."""
-    listed = "\n".join(f"- {problem}" for problem in problems)
+    """One warning for the page (Markdown): which parts of the link were ignored, and that the defaults stand
+    instead. Each problem quotes what the link said, so each is escaped whole: a link cannot put an image or
+    a link of its own on the page."""
+    listed = "\n".join(f"- {markdown_escape(problem)}" for problem in problems)
     return (f"This link asked for settings the app cannot use, so they were ignored and their defaults kept:\n"
             f"{listed}")
 

@@ -5,7 +5,7 @@ evaluation on it.
 
 import streamlit as st
 
-from core import class_evaluation, class_set, runs
+from core import class_evaluation, class_set, runs, text
 from pages import _common
 
 
@@ -33,7 +33,7 @@ def load_collection(drawings: class_set.ClassSet) -> tuple[class_set.Snapshot, s
         version = drawings.version()
         return snapshot(str(drawings.root), version), version
     except class_set.DrawingsFolderError as error:
-        st.error(f"**The class drawings cannot be read.** {error}", icon=":material/folder_off:")
+        st.error(f"**The class drawings cannot be read.** {text.markdown_escape(error)}", icon=":material/folder_off:")
         return None
 
 
@@ -41,9 +41,10 @@ def evaluate(run: runs.Run, drawings: class_set.ClassSet, version: str):
     """The run's evaluation on the drawings, or None after saying why it cannot be computed."""
     store = _common.run_store()
     try:
-        return _evaluation(str(store.root), run.id, str(run.meta.get("updated", "")), str(drawings.root), version)
+        return _evaluation(str(store.root), run.id, run.updated, str(drawings.root), version)
     except Exception as error:  # A damaged model file fails in many ways; none may reach the screen raw.
-        st.error(f"**{run.name} cannot be scored:** {error}. Its model file may be damaged; train it again on the "
+        st.error(f"**{text.markdown_escape(run.name)} cannot be scored:** "
+                 f"{text.markdown_escape(error)}. Its model file may be damaged; train it again on the "
                  "Train page.", icon=":material/broken_image:")
         return None
 

@@ -6,8 +6,8 @@ import datetime
 
 import streamlit as st
 
-from core import class_set, results_view
-from pages import _class_set_data, _common
+from core import class_set, results_view, text
+from pages import _class_set_data, _common, _teacher
 
 GALLERY_COLUMNS = 6
 GALLERY_PER_PAGE = 36
@@ -37,9 +37,10 @@ def _keep(drawing_id: str) -> None:
 def _remove(drawing_id: str) -> None:
     st.session_state.pop(PENDING_REMOVAL_KEY, None)
     try:
-        removed = class_set.ClassSet().remove(drawing_id)
-    except ValueError as error:
-        st.session_state[GALLERY_NOTICE_KEY] = ("error", str(error))
+        # A student removes only what their own session saved; the teacher (owner None) removes any.
+        removed = class_set.ClassSet().remove(drawing_id, owner=None if _teacher.is_teacher() else _common.owner())
+    except (ValueError, PermissionError) as error:
+        st.session_state[GALLERY_NOTICE_KEY] = ("error", text.markdown_escape(error))
         return
     st.session_state[GALLERY_NOTICE_KEY] = (
         ("success", "The drawing was removed.") if removed
@@ -70,9 +71,10 @@ def drawings_gallery(snapshot: class_set.Snapshot) -> None:
         st.info(f"No drawing of the digit {digit} yet.", icon=":material/draw:")
         return
     first = (min(page, pages) - 1) * GALLERY_PER_PAGE
-    st.caption(f"Showing {first + 1:,}–{first + len(shown):,} of {len(indices):,}, newest first. A removed "
-               "drawing is gone for good: export the collection first if in doubt.")
+    st.caption(f"Showing {first + 1:,}–{first + len(shown):,} of {len(indices):,}, newest first. You can remove "
+               "the drawings saved from this browser (the teacher, any); a removed drawing is gone for good.")
     pending = st.session_state.get(PENDING_REMOVAL_KEY)
+    removable = None if _teacher.is_teacher() else class_set.ClassSet().owned_by(_common.owner())
     with st.container(key="class_set_grid_drawings"):
         for column, position, image in _common.grid_cells(snapshot.images[shown], GALLERY_COLUMNS):
             drawing = snapshot.drawings[shown[position]]
@@ -86,8 +88,9 @@ def drawings_gallery(snapshot: class_set.Snapshot) -> None:
                               args=(drawing.id,), width="stretch")
                 else:
                     st.markdown(f"**{drawing.label}** · {_short_when(drawing.created)}")
-                    st.button("Remove", key=f"class_set_remove_{drawing.id}", icon=":material/delete:",
-                              on_click=_ask_removal, args=(drawing.id,), width="stretch")
+                    if removable is None or drawing.id in removable:
+                        st.button("Remove", key=f"class_set_remove_{drawing.id}", icon=":material/delete:",
+                                  on_click=_ask_removal, args=(drawing.id,), width="stretch")
 
 
 def export(drawings: class_set.ClassSet, snapshot, version: str | None) -> None:
@@ -125,9 +128,9 @@ def import_drawings(drawings: class_set.ClassSet) -> None:
         return
     try:
         images, labels = class_set.read_file(uploaded.getvalue(), uploaded.name)
-        added = drawings.add_many(images, labels)
+        added = drawings.add_many(images, labels, owner=_common.owner())
     except ValueError as error:
-        st.error(f"**Nothing was imported.** {error}", icon=":material/error:")
+        st.error(f"**Nothing was imported.** {text.markdown_escape(error)}", icon=":material/error:")
         return
     st.session_state[IMPORT_NOTICE_KEY] = ("success", _import_sentence(added, len(labels), uploaded.name))
     # A fresh uploader, so that the next run does not import the same file again.
@@ -136,7 +139,7 @@ def import_drawings(drawings: class_set.ClassSet) -> None:
 
 
 def _import_sentence(added: int, in_file: int, filename: str) -> str:
-    sentence = f"Added {added:,} drawing{'' if added == 1 else 's'} from {filename}."
+    sentence = f"Added {added:,} drawing{'' if added == 1 else 's'} from {text.markdown_escape(filename)}."
     skipped = in_file - added
     if skipped:
         sentence += (f" {skipped:,} {'was' if skipped == 1 else 'were'} already in the collection and "
@@ -153,7 +156,7 @@ def clear_all(drawings: class_set.ClassSet, snapshot) -> None:
             try:
                 removed = drawings.clear()
             except ValueError as error:
-                st.error(str(error))
+                st.error(text.markdown_escape(error))
                 return
             st.session_state[IMPORT_NOTICE_KEY] = ("success", f"Removed {removed:,} drawings: the collection is "
                                                           "empty, ready for a new class.")
@@ -163,6 +166,6 @@ def clear_all(drawings: class_set.ClassSet, snapshot) -> None:
 def export_and_import(drawings: class_set.ClassSet, snapshot, version) -> None:
     export(drawings, snapshot, version)
     import_drawings(drawings)
-    if snapshot is not None and len(snapshot):
+    if snapshot is not None and len(snapshot) and _teacher.is_teacher():
         clear_all(drawings, snapshot)
 

@@ -5,7 +5,7 @@ test-set accuracy, the hardest digit, the confusion matrix, every mistake), and 
 import pandas
 import streamlit as st
 
-from core import charts, class_evaluation, class_set, results_view, runs
+from core import charts, class_evaluation, class_set, results_view, runs, text
 from pages import _class_set_data, _common, _learn_handwriting, _pen_shift
 
 MISTAKE_COLUMNS = 6
@@ -28,7 +28,7 @@ def score_a_model(candidates: list[runs.Run], drawings: class_set.ClassSet, snap
         return
     run = _common.run_picker(candidates, label="Model", key=RUN_KEY,
                              help="Every model trained on handwritten digits (MNIST or its sample).")
-    with st.spinner(f"Reading the {len(snapshot):,} drawings with {run.name}…"):
+    with st.spinner(f"Reading the {len(snapshot):,} drawings with {text.markdown_escape(run.name)}…"):
         result = _class_set_data.evaluate(run, drawings, version)
     if result is None:
         return
@@ -103,7 +103,8 @@ def every_model(candidates: list[runs.Run], drawings: class_set.ClassSet, snapsh
     rows = []
     progress = st.progress(0.0)
     for number, run in enumerate(candidates, start=1):
-        progress.progress((number - 1) / len(candidates), text=f"Scoring {run.name} ({number} of {len(candidates)})…")
+        progress.progress((number - 1) / len(candidates), text=f"Scoring {text.markdown_escape(run.name)} "
+                          f"({number} of {len(candidates)})…")
         result = _class_set_data.evaluate(run, drawings, version)
         if result is not None:
             rows.append(class_evaluation.score_row(run, result))

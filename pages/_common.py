@@ -10,8 +10,8 @@ import secrets
 
 import streamlit as st
 
-from core import backend, datasets, gallery, jobs, runs
-from pages import _streamlit_patches
+from core import backend, datasets, gallery, jobs, runs, text
+from pages import _streamlit_patches, _teacher
 
 # Streamlit may run a page file without the router (its legacy `pages/` mode, on a fresh server): every page
 # imports this module, so this is where such a run is caught and sent through the router. The router applies
@@ -87,7 +87,8 @@ def listed_runs() -> list[runs.Run] | None:
     try:
         return run_store().list()
     except OSError as error:
-        st.error(f"The runs folder cannot be read ({error}). Check that it exists and that the app may read it.")
+        st.error(f"The runs folder cannot be read ({text.markdown_escape(error)}). Check that it exists and that the "
+                 "app may read it.")
         return None
 
 
@@ -161,5 +162,6 @@ def sidebar(container=None) -> None:
                 label = run_store().get(current).label
             except (KeyError, ValueError):
                 label = "none (it was deleted)"
-        st.markdown(f"**Model:** {label}")
+        st.markdown(f"**Model:** {text.markdown_escape(label)}")
         st.markdown(f"**Device:** {backend.device_hint()}")
+        _teacher.sidebar_panel()

@@ -5,7 +5,7 @@ probability of every class as a bar chart.
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import gallery, inference
+from core import gallery, inference, text
 from pages import _common, _draw_input
 
 # Class names such as "Ankle boot" would be cut off in digit-sized type: they get smaller type that may wrap.
@@ -62,7 +62,7 @@ def answer(predictor, picture, source: str, class_names: tuple[str, ...]) -> inf
     try:
         reading = inference.read_picture(predictor, picture)
     except ValueError as error:
-        st.error(str(error))
+        st.error(text.markdown_escape(error))
         return None
     if reading.is_blank:
         st.info(reading.preprocessed.message, icon=":material/draw:")

@@ -6,7 +6,7 @@ that start there; the page has its own Clear button, so the toolbar is hidden (s
 
 import streamlit as st
 
-from core import inference
+from core import inference, preprocess, text
 
 CANVAS_SIZE = 280
 PEN_WIDTH_DEFAULT = 18
@@ -65,7 +65,12 @@ def draw_canvas(stroke_width: int, key: str):
         return_image_data=True,
         key=key,
     )
-    return result.image_data
+    # The browser sends a PNG: its size is checked before it is decoded (a tiny PNG can declare a huge picture).
+    try:
+        return None if result.image_bytes is None else preprocess.decode_png(result.image_bytes)
+    except ValueError as error:
+        st.error(text.markdown_escape(error))
+        return None
 
 
 def hide_canvas_toolbar() -> None:
@@ -100,7 +105,7 @@ def uploaded_picture():
     try:
         picture = inference.load_image_file(upload.getvalue())
     except ValueError as error:
-        st.error(str(error))
+        st.error(text.markdown_escape(error))
         return None
     st.image(picture, width=CANVAS_SIZE, caption=upload.name)
     return picture

@@ -4,7 +4,7 @@ while no digit model exists, the one-click training of the default digit model w
 
 import streamlit as st
 
-from core import architectures, datasets, inference, runs
+from core import architectures, datasets, inference, runs, text
 from pages import _common
 
 TRAINING_KEY = "draw_default_training"
@@ -46,7 +46,7 @@ def default_model_trainer() -> None:
                 name="Default digit model", owner=_common.owner(),
             )
         except (ValueError, OSError) as error:
-            st.error(f"The training could not start: {error}")
+            st.error(f"The training could not start: {text.markdown_escape(error)}")
             return
         st.session_state[TRAINING_KEY] = run_id
         st.session_state[EPOCHS_SEEN_KEY] = 0
@@ -86,7 +86,8 @@ def training_progress(run_id: str) -> None:
         if status.status == "completed":
             _common.set_run(run_id)
             st.rerun(scope="app")
-        st.error(f"The digit model did not finish ({status.status}). {status.message} Try again, or train one "
+        st.error(f"The digit model did not finish ({status.status}). "
+                 f"{text.markdown_escape(status.message)} Try again, or train one "
                  "on the Train page.")
         return
     epochs_done = len(status.epochs)
@@ -121,6 +122,6 @@ def load_predictor(run: runs.Run) -> inference.Predictor | None:
         with st.spinner("Loading the model…"):
             return inference.get_predictor(_common.run_store(), run.id)
     except (KeyError, OSError, ValueError) as error:
-        st.error(f"This model cannot be loaded ({error}). Choose another one, or train it again.")
+        st.error(f"This model cannot be loaded ({text.markdown_escape(error)}). Choose another one, or train it again.")
         return None
 

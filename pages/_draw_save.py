@@ -6,7 +6,8 @@ import hashlib
 
 import streamlit as st
 
-from core import class_set, gallery, inference, runs
+from core import class_set, gallery, inference, runs, text
+from pages import _common
 
 SAVED_KEY = "draw_saved_drawing"
 SAVE_ERROR_KEY = "draw_save_error"
@@ -56,7 +57,7 @@ def save_drawing(reading: inference.Reading, chosen: runs.Run, class_names: tupl
                   on_click=add_to_class_set, args=(image, label, fingerprint))
         problem = st.session_state.get(SAVE_ERROR_KEY)
         if problem:
-            st.error(problem, icon=":material/error:")
+            st.error(text.markdown_escape(problem), icon=":material/error:")
         elif saved is not None:
             count = saved["count"]
             st.success(f"Saved as a **{class_names[saved['label']]}**. The class set now holds {count} "
@@ -76,10 +77,10 @@ def add_to_class_set(image, label: int, fingerprint: str) -> None:
     earlier = st.session_state.get(SAVED_KEY)
     try:
         drawings = class_set.ClassSet()
-        drawing_id = drawings.add(image, label)
+        drawing_id = drawings.add(image, label, owner=_common.owner())
         if earlier is not None and earlier["fingerprint"] == fingerprint:
             # The student changed their mind about this very drawing: keep one copy, with the new label.
-            drawings.remove(earlier["id"])
+            drawings.remove(earlier["id"], owner=_common.owner())
         count = len(drawings)
     except (ValueError, OSError) as error:
         # The class set's messages already say what to do (a full set, an unwritable folder).

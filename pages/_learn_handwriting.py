@@ -7,7 +7,7 @@ accuracy on the held-back drawings before and after.
 
 import streamlit as st
 
-from core import class_set, handwriting, runs
+from core import class_set, handwriting, runs, text
 from pages import _common
 
 RESULT_KEY = "learn_handwriting_result"
@@ -35,7 +35,7 @@ def learn_section(run: runs.Run, drawings: class_set.ClassSet, count: int) -> No
                 meta = handwriting.learn_handwriting(_common.run_store(), run.id, images, labels, epochs=epochs,
                                                      owner=_common.owner())
             except (ValueError, OSError) as error:
-                st.error(f"The model could not learn the class's handwriting: {error}")
+                st.error(f"The model could not learn the class's handwriting: {text.markdown_escape(error)}")
                 return
         st.session_state[RESULT_KEY] = {"from": run.id, "new": meta["id"], **meta["handwriting"]}
     result = st.session_state.get(RESULT_KEY)

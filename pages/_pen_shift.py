@@ -7,7 +7,7 @@ wrong, each captioned with what the model read.
 
 import streamlit as st
 
-from core import datasets, gallery, pen_shift, runs
+from core import datasets, gallery, pen_shift, runs, text
 
 GRID_COLUMNS = 10
 SHOWN_WRONG = 20
@@ -34,7 +34,7 @@ def domain_shift(run: runs.Run) -> None:
         try:
             images, labels = pen_shift.held_out()
         except datasets.DatasetUnavailable as error:
-            st.warning(f"The pen-drawn digits cannot be shown: {error}")
+            st.warning(f"The pen-drawn digits cannot be shown: {text.markdown_escape(error)}")
             return
         shown = [(index, predicted) for index, predicted in wrong[:SHOWN_WRONG] if 0 <= index < len(labels)]
         enlarged = gallery.enlarge(images[[index for index, _ in shown]])

@@ -6,7 +6,7 @@ import functools
 
 import streamlit as st
 
-from core import export, runs
+from core import export, runs, text
 from pages import _common
 
 
@@ -34,19 +34,19 @@ def export_section(run: runs.Run) -> None:
                            file_name=export.model_file_name(run), mime="application/octet-stream",
                            icon=":material/download:", on_click="ignore", key="results_page_download_model")
         st.caption(f"{size / 2**20:.1f} MB · the weights of "
-                   + (f"epoch {run.meta['best_epoch']}, the best on validation" if run.meta.get("best_epoch")
+                   + (f"epoch {run.best_epoch}, the best on validation" if run.best_epoch
                       else "the saved model"))
     with script_column:
         st.markdown("**A training script** in the style of the Keras examples: one Python file that loads the "
                     "data, builds the same layers, and trains them with the same settings.")
         try:
             with st.spinner("Writing the script…"):
-                script = _cached_script(str(_common.run_store().root), run.id, str(run.meta.get("updated", "")))
+                script = _cached_script(str(_common.run_store().root), run.id, run.updated)
         except export.NotExportable as error:
-            st.info(str(error), icon=":material/code_off:")
+            st.info(text.markdown_escape(error), icon=":material/code_off:")
             return
         except Exception as error:  # A damaged model file can fail in many ways; none may reach the screen raw.
-            st.error(f"**The script cannot be written:** {error}. The model file may be damaged.",
+            st.error(f"**The script cannot be written:** {text.markdown_escape(error)}. The model file may be damaged.",
                      icon=":material/broken_image:")
             return
         st.download_button(f"Download {export.script_file_name(run)}", data=script,

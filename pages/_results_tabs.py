@@ -7,7 +7,7 @@ import functools
 
 import streamlit as st
 
-from core import charts, datasets, evaluation, gallery, results_view, runs
+from core import charts, datasets, evaluation, gallery, results_view, runs, text
 from pages import _common, _pen_shift
 
 GRID_COLUMNS = 6
@@ -26,7 +26,7 @@ LEAST_CONFIDENT_FIRST = "Least confident first"
 
 
 def summary(run: runs.Run, result: evaluation.Evaluation | None, dataset: datasets.Dataset | None) -> None:
-    figures = result.summary() if result is not None else (run.meta.get("test") or {})
+    figures = result.summary() if result is not None else run.test
     if figures:
         total = len(result.labels) if result is not None else datasets.get_info(run.dataset).num_test
         accuracy, loss, auc, mistakes = st.columns(4)
@@ -42,13 +42,13 @@ def summary(run: runs.Run, result: evaluation.Evaluation | None, dataset: datase
                         help=f"Misclassified test images, out of {total:,}.")
     _pen_shift.domain_shift(run)
     st.caption(_training_facts(run))
-    history = run.meta.get("history") or {}
+    history = run.history
     if history.get("loss"):
         loss_column, accuracy_column = st.columns(2)
         loss_column.plotly_chart(charts.history_curves(history, "loss"), key="results_page_loss_curve")
         accuracy_column.plotly_chart(charts.history_curves(history, "accuracy"),
                                      key="results_page_accuracy_curve")
-    elif not run.meta.get("imported_from"):
+    elif not run.imported_from:
         st.info("No epoch finished, so there are no curves to show.")
     per_class = figures.get("per_class_accuracy") if figures else None
     if per_class:
@@ -61,19 +61,19 @@ def summary(run: runs.Run, result: evaluation.Evaluation | None, dataset: datase
 def _training_facts(run: runs.Run) -> str:
     parts = [f"{run.architecture} on {datasets.get_info(run.dataset).title}" if run.dataset in datasets.DATASETS
              else str(run.architecture)]
-    if run.meta.get("imported_from"):
-        parts.append(f"imported from {run.meta['imported_from']}, so there are no training curves")
-    epochs_done = run.meta.get("epochs_done")
-    if epochs_done is not None:
+    if run.imported_from:
+        parts.append(f"imported from {text.markdown_escape(run.imported_from)}, so there are no training curves")
+    epochs_done = run.epochs_done
+    if not run.imported_from:
         parts.append(f"{epochs_done} epoch{'s' if epochs_done != 1 else ''}")
-    best_epoch = run.meta.get("best_epoch")
+    best_epoch = run.best_epoch
     if best_epoch:
         parts.append(f"results from epoch {best_epoch}, the best on validation")
-    duration = run.meta.get("duration")
+    duration = run.duration
     if isinstance(duration, (int, float)):
         parts.append(f"trained in {_common.format_duration(duration)}")
-    if run.meta.get("device"):
-        parts.append(f"on {run.meta['device']}")
+    if run.device:
+        parts.append(f"on {run.device}")
     return " · ".join(parts)
 
 

@@ -4,8 +4,8 @@ confirmation), importing a colleague's `.keras` file as a run, and the message s
 
 import streamlit as st
 
-from core import datasets, model_import, results_view, runs
-from pages import _common
+from core import datasets, model_import, results_view, runs, text
+from pages import _common, _teacher
 
 PICKER_KEY = "results_page_run"
 FLASH_KEY = "results_page_flash"
@@ -22,29 +22,30 @@ def shown_first(run: runs.Run) -> int:
     return 2
 
 
-def flash(kind: str, text: str) -> None:
-    """A message for the next run of the page (after a delete or an import, which rerun it)."""
-    st.session_state[FLASH_KEY] = (kind, text)
+def flash(kind: str, message: str) -> None:
+    """A message (Markdown, user text already escaped) for the next run of the page (after a delete or an
+    import, which rerun it)."""
+    st.session_state[FLASH_KEY] = (kind, message)
 
 
 def show_flash() -> None:
-    kind, text = st.session_state.pop(FLASH_KEY, (None, None))
+    kind, message = st.session_state.pop(FLASH_KEY, (None, None))
     # Always one container here, filled or not, so that the widgets below keep their place in the page and
     # an open popover stays open when the message goes away.
     slot = st.container()
     if kind == "success":
-        slot.success(text, icon=":material/check_circle:")
+        slot.success(message, icon=":material/check_circle:")
     elif kind == "error":
-        slot.error(text, icon=":material/error:")
+        slot.error(message, icon=":material/error:")
 
 
 def _delete(run_id: str, name: str) -> None:
     """Deletes the run as this session, then draws the whole page again without it (with a message)."""
     try:
-        _common.run_store().delete(run_id, owner=_common.owner())
+        _common.run_store().delete(run_id, owner=None if _teacher.is_teacher() else _common.owner())
     except (PermissionError, ValueError, runs.RunNotFound, OSError) as error:
         reason = error.args[0] if isinstance(error, runs.RunNotFound) else error
-        flash("error", f"**“{name}” was not deleted:** {reason}")
+        flash("error", f"**“{text.markdown_escape(name)}” was not deleted:** {text.markdown_escape(reason)}")
         st.rerun()
     if _common.run_id() == run_id:
         _common.set_run(None)
@@ -55,7 +56,7 @@ def _delete(run_id: str, name: str) -> None:
         st.session_state[PICKER_KEY] = remaining[0].id
     else:
         st.session_state.pop(PICKER_KEY, None)
-    flash("success", f"Deleted “{name}”, with its model and results.")
+    flash("success", f"Deleted “{text.markdown_escape(name)}”, with its model and results.")
     st.rerun()
 
 
@@ -64,13 +65,14 @@ def delete_control(run: runs.Run) -> None:
     # A fragment: ticking the confirmation redraws only this popover, which stays open.
     with st.popover("Delete", icon=":material/delete:", width="stretch",
                     help="Delete this run for everyone: only the student who trained it can."):
-        refusal = results_view.deletion_refusal(run, _common.owner())
+        refusal = results_view.deletion_refusal(run, _common.owner(), teacher=_teacher.is_teacher())
         if refusal:
             st.button("Delete this run", icon=":material/delete_forever:", disabled=True,
                       key="results_page_delete_refused")
             st.caption(refusal)
             return
-        st.markdown(f"Delete **{run.name}**, its model and its results, for everyone? This cannot be undone.")
+        st.markdown(f"Delete **{text.markdown_escape(run.name)}**, its model and its results, "
+                    "for everyone? This cannot be undone.")
         confirmed = st.checkbox("Yes, delete this run", key=f"results_page_delete_confirm_{run.id}")
         if st.button("Delete this run", icon=":material/delete_forever:", type="primary", disabled=not confirmed,
                      key="results_page_delete"):
@@ -105,14 +107,16 @@ def import_section() -> None:
                 run = model_import.import_model(uploaded.getvalue(), uploaded.name, _common.run_store(),
                                                 dataset=dataset, owner=_common.owner(), name=name)
         except model_import.ModelRejected as error:
-            st.error(f"**{uploaded.name} was not imported.** {error}", icon=":material/block:")
+            st.error(f"**{text.markdown_escape(uploaded.name)} was not imported.** "
+                     f"{text.markdown_escape(error)}", icon=":material/block:")
             return
         except (runs.RunStoreError, OSError) as error:
-            st.error(f"**{uploaded.name} could not be saved:** {error}", icon=":material/error:")
+            st.error(f"**{text.markdown_escape(uploaded.name)} could not be saved:** "
+                     f"{text.markdown_escape(error)}", icon=":material/error:")
             return
         st.session_state[UPLOAD_ROUND_KEY] = upload_round + 1
         st.session_state[PENDING_RUN_KEY] = run.id
-        flash("success", f"Imported **{run.name}**: {run.test_accuracy:.1%} right on the "
+        flash("success", f"Imported **{text.markdown_escape(run.name)}**: {run.test_accuracy:.1%} right on the "
                           f"{datasets.get_info(dataset).title} test images. It is listed here and on the Draw page.")
         st.rerun()
 

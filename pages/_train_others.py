@@ -6,7 +6,7 @@ trains the list follows by itself; once all is quiet it is drawn once and polls 
 
 import streamlit as st
 
-from core import runs
+from core import runs, text
 from pages import _common, _train_watch
 
 # How often the list of the other trainings on this server redraws itself while anything trains.
@@ -31,7 +31,7 @@ def progress_summary(run: runs.Run) -> str:
 
 def other_training_line(run: runs.Run, me: str) -> str:
     """"**Bob's CNN** (yours) · cnn on mnist · *running, epoch 3 of 10 (25%)*": one training in one line."""
-    whose = " (yours)" if run.meta.get("owner") == me else ""
+    whose = " (yours)" if run.owner == me else ""
     # A run named by default is already called "<architecture> on <dataset>": say it once.
     what = "" if run.name == f"{run.architecture} on {run.dataset}" else f" · {run.architecture} on {run.dataset}"
     if run.status in runs.ACTIVE_STATUSES:
@@ -39,11 +39,11 @@ def other_training_line(run: runs.Run, me: str) -> str:
     elif run.status == "completed" and run.test_accuracy is not None:
         where = f"finished, {run.test_accuracy:.1%} on the test images"
     elif run.status == "stopped":
-        epochs = (run.meta.get("hyperparameters") or {}).get("epochs")
-        where = f"stopped after {run.meta.get('epochs_done') or 0} of {epochs} epochs"
+        epochs = run.epochs
+        where = f"stopped after {run.epochs_done} of {epochs} epochs"
     else:
         where = run.status
-    return f"**{runs.markdown_safe(run.name)}**{whose}{what} · *{where}*"
+    return f"**{text.markdown_escape(run.name)}**{whose}{what} · *{where}*"
 
 
 def other_runs(run_ids: list[str]) -> list[runs.Run]:

@@ -9,7 +9,7 @@ import math
 
 import streamlit as st
 
-from core import architectures, datasets, share, training
+from core import architectures, datasets, share, text, training
 from pages import _common
 
 # The settings chosen for each architecture, kept while the visitor is on other pages.
@@ -215,7 +215,7 @@ def model_table(architecture: architectures.Architecture, dataset: str, own_sett
         with st.spinner("Building the model…"):
             summary = model_summary(architecture.name, dataset, tuple(sorted(own_settings.items())))
     except ValueError as error:
-        st.error(f"This model cannot be built: {error}")
+        st.error(f"This model cannot be built: {text.markdown_escape(error)}")
         return None
     st.metric("Parameters", f"{summary['total']:,}",
               help="Weights and biases the training adjusts" +

@@ -7,8 +7,8 @@ fragment that reruns once a second. Leaving the page, or reloading it, neither s
 
 import streamlit as st
 
-from core import charts, datasets, jobs, overfitting, runs
-from pages import _common
+from core import charts, datasets, jobs, overfitting, runs, text
+from pages import _common, _teacher
 
 # The run this visitor watches on this page (the last one they started, or one they chose to watch).
 WATCHED_RUN_KEY = "train_watched_run"
@@ -27,13 +27,13 @@ def is_done(status: jobs.JobStatus) -> bool:
 
 def stop_button(status: jobs.JobStatus) -> None:
     """Stop, for the session that started the training only."""
-    if status.owner != _common.owner():
-        st.caption("Only the browser session that started this training can stop it.")
+    if status.owner != _common.owner() and not _teacher.is_teacher():
+        st.caption("Only the browser session that started this training (or the teacher) can stop it.")
         return
     stopping = st.session_state.setdefault(STOPPING_KEY, set())
     label = "Cancel" if status.state == "queued" else "Stop training"
     if st.button(label, icon=":material/stop:", key=f"stop_{status.run_id}", disabled=status.run_id in stopping):
-        if _common.training_queue().stop(status.run_id, _common.owner()):
+        if _common.training_queue().stop(status.run_id, None if _teacher.is_teacher() else _common.owner()):
             stopping.add(status.run_id)
             st.toast("Stopping at the next batch; the run keeps what it has learnt.")
     if status.run_id in stopping:
@@ -55,9 +55,9 @@ def progress_bar(status: jobs.JobStatus) -> None:
     if latest is None:
         st.progress(0.0, text="Preparing the data and building the model…")
         return
-    text = (f"Epoch {latest['epoch']}/{latest['epochs']} · batch {latest['step']}/{latest['steps']} · "
-            f"{latest['images_per_second']:,.0f} images/s · about {_common.format_duration(latest['eta'])} left")
-    st.progress(min(max(latest["progress"], 0.0), 1.0), text=text)
+    label = (f"Epoch {latest['epoch']}/{latest['epochs']} · batch {latest['step']}/{latest['steps']} · "
+             f"{latest['images_per_second']:,.0f} images/s · about {_common.format_duration(latest['eta'])} left")
+    st.progress(min(max(latest["progress"], 0.0), 1.0), text=label)
 
 
 def live_charts(events, epochs: int | None, key: str) -> None:
@@ -97,10 +97,10 @@ def live_training(run_id: str, name: str, epochs: int | None) -> None:
         # A row that gives the button the width of its label ("Stop training" whole at 1024 px) and the heading
         # the rest: fixed column shares cut the label at narrow windows.
         with st.container(horizontal=True, vertical_alignment="center", gap="medium", wrap=False):
-            st.subheader(f"Training: {name}", width="stretch")
+            st.subheader(f"Training: {text.markdown_escape(name)}", width="stretch")
             stop_button(status)
     else:
-        st.subheader(f"Training: {name}")
+        st.subheader(f"Training: {text.markdown_escape(name)}")
         stop_button(status)
     if status.state == "queued":
         queue_place(status)
@@ -116,11 +116,10 @@ def live_training(run_id: str, name: str, epochs: int | None) -> None:
 
 
 def outcome_message(run: runs.Run) -> None:
-    meta = run.meta
     if run.status == "completed":
-        best = meta.get("best_epoch")
-        early = overfitting.early_stopping_sentence(meta.get("stopped_early"))
-        took = _common.format_duration(meta.get("duration"))
+        best = run.best_epoch
+        early = overfitting.early_stopping_sentence(run.stopped_early)
+        took = _common.format_duration(run.duration)
         if early:
             st.success(f"Finished in {took}. {early} The figures below are its "
                        "scores on the test images.", icon=":material/check_circle:")
@@ -129,46 +128,45 @@ def outcome_message(run: runs.Run) -> None:
                        f"{f' ({best})' if best else ''}, and the figures below are its scores on the test images.",
                        icon=":material/check_circle:")
     elif run.status == "stopped":
-        done = meta.get("epochs_done") or 0
-        epochs = (meta.get("hyperparameters") or {}).get("epochs")
-        kept = (f"; the model kept is epoch {meta.get('best_epoch')}, the best one." if run.has_model
+        done = run.epochs_done
+        epochs = run.epochs
+        kept = (f"; the model kept is epoch {run.best_epoch}, the best one." if run.has_model
                 else ", so there is no model to use.")
-        st.warning(f"{run.problem or 'Stopped.'} {done} of {epochs} epochs had finished{kept}",
+        st.warning(f"{text.markdown_escape(run.problem or 'Stopped.')} {done} of {epochs} epochs had finished{kept}",
                    icon=":material/stop_circle:")
     elif run.status == "failed":
-        st.error(f"The training failed. {run.problem}", icon=":material/error:")
+        st.error(f"The training failed. {text.markdown_escape(run.problem)}", icon=":material/error:")
     elif run.status == "interrupted":
         st.warning("The server stopped while this run was training. What it saved up to its last finished "
                    "epoch is kept.", icon=":material/warning:")
     else:
-        st.error(f"This run cannot be shown: {run.problem or run.status}.")
+        st.error(f"This run cannot be shown: {text.markdown_escape(run.problem or run.status)}.")
 
 
 def scores_on_test_set(run: runs.Run) -> None:
-    meta = run.meta
-    test = meta.get("test") or {}
+    test = run.test
     figures = {}
     if test:
         figures["Test accuracy"] = f"{test['accuracy']:.1%}"
         figures["Test loss"] = f"{test['loss']:.3f}"
-    epochs = (meta.get("hyperparameters") or {}).get("epochs")
-    figures["Epochs trained"] = f"{meta.get('epochs_done') or 0} of {epochs}"
-    figures["Training time"] = _common.format_duration(meta.get("duration"))
+    epochs = run.epochs
+    figures["Epochs trained"] = f"{run.epochs_done} of {epochs}"
+    figures["Training time"] = _common.format_duration(run.duration)
     for column, (label, value) in zip(st.columns(4), figures.items()):
         column.metric(label, value)
 
 
 def finished_training(run: runs.Run) -> None:
     """The result of the watched training: how it ended, its test scores, its curves, its classes."""
-    st.subheader(f"Result: {run.name}")
+    st.subheader(f"Result: {text.markdown_escape(run.name)}")
     outcome_message(run)
     scores_on_test_set(run)
     status = _common.training_queue().status(run.id)
-    history = run.meta.get("history") or {}
+    history = run.history
     if status is not None and status.latest_batch is not None:
         # This server trained it: the curves keep the points drawn during each epoch.
         # The axis ends at the last epoch trained: a run that stopped early fills the chart too.
-        live_charts(status.events, run.meta.get("epochs_done") or 1, key="final")
+        live_charts(status.events, run.epochs_done or 1, key="final")
     elif history.get("loss"):
         loss_column, accuracy_column = st.columns(2)
         with loss_column:
@@ -177,7 +175,7 @@ def finished_training(run: runs.Run) -> None:
             _common.chart(charts.history_curves(history, "accuracy"), key="final_accuracy")
     if history.get("loss"):
         what_the_curves_say(history)
-    test = run.meta.get("test") or {}
+    test = run.test
     if test.get("per_class_accuracy"):
         info = datasets.get_info(run.dataset)
         _common.chart(charts.per_class_accuracy(info.class_names, test["per_class_accuracy"]), key="per_class")
@@ -210,16 +208,17 @@ def watched_training() -> None:
     if status is not None and not is_done(status):
         # A fragment made at each run of the page, as one defined in the page file would be.
         st.fragment(live_training, run_every=LIVE_SECONDS)(run_id, run.name,
-                                                           (run.meta.get("hyperparameters") or {}).get("epochs"))
+                                                           run.epochs)
         return
     if status is not None and status.status == "failed" and run.status in runs.ACTIVE_STATUSES:
         # The training failed and the runs folder could not even record it (a full disk): say so from the queue.
-        st.subheader(f"Result: {run.name}")
-        st.error(f"The training failed. {status.message}", icon=":material/error:")
+        st.subheader(f"Result: {text.markdown_escape(run.name)}")
+        st.error(f"The training failed. {text.markdown_escape(status.message)}", icon=":material/error:")
         return
     if run.status in runs.ACTIVE_STATUSES:
         # Another server process is training it: this one can only read what it has saved so far.
-        st.info(f"**{run.name}** is {run.status} on the server. Its curves appear here when it finishes.")
+        st.info(f"**{text.markdown_escape(run.name)}** is {run.status} on the server. "
+                "Its curves appear here when it finishes.")
         return
     finished_training(run)
 

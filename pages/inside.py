@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import activations, datasets, gallery, inference, runs
+from core import activations, datasets, gallery, inference, runs, text
 from pages import _common
 
 SOURCE_KEY = "inside_page_source"
@@ -70,9 +70,9 @@ def load_inspector(run: runs.Run) -> activations.Inspector | None:
             predictor = inference.get_predictor(_common.run_store(), run.id)
             return activations.get_inspector(predictor.model)
     except runs.RunNotFound as error:
-        st.error(f"{error} Choose another model.", icon=":material/broken_image:")
+        st.error(f"{text.markdown_escape(error)} Choose another model.", icon=":material/broken_image:")
     except (ValueError, OSError) as error:
-        st.error(f"**This model cannot be opened:** {error}", icon=":material/broken_image:")
+        st.error(f"**This model cannot be opened:** {text.markdown_escape(error)}", icon=":material/broken_image:")
     return None
 
 
@@ -115,7 +115,8 @@ def test_image(run: runs.Run) -> tuple[np.ndarray, int, datasets.Dataset] | None
         with st.spinner("Loading the test images…"):
             dataset = datasets.load(run.dataset, download=False)
     except (datasets.DatasetUnavailable, ValueError) as error:
-        st.warning(f"**The test images of this model's dataset are not on this machine.** {error}",
+        st.warning(f"**The test images of this model's dataset are not on this machine.** "
+                   f"{text.markdown_escape(error)}",
                    icon=":material/cloud_off:")
         st.page_link("pages/datasets.py", label="Download it on the Datasets page", icon=":material/download:")
         return None
@@ -293,7 +294,7 @@ if inspector is not None:
         try:
             shown = inspector.activations(image)
         except ValueError as error:
-            st.error(str(error), icon=":material/error:")
+            st.error(text.markdown_escape(error), icon=":material/error:")
         else:
             num_classes = shown[-1].values.shape[-1] if shown else 0
             names = class_names_of(run, num_classes)

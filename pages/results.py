@@ -30,7 +30,7 @@ The machinery lives beside this file: deleting and importing runs in `_run_admin
 
 import streamlit as st
 
-from core import datasets, evaluation, results_view, runs
+from core import datasets, evaluation, results_view, runs, text
 from pages import _common, _results_export, _results_replay, _results_tabs, _run_admin
 
 PAGE_STYLE = _common.image_grid_style("results_grid")
@@ -70,7 +70,8 @@ def choose_run() -> runs.Run | None:
 def say_what_is_wrong(run: runs.Run) -> bool:
     """Says why a run cannot be studied (or not fully), and returns whether the page can go on with it."""
     if run.damaged:
-        st.error(f"**This run is damaged:** {run.problem}. It cannot be shown; choose another run, or delete "
+        st.error(f"**This run is damaged:** "
+                 f"{text.markdown_escape(run.problem)}. It cannot be shown; choose another run, or delete "
                  f"its folder ({run.path}) if you no longer need it.", icon=":material/broken_image:")
         return False
     if run.status in runs.ACTIVE_STATUSES:
@@ -80,7 +81,8 @@ def say_what_is_wrong(run: runs.Run) -> bool:
         return False
     if run.status in ("failed", "interrupted"):
         what = "failed" if run.status == "failed" else "was interrupted"
-        st.warning(f"**This run {what}:** {run.problem or 'no reason was recorded.'} The results below are those "
+        st.warning(f"**This run {what}:** "
+                   f"{text.markdown_escape(run.problem or 'no reason was recorded.')} The results below are those "
                    "of its best finished epoch.", icon=":material/warning:")
     elif run.status == "stopped":
         st.info("This run was stopped before its last epoch: the results are those of its best finished epoch.",
@@ -90,7 +92,8 @@ def say_what_is_wrong(run: runs.Run) -> bool:
                    "page.", icon=":material/block:")
         return False
     if run.dataset not in datasets.DATASETS:
-        st.error(f"This run names a dataset this app does not know ({run.dataset!r}), so its test images "
+        st.error(f"This run names a dataset this app does not know ("
+                 f"{text.markdown_escape(repr(run.dataset))}), so its test images "
                  "cannot be shown.", icon=":material/broken_image:")
         return False
     return True
@@ -103,7 +106,8 @@ def load_test_set(run: runs.Run) -> datasets.Dataset | None:
             return datasets.load(run.dataset, download=False)
     except datasets.DatasetUnavailable as error:
         st.warning(f"**The test images of {datasets.get_info(run.dataset).title} are not on this machine,** "
-                   f"so only the figures saved with the run are shown. {error}", icon=":material/cloud_off:")
+                   f"so only the figures saved with the run are shown. {text.markdown_escape(error)}",
+                   icon=":material/cloud_off:")
         st.page_link("pages/datasets.py", label="Download it on the Datasets page", icon=":material/download:")
         return None
 
@@ -124,9 +128,10 @@ def run_evaluation(run: runs.Run, dataset: datasets.Dataset) -> evaluation.Evalu
                    "test images…")
     try:
         with st.spinner(message):
-            return _cached_evaluation(str(store.root), run.id, dataset.name, str(run.meta.get("updated", "")))
+            return _cached_evaluation(str(store.root), run.id, dataset.name, run.updated)
     except Exception as error:  # A damaged model file can fail in many ways; none may reach the screen raw.
-        st.error(f"**This run's results cannot be computed:** {error}. Its model file may be damaged; train it "
+        st.error(f"**This run's results cannot be computed:** "
+                 f"{text.markdown_escape(error)}. Its model file may be damaged; train it "
                  "again on the Train page.", icon=":material/broken_image:")
         return None
 
@@ -137,7 +142,7 @@ def main() -> None:
     if run is None:
         return
     if not say_what_is_wrong(run):
-        if run.status in runs.ACTIVE_STATUSES and (run.meta.get("history") or {}).get("loss"):
+        if run.status in runs.ACTIVE_STATUSES and run.history.get("loss"):
             _results_tabs.summary(run, None, None)
         return
     dataset = load_test_set(run)

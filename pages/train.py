@@ -23,7 +23,7 @@ training in `_train_watch`, the other trainings on the server in `_train_others`
 
 import streamlit as st
 
-from core import architectures, charts, datasets, runs
+from core import architectures, charts, datasets, runs, text
 from pages import _common, _train_others, _train_settings, _train_watch
 
 RUN_NAME_KEY = "train_run_name"
@@ -66,10 +66,10 @@ def train_button(dataset: str, architecture: str, settings: dict, *, enabled: bo
         run_id = _common.training_queue().submit(dataset, architecture, settings, name=name,
                                                  owner=_common.owner())
     except runs.RunStoreError as error:
-        st.error(f"**The training could not start.** {error}", icon=":material/hard_drive:")
+        st.error(f"**The training could not start.** {text.markdown_escape(error)}", icon=":material/hard_drive:")
         return
     except ValueError as error:
-        st.error(f"The training could not start: {error}")
+        st.error(f"The training could not start: {text.markdown_escape(error)}")
         return
     st.session_state[_train_watch.WATCHED_RUN_KEY] = run_id
     # The sidebar is drawn now, with the run queued: the live view redraws the page once it sees it running,
@@ -87,7 +87,7 @@ def compare_runs(dataset_info: datasets.DatasetInfo) -> None:
     st.subheader("Compare runs")
     finished = [run for run in _common.run_store().list()
                 if run.dataset == dataset_info.name and run.status in FINISHED_STATUSES
-                and (run.meta.get("history") or {}).get("loss")]
+                and run.history.get("loss")]
     if len(finished) < 2:
         st.caption(f"Train at least two models on {dataset_info.title} to compare their curves here.")
         return
@@ -103,7 +103,7 @@ def compare_runs(dataset_info: datasets.DatasetInfo) -> None:
         run = by_id[run_id]
         # Two runs may share a name: the end of the run id tells them apart in the legend.
         label = run.name if names.count(run.name) == 1 else f"{run.name} · {run.id[-6:]}"
-        histories[label] = run.meta["history"]
+        histories[label] = run.history
     accuracy_column, loss_column = st.columns(2)
     with accuracy_column:
         _common.chart(charts.compare_runs(histories, "accuracy"), key="compare_accuracy")
@@ -112,9 +112,9 @@ def compare_runs(dataset_info: datasets.DatasetInfo) -> None:
     rows = []
     for label, run_id in zip(histories, chosen):
         run = by_id[run_id]
-        rows.append({"Run": label, "Architecture": run.architecture, "Epochs": run.meta.get("epochs_done"),
+        rows.append({"Run": label, "Architecture": run.architecture, "Epochs": run.epochs_done,
                      "Test accuracy": None if run.test_accuracy is None else 100 * run.test_accuracy,
-                     "Training time": _common.format_duration(run.meta.get("duration"))})
+                     "Training time": _common.format_duration(run.duration)})
     st.dataframe(rows, hide_index=True,
                  column_config={"Test accuracy": st.column_config.NumberColumn(format="%.1f%%")})
 
@@ -164,7 +164,7 @@ def train_page() -> None:
     link = _train_settings.keep_address_in_step(dataset_info.name, architecture.name, settings)
     problem = _train_settings.settings_problem(dataset_info, settings)
     if problem:
-        st.error(problem)
+        st.error(text.markdown_escape(problem))
     # The popover button keeps the width of its label ("Share this setup" whole at 1024 px); the summary the rest.
     with st.container(horizontal=True, vertical_alignment="center", gap="medium", wrap=False):
         setup_summary(architecture, settings, summary)

@@ -94,3 +94,10 @@ def wait_for_app(page) -> None:
     """Waits until the app has rendered and its script has finished running."""
     page.wait_for_selector("[data-testid='stApp']")
     page.wait_for_selector("[data-test-script-state='notRunning']")
+
+
+def shown(markdown_source: str) -> str:
+    """What a reader sees of Markdown that escapes user text (core.text.markdown_escape): the backslashes gone."""
+    import re
+
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(markdown_source))

@@ -153,3 +153,11 @@ def test_compared_accuracy_says_its_axis_is_zoomed():
                                          (0.5, "50.0%")])
 def test_percentages_follow_one_decimal_rule(value, text):
     assert charts.percent(value) == text
+
+
+def test_a_run_name_with_html_is_a_plain_legend_entry():
+    # Plotly renders <a href> in legend text: a run name must not become a link in the comparison chart.
+    name = '<a href="http://attacker/">Log in again</a>'
+    figure = charts.compare_runs({name: {"accuracy": [0.5, 0.6], "val_accuracy": [0.4, 0.5]}}, "accuracy")
+    assert all("<a" not in trace.name for trace in figure.data)
+    assert any("&lt;a href" in trace.name for trace in figure.data)

@@ -456,3 +456,53 @@ def test_a_zip_listing_a_flood_of_entries_is_refused_before_it_is_parsed(tmp_pat
             archive.writestr(f"{number}", b"")
     with pytest.raises(ValueError, match="far more files"):
         class_set.ClassSet(tmp_path / "drawings").import_file(buffer.getvalue(), "flood.zip")
+
+
+# --- labels.csv is read as a stream with limits ------------------------------------------------------------
+
+
+def _zip_with_labels(labels_csv: bytes) -> bytes:
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    png = io.BytesIO()
+    Image.new("L", (28, 28)).save(png, format="PNG")
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a.png", png.getvalue())
+        archive.writestr("labels.csv", labels_csv)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("labels_csv, message", [
+    # The review's file: 32 MB of rows, about 32 KB zipped; it cost 45 s and 1.1 GB before.
+    (b"file,label\n" + b"a.png,1\n" * (4 * 2**20), "larger than a class set's labels table"),
+    (b"file,label\n" + b"x" * (1024 * 1024) + b",1\n", "longer than 1024 characters"),
+    (b"file,label\n" + b"a,1\n" * (class_set.MAX_LABELS_ROWS + 1), "larger than a class set's labels table"),
+], ids=["32-MB", "one-huge-line", "too-many-rows"])
+def test_a_huge_labels_csv_is_refused_early_with_little_memory(labels_csv, message):
+    import time
+    import tracemalloc
+
+    data = _zip_with_labels(labels_csv)
+    assert len(data) < 1.1 * 2**20
+    tracemalloc.start()
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match=message):
+        class_set.read_file(data, "class.zip")
+    seconds = time.perf_counter() - started
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert seconds < 2 and peak < 8 * 2**20, (seconds, peak)
+
+
+def test_a_labels_csv_as_exported_is_read_in_full(tmp_path):
+    drawings = class_set.ClassSet(tmp_path / "a")
+    for label in range(10):
+        image = np.zeros((28, 28), np.uint8)
+        image[label:label + 5, 3:20] = 255
+        drawings.add(image, label)
+    images, labels = class_set.read_file(drawings.export_zip(), "export.zip")
+    assert sorted(labels.tolist()) == list(range(10))

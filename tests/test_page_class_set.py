@@ -4,24 +4,25 @@ import numpy as np
 import pytest
 from streamlit.runtime import memory_media_file_storage
 
-from conftest import open_page
+from conftest import open_page, shown
 from core import class_set, datasets, evaluation, runs
 
 PAGE = "pages/class_set.py"
 
 
-def seed_drawings(count: int = 30) -> tuple[np.ndarray, np.ndarray]:
-    """Saves the first `count` test digits of the MNIST sample as if students had drawn them."""
+def seed_drawings(count: int = 30, owner: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Saves the first `count` test digits of the MNIST sample as if students (the session `owner`) had drawn
+    them."""
     sample = datasets.load("mnist_sample", download=False)
     images, labels = sample.x_test[:count], sample.y_test[:count]
     drawings = class_set.ClassSet()
     for image, label in zip(images, labels):
-        drawings.add(np.ascontiguousarray(image), int(label))
+        drawings.add(np.ascontiguousarray(image), int(label), owner=owner)
     return np.asarray(images), np.asarray(labels, dtype=np.int64)
 
 
 def texts(elements) -> str:
-    return " ".join(str(element.value) for element in elements)
+    return " ".join(shown(element.value) for element in elements)
 
 
 def metric(at, label: str):
@@ -95,9 +96,9 @@ def test_without_a_digit_model_the_page_says_where_to_train_one():
 
 
 def test_a_drawing_is_removed_only_after_a_confirmation():
-    seed_drawings(3)
+    seed_drawings(3, owner="student-a")
     newest = class_set.ClassSet().drawings()[-1]
-    at = open_page(PAGE)
+    at = open_page(PAGE, owner="student-a")
     at.button(key=f"class_set_remove_{newest.id}").click().run()
     assert len(class_set.ClassSet()) == 3  # asked first, nothing removed yet
     at.button(key=f"class_set_keep_{newest.id}").click().run()
@@ -157,7 +158,7 @@ def test_the_gallery_shows_a_page_at_a_time_and_one_digit_on_request():
 
 def test_every_drawing_is_removed_only_once_the_teacher_confirms():
     seed_drawings(4)
-    at = open_page(PAGE)
+    at = open_page(PAGE, teacher=True)
     clear = at.button(key="class_set_clear")
     assert clear.disabled
     at.checkbox(key="class_set_clear_confirm").check().run()
@@ -166,3 +167,23 @@ def test_every_drawing_is_removed_only_once_the_teacher_confirms():
     assert len(class_set.ClassSet()) == 0
     assert "Removed 4 drawings" in texts(at.success)
     assert "No class drawings yet" in texts(at.info)
+
+
+def test_a_student_can_remove_only_the_drawings_of_their_own_session():
+    seed_drawings(2, owner="student-a")
+    seed_drawings(3, owner="student-b")
+    mine = class_set.ClassSet().owned_by("student-a")
+    at = open_page(PAGE, owner="student-a")
+    removable = {button.key.removeprefix("class_set_remove_") for button in at.button
+                 if button.key and button.key.startswith("class_set_remove_")}
+    assert removable == mine
+    assert not [button for button in at.button if button.key == "class_set_clear"]  # the teacher's alone
+
+
+def test_the_teacher_can_remove_any_drawing():
+    seed_drawings(2, owner="student-b")
+    at = open_page(PAGE, teacher=True, owner="teacher-session")
+    theirs = class_set.ClassSet().drawings()[-1]
+    at.button(key=f"class_set_remove_{theirs.id}").click().run()
+    at.button(key=f"class_set_confirm_{theirs.id}").click().run()
+    assert not at.exception and len(class_set.ClassSet()) == 1

@@ -29,7 +29,16 @@ class FakeCanvas:
 
     def st_canvas(self, **arguments):
         self.calls.append(arguments)
-        return types.SimpleNamespace(image_data=self.picture)
+        return types.SimpleNamespace(image_bytes=None if self.picture is None else _png(self.picture))
+
+
+def _png(picture) -> bytes:
+    """The picture as the browser sends it: a PNG."""
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(picture, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 @pytest.fixture

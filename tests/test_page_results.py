@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import open_page
+from conftest import open_page, shown
 from core import datasets, evaluation, export, model_import, replay, results_view, runs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ def reference_evaluation(run_id: str) -> evaluation.Evaluation:
 
 
 def markdown_texts(container) -> list[str]:
-    return [element.value for element in container.markdown]
+    return [shown(element.value) for element in container.markdown]
 
 
 def captions_in(container) -> list[str]:
@@ -133,7 +133,7 @@ def test_predictions_grid_resamples(trained_run):
 
 def test_without_runs_the_page_says_to_train_first():
     app = open_results_page()
-    assert any("No trained model yet" in element.value for element in app.info)
+    assert any("No trained model yet" in shown(element.value) for element in app.info)
     assert not app.metric
 
 
@@ -151,7 +151,7 @@ def test_a_damaged_run_is_listed_with_its_problem(trained_run, isolated_runs):
 
     picker.set_value(damaged.name).run()
     assert not app.exception
-    assert any("This run is damaged" in element.value for element in app.error)
+    assert any("This run is damaged" in shown(element.value) for element in app.error)
     assert not app.metric
 
 
@@ -168,7 +168,7 @@ def test_a_run_still_training_says_so(isolated_runs):
     run = store.create(dataset="mnist_sample", architecture="cnn", hyperparameters={}, status="running")
     store.update(run.id, history={"loss": [0.5], "accuracy": [0.8], "val_loss": [0.4], "val_accuracy": [0.85]})
     app = open_results_page()
-    assert any("still training" in element.value for element in app.info)
+    assert any("still training" in shown(element.value) for element in app.info)
 
 
 # --- core/results_view.py ---------------------------------------------------------------------------------------
@@ -297,7 +297,8 @@ def test_a_run_without_a_replay_says_replays_come_with_new_runs(trained_run, iso
     for path in (isolated_runs / trained_run).glob("replay_*.npy"):
         path.unlink()  # a run trained before replays were recorded
     app = open_results_page()
-    assert any("Replays are recorded for runs trained from now on" in element.value for element in app.tabs[4].info)
+    assert any("Replays are recorded for runs trained from now on" in shown(element.value)
+               for element in app.tabs[4].info)
 
 
 def test_replay_change_sentence_and_shown_images():
@@ -356,8 +357,8 @@ def test_the_owner_deletes_a_run_after_confirming(trained_run, isolated_runs):
     app.button(key="results_page_delete").click().run()
     assert not app.exception
     assert not (isolated_runs / trained_run).exists()
-    assert any("Deleted “test cnn”" in element.value for element in app.success)
-    assert any("No trained model yet" in element.value for element in app.info)
+    assert any("Deleted “test cnn”" in shown(element.value) for element in app.success)
+    assert any("No trained model yet" in shown(element.value) for element in app.info)
     assert app.session_state["run_id"] is None
 
 
@@ -366,7 +367,8 @@ def test_another_session_cannot_delete_a_run(trained_run, isolated_runs):
     app = open_page(PAGE, owner="student-b")
     refused = app.button(key="results_page_delete_refused")
     assert refused.disabled
-    assert any("Only the student who trained this model can delete it" in element.value for element in app.caption)
+    assert any("Only the student who trained this model can delete it" in shown(element.value)
+               for element in app.caption)
     assert not [button for button in app.button if button.key == "results_page_delete"]
     assert (isolated_runs / trained_run / "model.keras").is_file()
 
@@ -377,7 +379,7 @@ def test_a_run_still_training_cannot_be_deleted(isolated_runs):
                        status="running")
     app = open_page(PAGE, owner="student-a")
     assert app.button(key="results_page_delete_refused").disabled
-    assert any("still training: stop it on the Train page first" in element.value for element in app.caption)
+    assert any("still training: stop it on the Train page first" in shown(element.value) for element in app.caption)
     assert (isolated_runs / run.id).is_dir()
 
 
@@ -421,10 +423,10 @@ def test_an_imported_model_becomes_a_run_the_pages_list(tmp_path, isolated_runs)
     imported = runs.RunStore().list()
     assert len(imported) == 1 and imported[0].architecture == "imported"
     assert imported[0].meta["owner"] == app.session_state["owner"]
-    assert any("Imported **colleague**" in element.value for element in app.success)
+    assert any("Imported **colleague**" in shown(element.value) for element in app.success)
     assert app.selectbox(key="results_page_run").value == imported[0].id
     assert any(metric.label == "Test accuracy" for metric in app.metric)
-    assert any("no epoch replay" in element.value for element in app.tabs[4].info)
+    assert any("no epoch replay" in shown(element.value) for element in app.tabs[4].info)
     # Its owner may delete it again (after confirming).
     assert [button for button in app.button if button.key == "results_page_delete"]
     assert app.session_state["run_id"] == imported[0].id
@@ -464,7 +466,7 @@ def _zip_without_config() -> bytes:
 )
 def test_a_bad_model_file_is_refused_and_nothing_is_stored(filename, make_data, message, tmp_path, isolated_runs):
     app = upload(open_results_page(), filename, make_data(tmp_path))
-    errors = [element.value for element in app.error]
+    errors = [shown(element.value) for element in app.error]
     assert len(errors) == 1 and f"{filename} was not imported" in errors[0] and message in errors[0], errors
     assert runs.RunStore().list() == []
     assert not any(isolated_runs.glob("*/model.keras"))
@@ -475,3 +477,12 @@ def test_the_import_size_limit_is_the_servers_upload_limit():
 
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
     assert model_import.MAX_FILE_BYTES == config["server"]["maxUploadSize"] * 2**20
+
+
+def test_the_teacher_deletes_any_run(trained_run, isolated_runs):
+    own(trained_run, "student-a")
+    app = open_page(PAGE, owner="teacher-session", teacher=True)
+    app.checkbox(key=f"results_page_delete_confirm_{trained_run}").check().run()
+    app.button(key="results_page_delete").click().run()
+    assert not app.exception
+    assert not (isolated_runs / trained_run).exists()

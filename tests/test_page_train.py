@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import open_page
+from conftest import open_page, shown
 from core import datasets, jobs, runs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,7 +95,7 @@ def test_out_of_range_settings_cannot_be_entered():
 def test_a_dataset_not_on_this_machine_cannot_be_trained_on(monkeypatch):
     monkeypatch.setattr(datasets, "is_available", lambda name: name == "mnist_sample")
     app = open_train_page(dataset="cifar10")
-    assert any("not on this machine yet" in warning.value for warning in app.warning)
+    assert any("not on this machine yet" in shown(warning.value) for warning in app.warning)
     assert app.button[0].label == "Train" and app.button[0].disabled
     # Colour photos list the architectures made for them first.
     options = app.selectbox(key="train_architecture").options
@@ -111,7 +111,7 @@ def test_training_shows_live_progress_then_the_test_results():
     assert not app.exception
     run_id = only_run_id()
     assert app.session_state["run_id"] == run_id
-    assert any(header.value == "Training: tiny cnn" for header in app.subheader)
+    assert any(shown(header.value) == "Training: tiny cnn" for header in app.subheader)
 
     queue = jobs.get_queue()
     wait_for(lambda: queue.status(run_id).state == "finished", message="the training to finish")
@@ -143,13 +143,13 @@ def test_stop_keeps_the_run_with_its_history(monkeypatch):
     assert queue.status(run_id).state == "running"
     app.switch_page("pages/train.py").run()
     assert not app.exception
-    assert any(header.value.startswith("Training: ") for header in app.subheader)
+    assert any(shown(header.value).startswith("Training: ") for header in app.subheader)
     # The live view: a progress bar that says where training is, and curves with points inside the epoch.
     assert app.get("progress")[0].proto.text.startswith("Epoch ")
     live_loss = {trace["name"]: trace for trace in plotly_specs(app)["live_loss"]["data"]}
     assert live_loss["Training (live)"]["x"] and len(live_loss["Validation"]["y"]) >= 1
     # Under the live curves, one sentence says what they show.
-    assert any(text.value.startswith("**What the curves say:**") for text in app.markdown)
+    assert any(shown(text.value).startswith("**What the curves say:**") for text in app.markdown)
     app.button(key=f"stop_{run_id}").click().run()
     assert not app.exception
     stopped_at = time.time()
@@ -161,7 +161,7 @@ def test_stop_keeps_the_run_with_its_history(monkeypatch):
     assert 1 <= len(run.meta["history"]["val_accuracy"]) < 20
     assert run.has_model
     app.run()
-    assert any("epochs had finished; the model kept is epoch" in warning.value for warning in app.warning)
+    assert any("epochs had finished; the model kept is epoch" in shown(warning.value) for warning in app.warning)
 
 
 def test_a_new_session_finds_a_running_training_and_may_watch_but_not_stop_it():
@@ -170,16 +170,31 @@ def test_a_new_session_finds_a_running_training_and_may_watch_but_not_stop_it():
                           owner="teacher", limit_train=640)
     try:
         app = open_train_page()
-        assert any(header.value == "Trainings on this server" for header in app.subheader)
-        assert any("teacher's cnn" in text.value for text in app.markdown)
+        assert any(shown(header.value) == "Trainings on this server" for header in app.subheader)
+        assert any("teacher's cnn" in shown(text.value) for text in app.markdown)
         app.button(key=f"watch_{run_id}").click().run()
         assert not app.exception
-        assert any(header.value == "Training: teacher's cnn" for header in app.subheader)
+        assert any(shown(header.value) == "Training: teacher's cnn" for header in app.subheader)
         assert not [button for button in app.button if button.key == f"stop_{run_id}"]
-        assert any("Only the browser session that started" in caption.value for caption in app.caption)
+        assert any("Only the browser session that started" in shown(caption.value) for caption in app.caption)
     finally:
         queue.stop(run_id, "teacher")
         wait_for(lambda: queue.status(run_id).state == "finished", timeout=60, message="the training to stop")
+
+
+def test_the_teacher_stops_a_students_training():
+    queue = jobs.get_queue()
+    run_id = queue.submit("mnist_sample", "cnn", {"epochs": 20, "batch_size": 64}, name="a student's cnn",
+                          owner="student-a", limit_train=640)
+    try:
+        app = open_train_page(teacher=True)
+        app.button(key=f"watch_{run_id}").click().run()
+        app.button(key=f"stop_{run_id}").click().run()
+        assert not app.exception
+        wait_for(lambda: queue.status(run_id).state == "finished", timeout=60, message="the training to stop")
+        assert queue.status(run_id).status == "stopped"
+    finally:
+        queue.stop(run_id, None)
 
 
 def record_fragments(monkeypatch) -> list:
@@ -218,7 +233,7 @@ def test_other_trainings_follow_by_themselves_and_nothing_polls_once_all_is_quie
     assert not app.exception
     # A classmate's training is listed by a fragment that redraws itself every few seconds.
     assert ("live_other_trainings", 2.0) in drawn
-    line = next(text.value for text in app.markdown if "teacher's ann" in text.value)
+    line = next(shown(text.value) for text in app.markdown if "teacher's ann" in shown(text.value))
     assert any(state in line for state in ("queued", "starting", "running, epoch 1 of 1", "finished"))
 
     wait_for(lambda: queue.status(run_id).state == "finished", timeout=120, message="the training to finish")
@@ -226,14 +241,14 @@ def test_other_trainings_follow_by_themselves_and_nothing_polls_once_all_is_quie
     app.run()
     assert not app.exception
     # It stays listed, finished with its score, and nothing polls any more.
-    line = next(text.value for text in app.markdown if "teacher's ann" in text.value)
+    line = next(shown(text.value) for text in app.markdown if "teacher's ann" in shown(text.value))
     assert "finished, " in line and "% on the test images" in line
     assert drawn == []
     assert app.button(key=f"watch_{run_id}")
 
     # A visitor who never saw it train is not shown it: the Results page lists finished runs.
     other = open_train_page()
-    assert not any(header.value == "Trainings on this server" for header in other.subheader)
+    assert not any(shown(header.value) == "Trainings on this server" for header in other.subheader)
 
 
 def test_a_failed_run_says_why():
@@ -242,7 +257,7 @@ def test_a_failed_run_says_why():
     problem = "The loss became NaN (not a number) at batch 3 of epoch 1: the learning rate is too high."
     store.update(run.id, problem=problem, history={"loss": []})
     app = open_train_page(train_watched_run=run.id)
-    assert any(problem in error.value for error in app.error)
+    assert any(problem in shown(error.value) for error in app.error)
     assert metric_value(app, "Epochs trained") == "0 of 3"
 
 
@@ -257,7 +272,7 @@ def copy_run(store_root: Path, run_id: str, new_id: str, name: str) -> None:
 
 def test_finished_runs_are_compared_on_one_chart(trained_run, isolated_runs):
     app = open_train_page()
-    assert any("Train at least two models" in caption.value for caption in app.caption)
+    assert any("Train at least two models" in shown(caption.value) for caption in app.caption)
 
     copy_run(isolated_runs, trained_run, "20000101-000000-cnn-abcdef", "second cnn")
     app.run()
@@ -283,7 +298,7 @@ def test_early_stopping_is_a_switch_with_a_patience():
     patience = app.slider(key="train_cnn_early_stopping_patience")
     assert patience.value == 3 and (patience.min, patience.max) == (1, 50)
     patience.set_value(4).run()
-    assert any("early stopping after 4 epochs without improvement" in text.value for text in app.markdown)
+    assert any("early stopping after 4 epochs without improvement" in shown(text.value) for text in app.markdown)
     assert app.query_params["early_stopping_patience"] == "4"
 
 
@@ -302,10 +317,10 @@ def test_a_run_stopped_early_says_so_and_the_curves_mark_its_best_epoch(trained_
     meta_path.write_text(json.dumps(meta))
     app = open_train_page(train_watched_run=trained_run)
     assert any("Stopped early after epoch 7: the validation loss had not improved for 3 epochs; the model keeps "
-               "epoch 4" in success.value for success in app.success)
+               "epoch 4" in shown(success.value) for success in app.success)
     assert metric_value(app, "Epochs trained") == "7 of 20"
-    assert any("Since epoch 4 the training accuracy has kept rising (97.1% → 99.3%)" in text.value
-               and "(overfitting)" in text.value for text in app.markdown)
+    assert any("Since epoch 4 the training accuracy has kept rising (97.1% → 99.3%)" in shown(text.value)
+               and "(overfitting)" in shown(text.value) for text in app.markdown)
     for key in ("final_loss", "final_accuracy"):
         layout = plotly_specs(app)[key]["layout"]
         assert [shape["x0"] for shape in layout["shapes"]] == [4]
@@ -354,8 +369,8 @@ def test_a_shared_link_restores_the_dataset_architecture_and_every_setting():
 
 def test_bad_values_in_a_link_are_named_and_their_defaults_kept():
     app = open_link(arch="cnn", epochs="0", learning_rate="-1", filters="many", colour="red", batch_size="64")
-    warning = " ".join(item.value for item in app.warning)
-    for part in ("epochs='0': Epochs must be between 1 and 200", "learning\\_rate='-1'", "filters='many'",
+    warning = " ".join(shown(item.value) for item in app.warning)
+    for part in ("epochs='0': Epochs must be between 1 and 200", "learning_rate='-1'", "filters='many'",
                  "colour='red': cnn has no such setting", "defaults kept"):
         assert part in warning
     assert app.number_input(key="train_cnn_epochs").value == 5
@@ -366,7 +381,7 @@ def test_bad_values_in_a_link_are_named_and_their_defaults_kept():
     assert app.query_params["epochs"] == "5" and "colour" not in app.query_params
 
     unknown = open_link(dataset="imagenet", arch="transformer")
-    warning = " ".join(item.value for item in unknown.warning)
+    warning = " ".join(shown(item.value) for item in unknown.warning)
     assert "dataset='imagenet': there is no such dataset" in warning
     assert "arch='transformer': there is no such architecture" in warning
     assert unknown.selectbox(key="train_architecture").value == "cnn"
@@ -399,7 +414,7 @@ def test_a_runs_folder_that_cannot_be_written_when_pressing_train_leaves_no_run(
     app = open_train_page()
     app.button[0].click().run()
     assert not app.exception
-    message = " ".join(error.value for error in app.error)
+    message = " ".join(shown(error.value) for error in app.error)
     assert "The training could not start." in message and expected in message
     assert "NEURAL_CANVAS_RUNS" in message and "No run was saved." in message
     assert runs.RunStore().list() == []
@@ -414,7 +429,7 @@ def test_a_runs_folder_that_cannot_be_written_says_so(isolated_runs):
     try:
         app = open_train_page()
         app.button[0].click().run()
-        message = " ".join(error.value for error in app.error)
+        message = " ".join(shown(error.value) for error in app.error)
         assert "not allowed to write to the runs folder" in message and "NEURAL_CANVAS_RUNS" in message
         assert list(isolated_runs.iterdir()) == []
     finally:
@@ -436,7 +451,7 @@ def test_a_disk_that_fills_during_training_fails_the_run_and_the_page_says_so(mo
     wait_for(lambda: jobs.get_queue().status(run_id).state == "finished", message="the training to fail")
     app.run()
     assert not app.exception
-    message = " ".join(error.value for error in app.error)
+    message = " ".join(shown(error.value) for error in app.error)
     assert "The training failed." in message and "could not be saved" in message and "is full" in message
     run = runs.RunStore().get(run_id)
     assert run.status == "failed" and not run.has_model

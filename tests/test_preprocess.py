@@ -339,3 +339,53 @@ def test_any_array_gives_a_digit_a_blank_or_a_value_error(array):
         assert result.image.dtype == np.uint8
         assert result.message == ""
     assert all(stage.dtype == np.uint8 and stage.ndim == 2 for stage in result.stages.values())
+
+
+# --- a picture's size is checked before any work -----------------------------------------------------------
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that declares width x height pixels and holds no pixel data: tiny on disk, huge if decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)  # 8-bit RGBA
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def test_a_canvas_png_that_declares_a_huge_picture_is_refused_before_decoding():
+    import time
+    import tracemalloc
+
+    # The review's attack: 0.7 MB of data URL decoding to a 549 MB array (12,000 x 12,000 RGBA).
+    tracemalloc.start()
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match="12000 x 12000 pixels; pictures up to 1024"):
+        preprocess.decode_png(_png_header(12_000, 12_000))
+    assert time.perf_counter() - started < 0.5
+    assert tracemalloc.get_traced_memory()[1] < 2 * 2**20
+    tracemalloc.stop()
+
+
+def test_a_canvas_png_of_the_right_size_is_decoded():
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGBA", (280, 280), (0, 0, 0, 0)).save(buffer, format="PNG")
+    assert preprocess.decode_png(buffer.getvalue()).shape == (280, 280, 4)
+
+
+def test_a_huge_array_is_refused_before_any_work():
+    import time
+
+    # A view that costs no memory but would take minutes to scan.
+    huge = np.broadcast_to(np.zeros((1, 1, 4), np.uint8), (100_000, 100_000, 4))
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match="pictures up to 4096 pixels on a side"):
+        preprocess.preprocess(huge)
+    assert time.perf_counter() - started < 0.5

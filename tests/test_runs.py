@@ -91,7 +91,8 @@ def test_failed_write_leaves_previous_run_json(store, monkeypatch):
         store.update(run.id, name="lost")
     monkeypatch.undo()
     assert store.get(run.id).name == "kept"
-    assert [path.name for path in run.path.iterdir()] == ["run.json"]  # no temporary file left
+    # No temporary file left (run.lock is the run's lock file, see run_lock).
+    assert sorted(path.name for path in run.path.iterdir()) == ["run.json", "run.lock"]
 
 
 def test_unwritable_runs_folder_gives_a_clear_error(tmp_path):
@@ -163,7 +164,7 @@ def test_disk_full_while_saving_a_model_keeps_the_previous_model(store):
         store.save_model(run.id, _ModelThatFillsTheDisk())
     assert "previous version is kept" in str(error_info.value)
     assert (run.path / "model.keras").read_bytes() == before
-    assert sorted(path.name for path in run.path.iterdir()) == ["model.keras", "run.json"]
+    assert sorted(path.name for path in run.path.iterdir()) == ["model.keras", "run.json", "run.lock"]
     assert store.get(run.id).status == "completed"
     assert store.load_model(run.id).output_shape == (None, 2)
 
@@ -176,7 +177,7 @@ def test_disk_full_while_recording_an_epoch_keeps_the_previous_run_json(store, m
         store.update(run.id, history={"loss": [0.9, 0.5]})
     monkeypatch.undo()
     assert store.get(run.id).meta["history"] == {"loss": [0.9]}
-    assert [path.name for path in run.path.iterdir()] == ["run.json"]
+    assert sorted(path.name for path in run.path.iterdir()) == ["run.json", "run.lock"]
 
 
 def test_disk_full_when_a_run_starts_leaves_no_half_made_run(store, monkeypatch):
@@ -235,3 +236,87 @@ def test_damaged_model_file_is_refused_with_a_message_then_listed_as_damaged(sto
 def test_markdown_safe_shows_a_name_as_typed_never_as_a_link_or_image():
     escaped = runs.markdown_safe("![](http://tracker/x.png) [Log in](http://evil) **bold**")
     assert "](" not in escaped.replace("\\](", "") and "\\[" in escaped and "\\*\\*" in escaped
+
+
+# --- one typed schema for run.json ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field, value", [
+    ("status", ["completed"]), ("name", 12345), ("test", "abc"), ("history", {"loss": "down"}),
+    ("duration", "slow"), ("best_epoch", -1), ("hyperparameters", [1, 2]), ("owner", {"me": 1}),
+    ("test", {"accuracy": "high"}), ("stopped_early", {"epoch": "3"}), ("epochs_done", 2.5),
+])
+def test_a_run_json_with_wrong_types_is_damaged_and_never_raises(store, field, value):
+    run = _new(store, name="typed")
+    (run.path / "model.keras").write_bytes(b"placeholder")
+    meta = json.loads((run.path / "run.json").read_text())
+    meta.update(status="completed", test={"accuracy": 0.5}, history={"loss": [1.0]})
+    meta[field] = value
+    (run.path / "run.json").write_text(json.dumps(meta))
+    [listed] = store.list()
+    assert listed.damaged and field in listed.problem
+    # Every property keeps its type: nothing a page formats can fail.
+    assert listed.name == run.id and listed.owner == "" and listed.history == {} and listed.test == {}
+    assert listed.test_accuracy is None and listed.duration is None and listed.best_epoch is None
+    assert listed.epochs_done == 0 and listed.hyperparameters == {} and isinstance(listed.label, str)
+
+
+def test_typed_properties_of_a_good_run(store):
+    run = _new(store, name="good", owner="alice", hyperparameters={"epochs": 3})
+    store.update(run.id, status="completed", history={"loss": [1.0, 0.5]}, duration=12.5, best_epoch=2,
+                 epochs_done=3, test={"accuracy": 0.9, "loss": 0.3, "mistakes": 10})
+    (run.path / "model.keras").write_bytes(b"placeholder")
+    run = store.get(run.id)
+    assert (run.status, run.name, run.owner, run.epochs, run.epochs_done) == ("completed", "good", "alice", 3, 3)
+    assert (run.duration, run.best_epoch, run.test_accuracy) == (12.5, 2, 0.9)
+    assert run.history == {"loss": [1.0, 0.5]} and run.dataset == "mnist_sample"
+
+
+def test_the_cli_lists_a_run_with_wrong_types_as_damaged(store, capsys):
+    from core import __main__ as cli
+
+    run = _new(store)
+    (run.path / "run.json").write_text(json.dumps({"id": run.id, "status": ["completed"], "name": 12345,
+                                                   "test": "abc"}))
+    assert cli.main(["--runs-dir", str(store.root), "runs"]) == 0
+    output = capsys.readouterr().out
+    assert "damaged" in output and "status has the wrong type" in output
+
+
+# --- one lock per run, across RunStore objects and processes -----------------------------------------------
+
+
+def test_two_run_stores_updating_one_run_lose_nothing(store):
+    import threading
+
+    run = _new(store)
+    second = runs.RunStore(store.root)  # as a page and a training thread each make their own
+
+    def write(writer, prefix):
+        for index in range(40):
+            writer.update(run.id, **{f"{prefix}{index}": index})
+
+    threads = [threading.Thread(target=write, args=(writer, prefix))
+               for writer, prefix in ((store, "a"), (second, "b"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    meta = store.get(run.id).meta
+    assert all(f"a{index}" in meta and f"b{index}" in meta for index in range(40))
+
+
+def test_two_processes_updating_one_run_lose_nothing(store):
+    import subprocess
+    import sys
+
+    run = _new(store)
+    root = Path(__file__).resolve().parent.parent
+    script = ("import sys; from core import runs; store = runs.RunStore(sys.argv[1]); "
+              "[store.update(sys.argv[2], **{f'{sys.argv[3]}{i}': i}) for i in range(60)]")
+    workers = [subprocess.Popen([sys.executable, "-c", script, str(store.root), run.id, prefix], cwd=root)
+               for prefix in ("p", "q")]
+    assert [worker.wait(timeout=120) for worker in workers] == [0, 0]
+    meta = store.get(run.id).meta
+    missing = [f"{prefix}{index}" for prefix in "pq" for index in range(60) if f"{prefix}{index}" not in meta]
+    assert missing == []

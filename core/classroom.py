@@ -1,0 +1,121 @@
+"""The classroom: who the teacher is, and the limits the teacher sets for students.
+
+A classroom server is open to every student on the network, so the actions that touch the whole class (remove
+any or all class drawings, delete any run, stop any training, change the limits) need the teacher key. It is
+`NEURAL_CANVAS_TEACHER_KEY` if set; otherwise a random key made once per server process and printed in the
+terminal that started it (`announce_teacher_key`), which only the teacher sees. A key is compared in constant
+time, and no page or link ever shows it.
+
+The per-student limits live in `classroom.json` in the runs folder, so that every process of the server (the
+web server and the training workers) reads the same values:
+
+    from core import classroom
+    classroom.is_teacher_key(typed)              # True only for the right key
+    classroom.max_jobs_per_student()             # 2 until the teacher sets another
+    classroom.set_max_jobs_per_student(3)
+"""
+
+import hmac
+import json
+import os
+import secrets
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from core import runs
+
+TEACHER_KEY_VARIABLE = "NEURAL_CANVAS_TEACHER_KEY"
+SETTINGS_FILE = "classroom.json"
+DEFAULT_MAX_JOBS_PER_STUDENT = 2
+MAX_JOBS_PER_STUDENT_LIMIT = 20
+MIN_KEY_LENGTH = 8
+
+_generated_key: str | None = None
+_announced = False
+_key_lock = threading.Lock()
+
+
+def teacher_key() -> str:
+    """The teacher key of this server: NEURAL_CANVAS_TEACHER_KEY, else one made at random once per process."""
+    global _generated_key
+    configured = os.environ.get(TEACHER_KEY_VARIABLE, "").strip()
+    if configured:
+        if len(configured) < MIN_KEY_LENGTH:
+            raise ValueError(f"{TEACHER_KEY_VARIABLE} must be at least {MIN_KEY_LENGTH} characters long, so that "
+                             "students cannot guess it.")
+        return configured
+    with _key_lock:
+        if _generated_key is None:
+            _generated_key = secrets.token_urlsafe(12)
+        return _generated_key
+
+
+def announce_teacher_key(stream=None) -> None:
+    """Prints, once per process, where the teacher finds the key: the key itself when it was generated here."""
+    global _announced
+    with _key_lock:
+        if _announced:
+            return
+        _announced = True
+    stream = stream or sys.stderr
+    if os.environ.get(TEACHER_KEY_VARIABLE, "").strip():
+        print(f"Neural Canvas: the teacher key is the one set in {TEACHER_KEY_VARIABLE}.", file=stream, flush=True)
+    else:
+        print(f"Neural Canvas: teacher key for this server: {teacher_key()}\n"
+              f"  (enter it in the app's sidebar; set {TEACHER_KEY_VARIABLE} to choose your own)",
+              file=stream, flush=True)
+
+
+def is_teacher_key(candidate) -> bool:
+    """Whether `candidate` is the teacher key, compared in constant time (no timing tells how much matched)."""
+    if not isinstance(candidate, str) or not candidate:
+        return False
+    return hmac.compare_digest(candidate.strip().encode("utf-8"), teacher_key().encode("utf-8"))
+
+
+# --- the limits the teacher sets -------------------------------------------------------------------------
+
+
+def _settings_path() -> Path:
+    return runs.default_runs_dir() / SETTINGS_FILE
+
+
+def _read_settings() -> dict:
+    try:
+        with open(_settings_path(), encoding="utf-8") as file:
+            settings = json.load(file)
+    except (OSError, ValueError):
+        return {}  # no file yet, or a damaged one: the defaults stand
+    return settings if isinstance(settings, dict) else {}
+
+
+def max_jobs_per_student() -> int:
+    """How many trainings one student (one browser session) may have queued or running at once."""
+    value = _read_settings().get("max_jobs_per_student")
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_JOBS_PER_STUDENT_LIMIT:
+        return value
+    return DEFAULT_MAX_JOBS_PER_STUDENT
+
+
+def set_max_jobs_per_student(value) -> int:
+    """Stores a new limit (a whole number from 1 to 20) for every process of the server; returns it."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_JOBS_PER_STUDENT_LIMIT:
+        raise ValueError(f"The trainings per student must be a whole number from 1 to "
+                         f"{MAX_JOBS_PER_STUDENT_LIMIT}; got {value!r}.")
+    settings = {**_read_settings(), "max_jobs_per_student": value}
+    path = _settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".classroom-", suffix=".json")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            json.dump(settings, file)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+    return value

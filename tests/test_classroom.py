@@ -1,0 +1,79 @@
+"""The classroom: the teacher key, the per-student limit, and who may remove which class drawing."""
+
+import io
+
+import numpy as np
+import pytest
+
+from core import class_set, classroom
+
+
+def test_the_teacher_key_from_the_environment_is_the_only_one_accepted(monkeypatch):
+    monkeypatch.setenv(classroom.TEACHER_KEY_VARIABLE, "correct horse battery")
+    assert classroom.is_teacher_key("correct horse battery")
+    for guess in ("", "correct", "correct horse battery!", "CORRECT HORSE BATTERY", None, 12345, ["x"]):
+        assert not classroom.is_teacher_key(guess)
+
+
+def test_a_generated_key_is_stable_for_the_process_and_printed_once(monkeypatch):
+    monkeypatch.delenv(classroom.TEACHER_KEY_VARIABLE, raising=False)
+    monkeypatch.setattr(classroom, "_generated_key", None)
+    monkeypatch.setattr(classroom, "_announced", False)
+    key = classroom.teacher_key()
+    assert len(key) >= classroom.MIN_KEY_LENGTH and classroom.teacher_key() == key
+    assert classroom.is_teacher_key(key)
+    terminal = io.StringIO()
+    classroom.announce_teacher_key(terminal)
+    classroom.announce_teacher_key(terminal)
+    assert terminal.getvalue().count(key) == 1
+
+
+def test_a_short_configured_key_is_refused(monkeypatch):
+    monkeypatch.setenv(classroom.TEACHER_KEY_VARIABLE, "1234")
+    with pytest.raises(ValueError, match="at least 8 characters"):
+        classroom.teacher_key()
+
+
+def test_the_per_student_limit_is_stored_for_every_process(isolated_runs):
+    assert classroom.max_jobs_per_student() == classroom.DEFAULT_MAX_JOBS_PER_STUDENT
+    classroom.set_max_jobs_per_student(5)
+    assert classroom.max_jobs_per_student() == 5
+    assert (isolated_runs / classroom.SETTINGS_FILE).is_file()
+    for bad in (0, 21, 2.5, "3", True, None):
+        with pytest.raises(ValueError, match="whole number from 1 to 20"):
+            classroom.set_max_jobs_per_student(bad)
+    assert classroom.max_jobs_per_student() == 5
+
+
+def test_a_damaged_settings_file_keeps_the_default(isolated_runs):
+    isolated_runs.mkdir(parents=True, exist_ok=True)
+    (isolated_runs / classroom.SETTINGS_FILE).write_text('{"max_jobs_per_student": ["many"]}')
+    assert classroom.max_jobs_per_student() == classroom.DEFAULT_MAX_JOBS_PER_STUDENT
+
+
+def _drawing(value: int) -> np.ndarray:
+    image = np.zeros((28, 28), np.uint8)
+    image[4:24, 10 + value % 5] = 255
+    return image
+
+
+def test_a_student_removes_only_their_own_drawings_the_teacher_any(tmp_path):
+    drawings = class_set.ClassSet(tmp_path / "drawings")
+    alice = drawings.add(_drawing(1), 1, owner="alice")
+    bob = drawings.add(_drawing(2), 2, owner="bob")
+    assert drawings.owned_by("alice") == {alice} and drawings.owned_by("bob") == {bob}
+    with pytest.raises(PermissionError, match="Only the browser session that saved this drawing"):
+        drawings.remove(bob, owner="alice")
+    assert len(drawings) == 2  # nothing lost
+    assert drawings.remove(alice, owner="alice")
+    assert drawings.remove(bob, owner=None)  # the teacher
+    assert len(drawings) == 0 and drawings.owned_by("bob") == set()
+
+
+def test_an_owner_id_is_never_a_path(tmp_path):
+    drawings = class_set.ClassSet(tmp_path / "drawings")
+    for owner in ("../x", "a/b", ".", "x" * 65):
+        with pytest.raises(ValueError, match="owner id"):
+            drawings.add(_drawing(1), 1, owner=owner)
+        assert drawings.owned_by(owner) == set()
+    assert not (tmp_path / "x").exists()
