@@ -215,6 +215,7 @@ class Explainer:
         self._convolutions = [layer for layer in model.layers if _is_convolution(layer)]
         self._cam_model = None
         self._traced = {}
+        self._wishes = {}
         self._lock = threading.Lock()
 
     # --- the twin that takes unit images ----------------------------------------------------------------------
@@ -479,6 +480,10 @@ class Explainer:
 
         Raises CannotExplain for a model without convolution.
         """
+        settings = (layers, steps, max_filters, seed)
+        with self._lock:
+            if settings in self._wishes:
+                return self._wishes[settings]
         if not self._convolutions:
             raise CannotExplain(
                 "This model has no convolution layer, so it has no filters: its dense layers look at all the "
@@ -503,6 +508,9 @@ class Explainer:
             shown = f"{all_filters} filters" if filters == all_filters else f"the first {filters} of {all_filters} filters"
             results.append(FilterWishes(layer.name, f"Convolution {number} · {shown}", as_uint8,
                                         responses[np.arange(filters), np.arange(filters)]))
+        # The pictures depend only on the weights and the seed: kept for the next visitor.
+        with self._lock:
+            self._wishes[settings] = results
         return results
 
     def _ascent_step(self, layer_name: str, filters: int):

@@ -30,7 +30,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import architectures, class_set, datasets, gallery, inference, preprocess, robustness, runs
-from pages import _common
+from pages import _common, _draw_explain
 
 CANVAS_SIZE = 280
 PEN_WIDTH_DEFAULT = 18
@@ -346,6 +346,7 @@ RECIPE_TAB = ":material/transform: How it becomes 28 × 28"
 BEND_TAB = ":material/tune: Bend the drawing"
 VOTES_TAB = ":material/how_to_vote: Every model votes"
 SAVE_TAB = ":material/bookmark_add: Save with its true label"
+WHY_TAB = ":material/psychology_alt: Why?"
 
 # The robustness sliders: session-state key, label, default, range, step, format and help. Their values
 # are kept while another tab is open (persist_state), because the votes are cast on the bent drawing too.
@@ -398,8 +399,8 @@ def below_the_answer(reading: inference.Reading, predictor, picture, chosen: run
     # the tab a student had open comes back with the next drawing.
     if TAB_KEY not in st.session_state and st.session_state.get(OPEN_TAB_KEY):
         st.session_state[TAB_KEY] = st.session_state[OPEN_TAB_KEY]
-    recipe_tab, bend_tab, votes_tab, save_tab = st.tabs(
-        [RECIPE_TAB, BEND_TAB, VOTES_TAB, SAVE_TAB], key=TAB_KEY, on_change="rerun")
+    recipe_tab, bend_tab, votes_tab, why_tab, save_tab = st.tabs(
+        [RECIPE_TAB, BEND_TAB, VOTES_TAB, WHY_TAB, SAVE_TAB], key=TAB_KEY, on_change="rerun")
     st.session_state[OPEN_TAB_KEY] = st.session_state.get(TAB_KEY)
     if recipe_tab.open:
         with recipe_tab:
@@ -410,6 +411,9 @@ def below_the_answer(reading: inference.Reading, predictor, picture, chosen: run
     if votes_tab.open:
         with votes_tab:
             votes(reading, picture, chosen, class_names)
+    if why_tab.open:
+        with why_tab:
+            _draw_explain.why(reading, predictor, chosen, class_names)
     if save_tab.open:
         with save_tab:
             save_drawing(reading, chosen, class_names)
