@@ -136,13 +136,14 @@ def cover_it_up(explainer, image, reading, class_names) -> None:
                   delta_color="off", delta_arrow="off")
     with text_column:
         before = class_names[reading.predicted_class]
-        drop = occlusion.probability - float(probabilities[watched])
+        change = float(probabilities[watched]) - occlusion.probability
+        change_text = "unchanged" if abs(change) < 0.005 else f"{change:+.0%}"
         if answer != reading.predicted_class:
             st.markdown(f":red[**Covered there, it says {class_names[answer]}**], not {before}.")
         else:
             st.markdown(f"Covered there, it still says **{before}**.")
         st.caption(f"Probability of {class_names[watched]}: {occlusion.probability:.0%} uncovered, "
-                   f"{float(probabilities[watched]):.0%} covered ({-drop:+.0%}).")
+                   f"{float(probabilities[watched]):.0%} covered ({change_text}).")
 
 
 def occlusion_figure(image, occlusion) -> go.Figure:
