@@ -433,6 +433,9 @@ class Explainer:
             raise ValueError(f"steps must be a whole number from 0 to 100, received {steps!r}.")
         original_probabilities = self.probabilities(image)[0]
         original_class = int(original_probabilities.argmax())
+        if target == original_class:
+            raise ValueError(f"The model already says {target}: ask for another class, or for none (any other "
+                             "answer).")
         if target is None:
             wanted, sign = original_class, 1.0        # climb the loss of the current answer
         else:
@@ -522,7 +525,7 @@ class Explainer:
             all_filters = int(self.model.get_layer(layer_name).output.shape[-1])
             channel = tf.constant(np.eye(filters, all_filters, dtype=np.float32))
 
-            @tf.function(reduce_retracing=True)
+            @tf.function(reduce_retracing=True, autograph=False)
             def step(images):
                 with tf.GradientTape() as tape:
                     tape.watch(images)

@@ -140,6 +140,9 @@ def test_bad_images_are_refused_with_a_message(trained):
         explainer.occlusion(np.zeros((28, 28), dtype=np.float32), 1)
     with pytest.raises(ValueError, match="patch"):
         explainer.occlusion(np.zeros((28, 28), dtype=np.uint8), 1, patch=40)
+    with pytest.raises(ValueError, match="already says"):
+        image = drawn(DRAWN_ONE)
+        explainer.adversarial(image, target=int(explainer.probabilities(image)[0].argmax()))
     with pytest.raises(ValueError, match="epsilons"):
         explainer.adversarial(np.zeros((28, 28), dtype=np.uint8), epsilons=(0.0,))
 
