@@ -57,6 +57,21 @@ def timed(function, repeats: int = 3) -> tuple[float, float]:
     return cold, statistics.median(warm)
 
 
+def measure_model(explainer, image, answer: int, target: int) -> dict:
+    """(cold, warm) seconds of each explanation of `image` by one model."""
+    seconds = {
+        "saliency": timed(lambda: explainer.saliency(image, answer)),
+        "occlusion": timed(lambda: explainer.occlusion(image, answer)),
+        "adversarial": timed(lambda: explainer.adversarial(image)),
+        "adversarial_targeted": timed(lambda: explainer.adversarial(image, target=target)),
+    }
+    if explainer.has_convolution:
+        # The pictures are kept per model after the first call: a new seed each time times the work itself.
+        seeds = iter(range(1, 100))
+        seconds["filter_wishes"] = timed(lambda: explainer.filter_wishes(seed=next(seeds)), repeats=1)
+    return seconds
+
+
 def measure(map_count: int) -> dict:
     data = datasets.load("mnist_sample", download=False)
     image = drawn_seven()
@@ -73,15 +88,8 @@ def measure(map_count: int) -> dict:
             explainer = explanations.get_explainer(model)
             answer = int(explainer.probabilities(image)[0].argmax())
             target = 3 if answer != 3 else 5
-            row = {"test_accuracy": meta["test"]["accuracy"], "seconds": {}}
-            row["seconds"]["saliency"] = timed(lambda: explainer.saliency(image, answer))
-            row["seconds"]["occlusion"] = timed(lambda: explainer.occlusion(image, answer))
-            row["seconds"]["adversarial"] = timed(lambda: explainer.adversarial(image))
-            row["seconds"]["adversarial_targeted"] = timed(lambda: explainer.adversarial(image, target=target))
-            if explainer.has_convolution:
-                # The pictures are kept per model after the first call: time the computation itself each time.
-                row["seconds"]["filter_wishes"] = timed(lambda: explainer.filter_wishes(seed=int(time.time_ns() % 997)),
-                                                        repeats=1)
+            row = {"test_accuracy": meta["test"]["accuracy"]}
+            row["seconds"] = measure_model(explainer, image, answer, target)
             fooled = explainer.adversarial(image)
             row["adversarial"] = {"epsilon": fooled.epsilon, "success": fooled.success,
                                   "answer": fooled.original_class, "fooled_answer": fooled.fooled_class}

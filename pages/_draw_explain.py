@@ -160,8 +160,8 @@ def occlusion_figure(image, occlusion) -> go.Figure:
     figure.add_trace(go.Scatter(
         x=[centre[1] for centre in centres], y=[centre[0] for centre in centres], mode="markers",
         marker=dict(size=16, color="white", opacity=0.0),
-        customdata=[[float(occlusion.drops[place // columns, place % columns])] for place in range(len(centres))],
-        hovertemplate="cover here: %{customdata[0]:+.1%} less sure<extra></extra>",
+        customdata=[[-float(occlusion.drops[place // columns, place % columns])] for place in range(len(centres))],
+        hovertemplate="covered here: %{customdata[0]:+.0%}<extra></extra>",
     ))
     figure.update_layout(width=MAP_SIDE, height=MAP_SIDE, margin=dict(l=0, r=0, t=0, b=0), showlegend=False,
                          xaxis=dict(visible=False, range=[-0.5, 27.5], fixedrange=True),
@@ -178,7 +178,7 @@ def _apply_click(event) -> None:
     if not points:
         return
     point = points[0]
-    row, column = int(round(point["y"])), int(round(point["x"]))
+    row, column = round(float(point["y"])), round(float(point["x"]))
     if st.session_state.get(APPLIED_CLICK_KEY) == (row, column):
         return
     st.session_state[APPLIED_CLICK_KEY] = (row, column)

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from test_browser import CANVAS, draw_digit, idle, open_page, shown_prediction
 
 pytestmark = pytest.mark.browser
@@ -96,8 +95,9 @@ def test_draw_a_digit_then_see_why_the_model_says_it(small_map, an_ann_too, app_
     chart = why_tab(page).locator("[data-testid='stPlotlyChart']").first
     chart.scroll_into_view_if_needed()
     box = chart.bounding_box()
-    # The chart shows the 28x28 image edge to edge: a quarter of the way across and down is about (7, 7).
-    x, y = box["x"] + box["width"] * 0.27, box["y"] + box["height"] * 0.27
+    # The chart shows the 28x28 image edge to edge, one patch place every 2 pixels (rows and columns 3, 5, ...,
+    # 25): 41 % of the way down and 55.5 % across is row 11, column 15, on the upper part of the drawn 1.
+    x, y = box["x"] + box["width"] * 0.555, box["y"] + box["height"] * 0.41
     # Plotly picks the point under the pointer when the mouse moves there, as a hand does before it clicks.
     page.mouse.move(x - 5, y - 5)
     time.sleep(0.3)
@@ -105,7 +105,7 @@ def test_draw_a_digit_then_see_why_the_model_says_it(small_map, an_ann_too, app_
     time.sleep(0.5)
     page.mouse.click(x, y)
     idle(page)
-    wait_for_text(page, "Covered at row 7, column 7")
+    wait_for_text(page, "Covered at row 11, column 15")
     shot(page, "explain-occlusion", why_tab(page))
 
     # 3. Fool the model, and every model votes on the changed image.

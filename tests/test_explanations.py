@@ -232,7 +232,7 @@ def test_every_model_votes_on_the_fooled_image(trained, sample):
     chosen = store.get(ids["ann"])
     voting_runs, left_out = inference.voters(store.list(), chosen)
     votes = inference.vote(store, voting_runs, fooled.fooled)
-    assert [vote.run.id for vote in votes][0] == chosen.id and len(votes) == 3 and left_out == 0
+    assert votes[0].run.id == chosen.id and len(votes) == 3 and left_out == 0
     assert votes[0].predicted_class == fooled.fooled_class
 
 
