@@ -1,10 +1,13 @@
 """Neural Canvas: the entry point. Run it with `streamlit run streamlit_app.py`.
 
 This file only routes: it lists the pages (one file each in `pages/`) and draws the sidebar that every page
-shares. It imports no TensorFlow, so the home page appears at once; pages import it when they need it.
+shares, after applying the app's two patches of Streamlit's internals (`pages/_streamlit_patches.py`). It
+imports no TensorFlow, so the home page appears at once; pages import it when they need it.
 """
 
 import streamlit as st
+
+from pages import _streamlit_patches
 
 st.set_page_config(page_title="Neural Canvas", page_icon=":material/draw:", layout="wide")
 
@@ -19,6 +22,9 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
+# Before any page runs: an unknown Streamlit stops here with its version named, not later in silence. (After
+# st.navigation, which has already left the legacy pages/ mode, so that this costs no extra rerun.)
+_streamlit_patches.apply()
 
 # Every page shows small images (28x28 digits, feature maps) enlarged: keep each pixel a sharp square when the
 # browser fits an image to its column, so a digit stays crisp on a projector.

@@ -28,10 +28,12 @@ def _format_seconds(seconds: float) -> str:
 
 
 class TerminalProgress:
-    """Draws training events as one updating progress line and one line per finished epoch."""
+    """Draws training events: in a terminal, one updating progress line and one line per finished epoch; into a
+    file or a pipe (a log), only the line per epoch, so that a log holds a line per epoch, not thousands."""
 
-    def __init__(self, stream=sys.stderr):
+    def __init__(self, stream=sys.stderr, live: bool | None = None):
         self.stream = stream
+        self.live = stream.isatty() if live is None else live
 
     def __call__(self, event: dict) -> None:
         kind = event["kind"]
@@ -39,7 +41,7 @@ class TerminalProgress:
             print(f"Training {event['architecture']} on {event['dataset']} ({event['train_images']} images, "
                   f"{event['validation_images']} for validation) on {event['device']}. Run {event['run_id']}",
                   file=self.stream)
-        elif kind == "batch":
+        elif kind == "batch" and self.live:
             line = (f"\repoch {event['epoch']}/{event['epochs']} {_progress_bar(event['progress'])} "
                     f"loss {event['loss']:.4f} acc {event['accuracy']:.4f} "
                     f"{event['images_per_second']:.0f} img/s ETA {_format_seconds(event['eta'])}")
@@ -49,9 +51,11 @@ class TerminalProgress:
             validation = ""
             if event.get("val_loss") is not None:
                 validation = f" val_loss {event['val_loss']:.4f} val_acc {event['val_accuracy']:.4f}"
-            self.stream.write(f"\repoch {event['epoch']}/{event['epochs']} loss {event['loss']:.4f} "
-                              f"acc {event['accuracy']:.4f}{validation} ({event['epoch_seconds']:.1f} s)".ljust(100)
-                              + "\n")
+            line = (f"epoch {event['epoch']}/{event['epochs']} loss {event['loss']:.4f} "
+                    f"acc {event['accuracy']:.4f}{validation} ({event['epoch_seconds']:.1f} s)")
+            # In a terminal the epoch's line takes the place of its progress line.
+            self.stream.write(("\r" + line.ljust(100) if self.live else line) + "\n")
+            self.stream.flush()
         elif kind == "end" and event.get("message"):
             print(event["message"], file=self.stream)
 
@@ -172,7 +176,8 @@ def command_architectures(options) -> int:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core", description="Neural Canvas: train and study image classifiers.")
+    parser = argparse.ArgumentParser(prog="python -m core",
+                                     description="Neural Canvas: train and study image classifiers.")
     parser.add_argument("--runs-dir", help=f"where runs are kept (default: ${runs.RUNS_DIR_VARIABLE} or ./runs)")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -202,7 +207,8 @@ def make_parser() -> argparse.ArgumentParser:
     fetch.set_defaults(handler=command_fetch)
 
     describe = commands.add_parser("describe", help="print a model's layers and parameter counts")
-    describe.add_argument("--arch", default=architectures.DEFAULT_ARCHITECTURE, choices=list(architectures.ARCHITECTURES))
+    describe.add_argument("--arch", default=architectures.DEFAULT_ARCHITECTURE,
+                          choices=list(architectures.ARCHITECTURES))
     describe.add_argument("--dataset", default=datasets.DEFAULT_DATASET, choices=list(datasets.DATASETS))
     describe.add_argument("--set", action="append", metavar="NAME=VALUE")
     describe.set_defaults(handler=command_describe)

@@ -23,7 +23,7 @@ import threading
 
 import numpy as np
 
-from core import backend
+from core import backend, lru
 
 # Kinds of stage, in the words the page uses.
 CONVOLUTION = "convolution"
@@ -372,8 +372,7 @@ def strongest_maps(maps: np.ndarray, count: int) -> np.ndarray:
 
 # --- the cache of inspectors ----------------------------------------------------------------------------------
 
-_cache: collections.OrderedDict[int, Inspector] = collections.OrderedDict()
-_cache_lock = threading.Lock()
+_cache = lru.LruCache(CACHE_SIZE)
 
 
 def get_inspector(model) -> Inspector:
@@ -384,22 +383,15 @@ def get_inspector(model) -> Inspector:
     cached model cannot be reused by another one.
     """
     key = id(model)
-    with _cache_lock:
-        inspector = _cache.get(key)
-        if inspector is not None and inspector.model is model:
-            _cache.move_to_end(key)
-            return inspector
+    inspector = _cache.get(key)
+    if inspector is not None and inspector.model is model:
+        return inspector
     # Building takes a moment; two visitors asking at once may both build, and one result is kept.
     inspector = Inspector(model)
-    with _cache_lock:
-        _cache[key] = inspector
-        _cache.move_to_end(key)
-        while len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+    _cache.put(key, inspector)
     return inspector
 
 
 def clear_cache() -> None:
     """Forgets every cached Inspector (tests; freeing memory)."""
-    with _cache_lock:
-        _cache.clear()
+    _cache.clear()

@@ -14,7 +14,8 @@ classes. Every architecture works for every dataset: dense models flatten the im
 import dataclasses
 import math
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from core import backend
 
@@ -387,7 +388,9 @@ def resolve_hyperparameters(architecture: str, values: dict | None = None) -> di
     return {name: parameter.validate(values.get(name, parameter.default)) for name, parameter in known.items()}
 
 
-def _optimizer(keras, name: str, learning_rate: float):
+def make_optimizer(name: str, learning_rate: float):
+    """A fresh Keras optimizer by its name in the hyperparameters ("adam", "sgd" or "rmsprop")."""
+    keras = backend.keras()
     classes = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
     return classes[name](learning_rate=learning_rate)
 
@@ -432,7 +435,7 @@ def build_model(
         finally:
             keras.config.set_dtype_policy(previous)
     model.compile(
-        optimizer=_optimizer(keras, hp["optimizer"], hp["learning_rate"]),
+        optimizer=make_optimizer(hp["optimizer"], hp["learning_rate"]),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )

@@ -33,9 +33,13 @@ def tensorflow():
 
 @functools.cache
 def keras():
-    """Returns the imported `keras` module (TensorFlow backend)."""
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    tensorflow()
+    """Returns the imported `keras` module (TensorFlow backend).
+
+    The app trains with TensorFlow. Another backend named in KERAS_BACKEND (JAX on a GPU machine that has no
+    TensorFlow, for the benchmark's GPU column) is left alone: the models are built from Keras layers only.
+    """
+    if os.environ.setdefault("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        tensorflow()
     import keras as keras_module
 
     return keras_module

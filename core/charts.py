@@ -35,6 +35,11 @@ RUN_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                "#bcbd22", "#17becf")
 
 
+def percent(value: float) -> str:
+    """A fraction as a percentage by the app's one rule, one decimal everywhere: "97.3%", "100.0%"."""
+    return f"{100 * value:.1f}%"
+
+
 def _check_metric(metric: str) -> None:
     if metric not in METRIC_TITLES:
         raise ValueError(f"Metric must be one of {', '.join(METRIC_TITLES)}; got {metric!r}.")
@@ -54,14 +59,34 @@ def thin(points: list, limit: int = MAX_CURVE_POINTS) -> list:
     return [points[round(index * stride)] for index in range(limit)]
 
 
+# How much of each new stretch of batches the live training curve takes in (an exponential moving average).
+LIVE_SMOOTHING = 0.3
+
+
 def batch_points(events, metric: str) -> tuple[list[float], list[float]]:
-    """The training curve from batch events: x is the fractional epoch (epoch - 1 + step / steps)."""
+    """The live training curve from batch events: x is the fractional epoch (epoch - 1 + step / steps).
+
+    Keras reports a batch's `loss` and `accuracy` as the mean since the epoch began, which restarts at every
+    epoch: drawn as it comes, the curve would fall straight down at each epoch's start (the first epoch's mean
+    still carries its first, worst batches). So the mean of the batches between two events is recovered from
+    the two running means, and those stretch means are smoothed across epoch boundaries: one continuous
+    curve of where the model is now.
+    """
     _check_metric(metric)
-    points = [
-        (event["epoch"] - 1 + event["step"] / event["steps"], event[metric])
-        for event in events
-        if event.get("kind") == "batch" and _finite(event.get(metric)) and event.get("steps")
-    ]
+    points, previous, smoothed = [], None, None
+    for event in events:
+        if event.get("kind") != "batch" or not _finite(event.get(metric)) or not event.get("steps"):
+            continue
+        epoch, step, mean = event["epoch"], event["step"], event[metric]
+        if previous is not None and previous[0] == epoch and step > previous[1]:
+            stretch = (step * mean - previous[1] * previous[2]) / (step - previous[1])
+        else:
+            stretch = mean
+        previous = (epoch, step, mean)
+        smoothed = stretch if smoothed is None else smoothed + LIVE_SMOOTHING * (stretch - smoothed)
+        if metric == "accuracy":
+            smoothed = min(max(smoothed, 0.0), 1.0)
+        points.append((epoch - 1 + step / event["steps"], smoothed))
     points = thin(points)
     return [x for x, _ in points], [y for _, y in points]
 
@@ -120,13 +145,11 @@ def mark_best_epoch(figure: go.Figure, history: dict, metric: str = "loss") -> g
     return figure
 
 
-def _zoom_on_epochs(figure: go.Figure, events) -> None:
-    """After two epochs, the loss axis ends a little above the epoch values: the first batches' loss (2.3 for
-    ten classes) would otherwise flatten the part of the chart where overfitting shows."""
-    history = overfitting.history_from_events(events)
-    values = [value for key in ("loss", "val_loss") for value in history.get(key, []) if _finite(value)]
-    if overfitting.epochs_done(history) >= 2 and values:
-        figure.update_yaxes(range=[0, 1.25 * max(values)])
+def _loss_axis(figure: go.Figure) -> None:
+    """The loss axis from 0 to a little above the highest value drawn, so that no curve runs off the top."""
+    values = [value for trace in figure.data for value in (trace.y or ()) if _finite(value)]
+    if values:
+        figure.update_yaxes(range=[0, 1.08 * max(values)])
 
 
 def training_curves(events, metric: str, *, epochs: int | None = None, height: int = 340) -> go.Figure:
@@ -146,7 +169,7 @@ def training_curves(events, metric: str, *, epochs: int | None = None, height: i
     mark_best_epoch(figure, overfitting.history_from_events(events), metric)
     figure = _layout(figure, metric, title=METRIC_TITLES[metric], epochs=epochs, height=height)
     if metric == "loss":
-        _zoom_on_epochs(figure, events)
+        _loss_axis(figure)
     return figure
 
 
@@ -162,6 +185,8 @@ def history_curves(history: dict, metric: str, *, height: int = 340) -> go.Figur
     mark_best_epoch(figure, history, metric)
     epochs = max(len((history or {}).get(metric) or []), 1)
     figure = _layout(figure, metric, title=METRIC_TITLES[metric], epochs=epochs, height=height)
+    if metric == "loss":
+        _loss_axis(figure)
     # A finished run no longer grows: one tick per epoch, and room around the first and last points (a one-epoch
     # run's single point would otherwise sit clipped on the right edge).
     return figure.update_xaxes(range=[0.5, epochs + 0.5], dtick=1 if epochs <= 20 else None, rangemode="normal")
@@ -187,9 +212,13 @@ def compare_runs(histories: dict[str, dict], metric: str, *, validation: bool = 
     title = f"{'Validation' if validation else 'Training'} {METRIC_TITLES[metric].lower()}"
     # Long run names make a long legend: it goes under the chart, one run per line, with room for each.
     legend_height = 24 * len(histories) + 50
-    # Compared runs often differ by a point or two: the accuracy axis zooms in on them instead of 0-100%.
-    figure = _layout(figure, metric, title=title, epochs=longest, height=height + legend_height,
-                     whole_accuracy_range=False)
+    # Compared runs often differ by a point or two: the accuracy axis zooms in on them instead of 0-100%, and
+    # says so, so that a class does not read a 2-point gap as a chasm.
+    zoomed = metric == "accuracy"
+    figure = _layout(figure, metric, title=title + (" (axis zoomed to the runs)" if zoomed else ""),
+                     epochs=longest, height=height + legend_height, whole_accuracy_range=not zoomed)
+    if zoomed:
+        figure.update_yaxes(title_text="Accuracy (zoomed in)")
     figure.update_layout(
         # The legend's top sits just under the axis title: y is in units of the plot area's height.
         legend={"orientation": "v", "yanchor": "top", "y": -55 / (height - 50), "xanchor": "left", "x": 0},
@@ -198,9 +227,10 @@ def compare_runs(histories: dict[str, dict], metric: str, *, validation: bool = 
     return figure
 
 
-def per_class_accuracy(class_names, accuracies, *, height: int = 320) -> go.Figure:
-    """Test accuracy of each class as bars, labelled with the class names; a class absent from the test set
-    (None) gets no bar."""
+def per_class_accuracy(class_names, accuracies, *, height: int = 320,
+                       measured_on: str = "Test accuracy") -> go.Figure:
+    """Accuracy of each class as bars, labelled with the class names; a class absent from the test set (None)
+    gets no bar. `measured_on` names what the accuracy was measured on (the axis title)."""
     class_names = [str(name) for name in class_names]
     accuracies = list(accuracies)
     if len(class_names) != len(accuracies):
@@ -208,10 +238,10 @@ def per_class_accuracy(class_names, accuracies, *, height: int = 320) -> go.Figu
     values = [value if _finite(value) else None for value in accuracies]
     figure = go.Figure(go.Bar(
         x=class_names, y=values, marker={"color": TRAIN_COLOUR},
-        text=[f"{value:.0%}" if value is not None else "" for value in values], textposition="outside",
+        text=[percent(value) if value is not None else "" for value in values], textposition="outside",
     ))
     figure.update_layout(title={"text": "Accuracy per class", "font": {"size": 18}}, height=height,
                          margin={"l": 10, "r": 10, "t": 50, "b": 10}, font={"size": 14})
     figure.update_xaxes(type="category", title_text=None)
-    figure.update_yaxes(tickformat=".0%", range=[0, 1.12], title_text="Test accuracy")
+    figure.update_yaxes(tickformat=".0%", range=[0, 1.12], title_text=measured_on)
     return figure

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from core import architectures, backend, datasets, preprocess, runs
+from core import architectures, backend, datasets, lru, preprocess, runs
 
 # How many models vote on one drawing at most: the chosen one and the newest others. Each model that is not
 # in memory yet takes 0.1-0.5 s to load on two CPU cores (once per server, the first time the table is
@@ -150,11 +150,11 @@ def read_picture(predictor: Predictor, picture: np.ndarray, *, normalise_stroke:
 
 # --- the process-wide cache of predictors --------------------------------------------------------------------
 
-_cache: collections.OrderedDict[tuple[str, int], Predictor] = collections.OrderedDict()
-_cache_lock = threading.Lock()
+_cache = lru.LruCache(CACHE_SIZE)
 # One lock per model being loaded, so that two visitors asking for the same model load it once, while a
 # cached model is still served at once to everybody else.
 _loading_locks: dict[tuple[str, int], threading.Lock] = {}
+_loading_locks_lock = threading.Lock()
 
 
 def get_predictor(store, run_id: str) -> Predictor:
@@ -174,32 +174,28 @@ def get_predictor(store, run_id: str) -> Predictor:
         raise RunNotFound(f"Run {run_id} has no saved model yet (no epoch finished).") from None
     key = (str(Path(run.path).resolve()), modified)
 
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
+    predictor = _cache.get(key)
+    if predictor is not None:
+        return predictor
+    with _loading_locks_lock:
         loading_lock = _loading_locks.setdefault(key, threading.Lock())
 
     with loading_lock:
-        with _cache_lock:
-            if key in _cache:
-                return _cache[key]
+        predictor = _cache.get(key)
+        if predictor is not None:
+            return predictor
         predictor = Predictor(store.load_model(run_id))
-        with _cache_lock:
-            # An older version of the same run's model will not be asked for again.
-            for stale in [cached for cached in _cache if cached[0] == key[0]]:
-                del _cache[stale]
-            _cache[key] = predictor
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
+        # An older version of the same run's model will not be asked for again.
+        _cache.discard(lambda cached: cached[0] == key[0])
+        _cache.put(key, predictor)
+        with _loading_locks_lock:
             _loading_locks.pop(key, None)
         return predictor
 
 
 def clear_cache() -> None:
     """Forgets every cached Predictor (tests; freeing memory)."""
-    with _cache_lock:
-        _cache.clear()
+    _cache.clear()
 
 
 # --- which runs can read a drawing ---------------------------------------------------------------------------
@@ -341,8 +337,8 @@ def describe_votes(votes: list[Vote], class_names, expected: int | None = None) 
         return (f"Only one model can read this drawing, and it says **{class_names[counted[0].predicted_class]}**. "
                 "Train another one (say an ANN and a CNN) to compare them.")
     agreeing = sum(vote.predicted_class == expected for vote in counted)
-    others = "; ".join(f"{runs.markdown_safe(vote.run.name)} says {class_names[vote.predicted_class]}" for vote in counted
-                       if vote.predicted_class != expected)
+    others = "; ".join(f"{runs.markdown_safe(vote.run.name)} says {class_names[vote.predicted_class]}"
+                       for vote in counted if vote.predicted_class != expected)
     if agreeing == len(counted):
         return f"All {len(counted)} models say **{class_names[expected]}**."
     if agreeing == 0:

@@ -135,8 +135,8 @@ def pixel_table_figure(table, channel: int | None = None):
         height=side * height + 40, margin=dict(t=30, b=10, l=30, r=10), plot_bgcolor="white",
         xaxis=dict(side="top", tickmode="linear", dtick=1 if width <= 28 else 2, tickfont=dict(size=10),
                    showgrid=False, zeroline=False, range=[-0.5, width - 0.5]),
-        yaxis=dict(range=[height - 0.5, -0.5], tickmode="linear", dtick=1 if height <= 28 else 2, tickfont=dict(size=10),
-                   showgrid=False, zeroline=False),
+        yaxis=dict(range=[height - 0.5, -0.5], tickmode="linear", dtick=1 if height <= 28 else 2,
+                   tickfont=dict(size=10), showgrid=False, zeroline=False),
     )
     return figure
 

@@ -371,8 +371,9 @@ def _dominant_border_colour(colour):
 def _without_specks(ink):
     """Removes stray specks far from the digit; returns the cleaned ink and the slices of its bounding box.
 
-    The bounding box is None when no pixel holds enough ink to count. Starting from the largest blob of ink, the digit grows by every blob that is large or close to it; what
-    is left (small and far away) is a speck. Pixels too faint to belong to any blob are dropped as well.
+    The bounding box is None when no pixel holds enough ink to count. Starting from the largest blob of ink, the
+    digit grows by every blob that is large or close to it; what is left (small and far away) is a speck. Pixels
+    too faint to belong to any blob are dropped as well.
     """
     blobs = ink > COMPONENT_THRESHOLD
     labels, count = ndimage.label(blobs, structure=np.ones((3, 3), dtype=bool))

@@ -21,6 +21,8 @@ from core import architectures, datasets, runs
 
 DATASET_PARAMETER = "dataset"
 ARCHITECTURE_PARAMETER = "arch"
+# Not a training setting: the presenter mode of the screen that opens the link (pages/_presenter.py).
+PRESENTER_PARAMETER = "presenter"
 TRUE_WORDS = ("true", "1", "yes", "on")
 FALSE_WORDS = ("false", "0", "no", "off")
 
@@ -83,6 +85,7 @@ def setup_from_query(query, *, fallback_architecture: str = architectures.DEFAUL
     """The setup a link asks for, each value checked; the architecture named in the link decides which
     hyperparameters it may set (`fallback_architecture` when the link names none or an unknown one)."""
     query = {str(key): _first(value) for key, value in dict(query).items()}
+    query.pop(PRESENTER_PARAMETER, None)
     problems = []
     dataset = query.pop(DATASET_PARAMETER, None)
     if dataset is not None and dataset not in datasets.DATASETS:
@@ -110,8 +113,97 @@ def setup_from_query(query, *, fallback_architecture: str = architectures.DEFAUL
     return SharedSetup(dataset, architecture, hyperparameters, tuple(problems))
 
 
+def presenter_from_query(query) -> bool:
+    """Whether a link asks for presenter mode (`presenter=on`, or any word `setup_from_query` reads as true)."""
+    value = dict(query).get(PRESENTER_PARAMETER)
+    return value is not None and _first(value).strip().lower() in TRUE_WORDS + ("on",)
+
+
 def problems_message(problems) -> str:
     """One warning for the page: which parts of the link were ignored, and that the defaults stand instead."""
     listed = "\n".join(f"- {problem}" for problem in problems)
     return (f"This link asked for settings the app cannot use, so they were ignored and their defaults kept:\n"
             f"{listed}")
+
+
+# --- links the class can open ------------------------------------------------------------------------------------
+
+BASE_URL_VARIABLE = "NEURAL_CANVAS_BASE_URL"
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "")
+
+
+def network_address() -> str | None:
+    """This computer's address on its network (the one students' machines reach), or None when it has none.
+
+    A UDP socket "connected" to an outside address sends nothing; it only makes the system pick the interface
+    it would use, whose address is the one to give the class.
+    """
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.254.254.254", 1))
+            address = probe.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+def _checked_base_url(base_url: str) -> urllib.parse.SplitResult:
+    parts = urllib.parse.urlsplit(base_url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{BASE_URL_VARIABLE} must be an address such as http://192.168.1.20:8501 or "
+                         f"https://canvas.school.example; got {base_url!r}.")
+    return parts
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassLink:
+    """A link for the class: `url`, and `reachable` False when it names this computer only (no network)."""
+
+    url: str
+    reachable: bool
+    note: str
+
+
+def class_link(page_url: str | None, query: dict[str, str], *, base_url: str | None = None,
+               find_address=network_address) -> ClassLink:
+    """The link students open: the page's path and `query` on the address they can reach.
+
+    In order: `base_url` (or the NEURAL_CANVAS_BASE_URL variable) when the teacher set one (a school's
+    proxy, a public name); the page's own address when it is not this computer's loopback; else the same port
+    on this computer's network address (`find_address`). A link that stays on localhost says so in `note`.
+    """
+    import os
+
+    base_url = base_url if base_url is not None else os.environ.get(BASE_URL_VARIABLE) or None
+    page = urllib.parse.urlsplit(page_url or "/train")
+    path = page.path or "/train"
+    encoded = urllib.parse.urlencode(query)
+    if base_url:
+        base = _checked_base_url(base_url)
+        prefix = base.path.rstrip("/")
+        url = urllib.parse.urlunsplit((base.scheme, base.netloc, prefix + path, encoded, ""))
+        return ClassLink(url, True, f"The address set in {BASE_URL_VARIABLE}.")
+    if page.hostname and page.hostname not in _LOOPBACK_HOSTS:
+        return ClassLink(urllib.parse.urlunsplit((page.scheme or "http", page.netloc, path, encoded, "")), True,
+                         "The address this page was opened with.")
+    address = find_address()
+    port = f":{page.port}" if page.port else ""
+    if address:
+        return ClassLink(urllib.parse.urlunsplit((page.scheme or "http", f"{address}{port}", path, encoded, "")),
+                         True, "This computer's address on the network; students must be on the same network.")
+    host = page.netloc or "localhost"
+    return ClassLink(urllib.parse.urlunsplit((page.scheme or "http", host, path, encoded, "")), False,
+                     f"This computer has no network address, so the link opens on this computer only. Set "
+                     f"{BASE_URL_VARIABLE} to the address students can reach.")
+
+
+def qr_code_svg(text: str, *, scale: int = 8) -> str:
+    """A QR code of `text` as an SVG document (dark modules on white), big enough to scan from a projector."""
+    import segno
+
+    if not text:
+        raise ValueError("A QR code needs some text to encode; got an empty string.")
+    code = segno.make(text, error="m")
+    return code.svg_inline(scale=scale, dark="#111827", light="#ffffff", border=2)

@@ -13,7 +13,8 @@ Everything the app and the command line show comes out of `on_event` as plain di
     {"kind": "batch", "epoch", "step", "steps", "loss", "accuracy", "images_per_second", "elapsed", "eta"}
     {"kind": "epoch", "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "elapsed"}
     {"kind": "end", "status", "test": {...}, "elapsed", "message", "stopped_early"}
-Batch events are throttled (a few per second) so that drawing live charts costs training almost nothing.
+Batch events are throttled (a few per second) so that drawing live charts costs training almost nothing. The
+callbacks behind the events, the stop, the NaN check, the best epoch and the replay are in `core.callbacks`.
 
 Besides the model, a run keeps its epoch replay (`core.replay`): the answers on a fixed set of test images
 after every epoch. With `early_stopping_patience` N > 0, training ends once the validation loss has not
@@ -25,7 +26,7 @@ import errno
 import math
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -81,174 +82,6 @@ def make_pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, *, sh
 
     pipeline = pipeline.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return pipeline.prefetch(tf.data.AUTOTUNE)
-
-
-class StopRequested(Exception):
-    """Raised inside `fit` to end training now: someone asked for a stop."""
-
-
-class LossIsNotFinite(Exception):
-    """Raised inside `fit` when the loss becomes NaN or infinite."""
-
-
-def _make_callbacks():
-    """The callback classes, made on first use so that importing this module does not import Keras."""
-    keras = backend.keras()
-
-    class ProgressCallback(keras.callbacks.Callback):
-        """Emits throttled batch events and every epoch end; the live charts are drawn from these."""
-
-        def __init__(self, emit: EventHandler, epochs: int, steps: int, batch_size: int,
-                     interval: float = 0.25):
-            super().__init__()
-            self.emit, self.epochs, self.steps, self.batch_size = emit, epochs, steps, batch_size
-            self.interval = interval
-            self.history: dict[str, list] = {}
-
-        def on_train_begin(self, logs=None):
-            self.start = time.perf_counter()
-            self.last_emit = 0.0
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch = epoch
-            self.epoch_start = time.perf_counter()
-
-        def on_train_batch_end(self, batch, logs=None):
-            now = time.perf_counter()
-            last = batch + 1 == self.steps
-            if now - self.last_emit < self.interval and not last:
-                return
-            self.last_emit = now
-            logs = logs or {}
-            elapsed = now - self.start
-            done = self.epoch * self.steps + batch + 1
-            total = self.epochs * self.steps
-            epoch_elapsed = max(now - self.epoch_start, 1e-9)
-            self.emit({
-                "kind": "batch",
-                "epoch": self.epoch + 1,
-                "epochs": self.epochs,
-                "step": batch + 1,
-                "steps": self.steps,
-                "progress": done / total,
-                "loss": _number(logs.get("loss")),
-                "accuracy": _number(logs.get("accuracy")),
-                "images_per_second": (batch + 1) * self.batch_size / epoch_elapsed,
-                "elapsed": elapsed,
-                "eta": elapsed / done * (total - done),
-            })
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs = {key: _number(value) for key, value in (logs or {}).items()}
-            for key, value in logs.items():
-                self.history.setdefault(key, []).append(value)
-            self.emit({"kind": "epoch", "epoch": epoch + 1, "epochs": self.epochs,
-                       "elapsed": time.perf_counter() - self.start,
-                       "epoch_seconds": time.perf_counter() - self.epoch_start, **logs})
-
-    class StopCallback(keras.callbacks.Callback):
-        """Ends training at the next batch once `stop_event` is set (the Stop button, or Ctrl-C).
-
-        It raises rather than setting `model.stop_training`, because Keras would then finish the epoch's
-        bookkeeping: validate the half-trained epoch (seconds on CIFAR-10) and report it as a whole one.
-        """
-
-        def __init__(self, stop_event: threading.Event):
-            super().__init__()
-            self.stop_event = stop_event
-
-        def on_train_batch_end(self, batch, logs=None):
-            if self.stop_event.is_set():
-                raise StopRequested()
-
-    class NaNCallback(keras.callbacks.Callback):
-        """Stops a run whose loss became NaN or infinite (a learning rate far too high)."""
-
-        def on_train_batch_end(self, batch, logs=None):
-            loss = _number((logs or {}).get("loss"))
-            if loss is not None and not math.isfinite(loss):
-                raise LossIsNotFinite(batch + 1)
-
-    class BestCheckpoint(keras.callbacks.Callback):
-        """Keeps the weights of the best finished epoch, in memory and in the run folder.
-
-        The best epoch is the one with the lowest validation loss (training loss without validation), as
-        `ModelCheckpoint(save_best_only=True)` chooses it. A NaN epoch is never the best.
-        """
-
-        def __init__(self, save: Callable | None, monitor: str):
-            super().__init__()
-            self.save, self.monitor = save, monitor
-            self.best_value, self.best_epoch, self.best_weights = math.inf, None, None
-
-        def on_epoch_end(self, epoch, logs=None):
-            value = _number((logs or {}).get(self.monitor))
-            if value is None or not math.isfinite(value) or value >= self.best_value:
-                return
-            self.best_value, self.best_epoch = value, epoch + 1
-            self.best_weights = self.model.get_weights()
-            if self.save is not None:
-                self.save(self.model)
-
-    class EarlyStopping(keras.callbacks.Callback):
-        """Ends training once `patience` epochs have passed without a new best epoch.
-
-        It reads the best epoch from the checkpoint (which runs before it) instead of keeping its own, so that
-        the epoch it says it keeps is always the one saved. Like Keras's `EarlyStopping`, it sets
-        `model.stop_training`: the finished epoch is complete, nothing is cut short.
-        """
-
-        def __init__(self, checkpoint, patience: int):
-            super().__init__()
-            self.checkpoint, self.patience = checkpoint, patience
-            self.stopped_epoch = None
-
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch + 1 - (self.checkpoint.best_epoch or 0) >= self.patience:
-                self.stopped_epoch = epoch + 1
-                self.model.stop_training = True
-
-    class ReplayRecorder(keras.callbacks.Callback):
-        """Predicts a fixed set of test images after every epoch: the run's epoch replay (`core.replay`).
-
-        Batches of 250 keep the memory of a convolution's activations small on colour images; the thousand
-        images cost a fraction of a second per epoch.
-        """
-
-        def __init__(self, images, batch_size: int = 250, save: Callable | None = None):
-            super().__init__()
-            self.images, self.batch_size, self.save = images, batch_size, save
-            self.probabilities: list[np.ndarray] = []
-            self.seconds = 0.0
-
-        def on_epoch_end(self, epoch, logs=None):
-            start = time.perf_counter()
-            parts = [np.asarray(self.model.predict_on_batch(self.images[first:first + self.batch_size]))
-                     for first in range(0, len(self.images), self.batch_size)]
-            self.probabilities.append(np.concatenate(parts).astype(np.float16))
-            self.seconds += time.perf_counter() - start
-            # Saved every epoch, like the history: a server killed mid-training keeps the replay so far.
-            if self.save is not None:
-                self.save()
-
-    return ProgressCallback, StopCallback, NaNCallback, BestCheckpoint, EarlyStopping, ReplayRecorder
-
-
-def _number(value):
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def cosine_schedule(hyperparameters: dict):
-    """A callback that lowers the learning rate epoch by epoch from the chosen rate towards zero, along half a
-    cosine wave: big steps while the model is far off, small ones to settle it at the end."""
-    keras = backend.keras()
-    rate, epochs = hyperparameters["learning_rate"], hyperparameters["epochs"]
-    return keras.callbacks.LearningRateScheduler(lambda epoch: rate * 0.5 * (1 + math.cos(math.pi * epoch / epochs)))
 
 
 def _errno(error: BaseException) -> int | None:
@@ -343,13 +176,15 @@ def train(
             store.update(run_id, history=progress.history, epochs_done=event["epoch"])
         emit(event)
 
-    ProgressCallback, StopCallback, NaNCallback, BestCheckpoint, EarlyStopping, ReplayRecorder = _make_callbacks()
-    progress = ProgressCallback(emit_and_record, hp["epochs"], steps, hp["batch_size"])
+    # Imported here, not at the top: it imports Keras, and this module is imported by the app's router.
+    from core import callbacks
+
+    progress = callbacks.ProgressEvents(emit_and_record, hp["epochs"], steps, hp["batch_size"])
     monitor = "val_loss" if validation_pipeline is not None else "loss"
-    checkpoint = BestCheckpoint(lambda model: store.save_model(run_id, model), monitor)
+    checkpoint = callbacks.BestCheckpoint(lambda model: store.save_model(run_id, model), monitor)
     # The same test images every epoch, every class equally, chosen by the run's seed.
     replay_indices = replay.pick_images(data.y_test, seed=hp["seed"])
-    recorder = ReplayRecorder(data.x_test[replay_indices], save=lambda: save_replay())
+    recorder = callbacks.ReplayRecorder(data.x_test[replay_indices], save=lambda: save_replay())
     emit({"kind": "start", "run_id": run_id, "dataset": dataset, "architecture": architecture,
           "epochs": hp["epochs"], "steps_per_epoch": steps, "device": device,
           "train_images": len(train_indices), "validation_images": len(validation_indices),
@@ -357,14 +192,14 @@ def train(
 
     # The recorder comes before the checkpoint, so that an epoch whose model cannot be saved is still replayed
     # like the history records it; early stopping comes after it, to read the epoch it has just judged.
-    callbacks = [progress, recorder, NaNCallback(), StopCallback(stop_event), checkpoint]
+    hooks = [progress, recorder, callbacks.StopOnNaN(), callbacks.StopOnRequest(stop_event.is_set), checkpoint]
     early_stopping = None
     if hp["early_stopping_patience"] > 0:
-        early_stopping = EarlyStopping(checkpoint, hp["early_stopping_patience"])
-        callbacks.append(early_stopping)
+        early_stopping = callbacks.EarlyStopping(checkpoint, hp["early_stopping_patience"])
+        hooks.append(early_stopping)
     if hp["learning_rate_schedule"] == "cosine":
         # First, so that the rate it sets is in the logs the progress callback records.
-        callbacks.insert(0, cosine_schedule(hp))
+        hooks.insert(0, callbacks.cosine_schedule(hp))
 
     def save_replay() -> None:
         if recorder.probabilities:
@@ -378,13 +213,13 @@ def train(
             epochs=hp["epochs"],
             # The pipeline already reshuffles every epoch.
             shuffle=False,
-            callbacks=callbacks,
+            callbacks=hooks,
             verbose=0,
         )
         status, message = "completed", ""
-    except (StopRequested, KeyboardInterrupt):
+    except (callbacks.StopRequested, KeyboardInterrupt):
         status, message = "stopped", "Stopped by request: the run keeps its best finished epoch."
-    except LossIsNotFinite as error:
+    except callbacks.LossIsNotFinite as error:
         status = "failed"
         message = (f"The loss became NaN (not a number) at batch {error.args[0]} of epoch "
                    f"{len(progress.history.get('loss', [])) + 1}: the learning rate is too high for this model. "

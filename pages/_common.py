@@ -1,55 +1,22 @@
-"""What the pages share: the visitor's identity, the chosen dataset and model, and the sidebar.
+"""What the pages share: the visitor's identity, the chosen dataset and model, the sidebar, and the small
+widgets several pages draw (a Plotly chart without its toolbar, a duration in words, a grid of images).
 
 Not a page itself (the underscore keeps it out of the navigation). State that belongs to one visitor lives in
 `st.session_state`; the run store and the training queue are shared by every visitor of this server.
 """
 
+import math
 import secrets
 
 import streamlit as st
 
-from core import backend, datasets, jobs, runs
+from core import backend, datasets, gallery, jobs, runs
+from pages import _streamlit_patches
 
-
-def _leave_legacy_page_mode() -> None:
-    """Makes the very first request after the server starts go through the router too.
-
-    Streamlit keeps an old mode for apps with a `pages/` folder beside the entry file: until some script calls
-    `st.navigation`, it runs the page file a URL names on its own (no router, no sidebar, the folder's files
-    listed as pages). A teacher who opens a bookmarked /draw on a fresh server would see that. The router
-    imports this module only after `st.navigation`, so finding the legacy flag still on here means a page
-    was run without the router: switch the mode off and run the app again, now through the router.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
-_leave_legacy_page_mode()
-
-
-def _keep_keras_between_runs() -> None:
-    """Stops Streamlit from resetting Keras and collecting all garbage after every script run.
-
-    After each script run, and so after every tick of the Train page's live view, Streamlit 1.67 calls
-    `keras.backend.clear_session()` and then `gc.collect(2)`. With TensorFlow loaded each holds the
-    interpreter's lock for about half a second while the training thread waits: three epochs of the CNN on
-    the sample took 378 s while the Train page watched them, and 7 s without these two calls. Keras keeps
-    its session state per thread and each script run has a thread of its own, so skipping the reset loses
-    nothing; Python's own garbage collector still runs as usual. `.streamlit/config.toml` turns the
-    collection off as well (`runner.postScriptGC`); this covers a server started with another config.
-    This patches a Streamlit internal: check it when upgrading Streamlit.
-    """
-    from streamlit import config
-    from streamlit.runtime.scriptrunner import script_runner
-
-    config.set_option("runner.postScriptGC", False)
-    script_runner._clean_problem_modules = lambda: None
-
-
-_keep_keras_between_runs()
+# Streamlit may run a page file without the router (its legacy `pages/` mode, on a fresh server): every page
+# imports this module, so this is where such a run is caught and sent through the router. The router applies
+# all the patches itself, explicitly.
+_streamlit_patches.leave_legacy_page_mode()
 
 DATASET_KEY = "dataset"
 RUN_KEY = "run_id"
@@ -105,6 +72,16 @@ def image_grid_style(key_prefix: str) -> str:
 """
 
 
+def grid_cells(images, columns: int):
+    """Lays `images` out in rows of `columns`, each enlarged so that its pixels stay sharp; yields, image by
+    image, the column to draw it in, its position in `images` and the enlarged image."""
+    enlarged = gallery.enlarge(images)
+    for row_start in range(0, len(enlarged), columns):
+        row = st.columns(columns, gap="small")
+        for offset, (column, image) in enumerate(zip(row, enlarged[row_start:row_start + columns])):
+            yield column, row_start + offset, image
+
+
 def listed_runs() -> list[runs.Run] | None:
     """Every run on this server, or None after saying on the page why the runs folder cannot be read."""
     try:
@@ -119,6 +96,29 @@ def no_model_yet(then: str) -> None:
     st.info("**No trained model yet.** Train one on the Train page (a CNN on the MNIST sample takes about a "
             f"minute), then come back here to {then}.", icon=":material/model_training:")
     st.page_link("pages/train.py", label="Go to the Train page", icon=":material/arrow_forward:")
+
+
+# Plotly's toolbar would cover a chart's legend on a projector, and a class has no use for it.
+PLOTLY_CONFIG = {"displayModeBar": False}
+
+
+def chart(figure, key: str, **options) -> None:
+    """A Plotly chart as wide as its column, without the toolbar; `options` go to `st.plotly_chart`."""
+    st.plotly_chart(figure, key=key, config=PLOTLY_CONFIG, **options)
+
+
+def format_duration(seconds: float | None) -> str:
+    """"45 s", "3 min 07 s" or "1 h 05 min"; "—" when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return "—"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
 
 
 CURRENT_DRAWING_KEY = "current_drawing"

@@ -5,8 +5,9 @@ classes and source; then, once the dataset is on this machine, a grid of random 
 labels and a Reshuffle button; "Look inside one image": the image chosen in the grid (a magnifier button
 under each) as the network gets it, its grid of pixel values 0-255 shaded like the image, its label as a
 one-hot vector, and flattened into one row of 784 numbers (3,072 for a colour photo, one channel shown at a
-time); N examples of one chosen class; and a bar chart of how many images each class has. A dataset that is not on this machine yet gets a Download button with a progress bar instead; when the
-download fails (offline, in most classrooms), a clear message and one click to switch to the offline sample.
+time); N examples of one chosen class; and a bar chart of how many images each class has. A dataset that is
+not on this machine yet gets a Download button with a progress bar instead; when the download fails (offline,
+in most classrooms), a clear message and one click to switch to the offline sample.
 
 Images are enlarged with nearest-neighbour (`core.gallery.enlarge`) and drawn with `image-rendering:
 pixelated`, so a 28x28 digit stays sharp squares on a projector, white on black as stored.
@@ -114,20 +115,17 @@ def image_grid(images, captions: list[str] | None, columns: int, *, look_inside=
     `look_inside`, if given, is (dataset name, the images' indices, the index shown below): each image gets a
     "Look inside" button that shows it in the section under the grid (the one shown has a filled button).
     """
-    enlarged = gallery.enlarge(images)
-    captions = captions or [None] * len(enlarged)
-    for row_start in range(0, len(enlarged), columns):
-        for offset, (column, image, caption) in enumerate(zip(
-                st.columns(columns), enlarged[row_start:row_start + columns], captions[row_start:row_start + columns])):
-            column.image(image, caption=caption, width="stretch")
-            if look_inside is not None:
-                dataset_name, indices, inspected = look_inside
-                index = int(indices[row_start + offset])
-                # An icon alone: the words would not fit under an image an eighth of the page wide.
-                column.button(LOOK_INSIDE_LABEL, key=f"look_inside_{row_start + offset}",
-                              type="primary" if index == inspected else "tertiary", on_click=_inspect,
-                              args=(dataset_name, index), width="stretch",
-                              help="Look inside this image: see it below as the network gets it, as numbers.")
+    captions = captions or [None] * len(images)
+    for column, position, image in _common.grid_cells(images, columns):
+        column.image(image, caption=captions[position], width="stretch")
+        if look_inside is not None:
+            dataset_name, indices, inspected = look_inside
+            index = int(indices[position])
+            # An icon alone: the words would not fit under an image an eighth of the page wide.
+            column.button(LOOK_INSIDE_LABEL, key=f"look_inside_{position}",
+                          type="primary" if index == inspected else "tertiary", on_click=_inspect,
+                          args=(dataset_name, index), width="stretch",
+                          help="Look inside this image: see it below as the network gets it, as numbers.")
 
 
 def random_training_images(dataset: datasets.Dataset) -> int:

@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core import app_server, jobs, runs  # noqa: E402
+from bench import app_server  # noqa: E402
+from core import jobs, runs  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

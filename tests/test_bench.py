@@ -8,16 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import architectures, bench
+from bench import cli, common, report, stats
+from core import architectures
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    """`python -m core.bench --quick` once for the module: its JSON and what it printed."""
+    """`python -m bench --quick` once for the module: its JSON and what it printed."""
     out = tmp_path_factory.mktemp("bench") / "results.json"
-    completed = subprocess.run([sys.executable, "-m", "core.bench", "--quick", "--out", str(out)], cwd=ROOT,
+    completed = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out", str(out)], cwd=ROOT,
                                capture_output=True, text=True, timeout=900)
     assert completed.returncode == 0, completed.stderr[-3000:]
     return json.loads(out.read_text()), completed.stdout
@@ -26,7 +27,7 @@ def quick_run(tmp_path_factory):
 def test_quick_mode_measures_every_section(quick_run):
     results, _ = quick_run
     assert results["quick"] is True
-    assert set(results["sections"]) == set(bench.SECTIONS)
+    assert set(results["sections"]) == set(cli.SECTIONS)
     failed = {name: section["error"] for name, section in results["sections"].items() if "error" in section}
     assert not failed
     machine = results["machine"]
@@ -66,7 +67,8 @@ def test_quick_mode_reads_a_class_of_drawings_at_once_and_during_a_training(quic
         assert row["readings"] == int(threads) * concurrent["readings_per_thread"]
         assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["max_ms"] and row["readings_per_second"] > 0
     assert concurrent["all_correct"] is True
-    assert concurrent["model"]["architecture"] == architectures.DEFAULT_DIGIT_ARCHITECTURE and concurrent["drawings"] >= 30
+    assert concurrent["model"]["architecture"] == architectures.DEFAULT_DIGIT_ARCHITECTURE
+    assert concurrent["drawings"] >= 30
     during = sections["prediction_during_training"]
     # The readings were taken while the queue was really training, and were right.
     assert during["training"]["ran_throughout"] is True and during["training"]["images_per_second"] > 0
@@ -90,20 +92,20 @@ def test_table_reports_a_failed_section_instead_of_a_figure():
                                           "cpu_flags": [], "tensorflow": "x", "keras": "y", "gpu": None,
                                           "load_average_at_start": 0.0},
                "sections": {"chart_overhead": {"error": "RuntimeError: boom\ntraceback"}}}
-    table = bench.markdown_table(results)
+    table = report.markdown_table(results)
     assert "failed: RuntimeError: boom" in table
     assert "| GPU |" in table
 
 
 def test_percentile_and_paired_ratio():
-    assert bench.percentile([3, 1, 2], 0.5) == 2
-    assert bench.percentile([0, 10], 0.95) == pytest.approx(9.5)
-    assert bench.paired_ratio([2, 4, 9], [1, 1, 3]) == 3
+    assert stats.percentile([3, 1, 2], 0.5) == 2
+    assert stats.percentile([0, 10], 0.95) == pytest.approx(9.5)
+    assert stats.paired_ratio([2, 4, 9], [1, 1, 3]) == 3
 
 
 def test_canvas_drawing_puts_the_digit_in_the_alpha_channel():
     digit = np.zeros((28, 28), dtype=np.uint8)
     digit[10:18, 13:15] = 255
-    picture = bench.canvas_drawing(digit)
+    picture = common.canvas_drawing(digit)
     assert picture.shape == (280, 280, 4) and picture.dtype == np.uint8
     assert picture[..., 3].max() == 255 and picture[0, 0, 3] == 0

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from bench import app_server
 from conftest import wait_for_app
-from core import app_server, runs
+from core import runs
 
 pytestmark = pytest.mark.browser
 

@@ -19,7 +19,26 @@ def test_batch_points_sit_at_fractional_epochs():
     events = [{"kind": "start", "epochs": 2}, batch(1, 5, 10, 2.0), batch(1, 10, 10, 1.0),
               {"kind": "epoch", "epoch": 1, "loss": 1.0}, batch(2, 5, 10, 0.5)]
     x, y = charts.batch_points(events, "loss")
-    assert x == [0.5, 1.0, 1.5] and y == [2.0, 1.0, 0.5]
+    assert x == [0.5, 1.0, 1.5]
+    # The second stretch's own mean is (10 * 1.0 - 5 * 2.0) / 5 = 0; the curve moves 30% of the way to it.
+    assert y == pytest.approx([2.0, 1.4, 1.4 + 0.3 * (0.5 - 1.4)])
+
+
+def test_the_live_curve_does_not_fall_straight_down_when_an_epoch_begins():
+    # A loss that falls smoothly batch by batch, reported as Keras does: the mean since the epoch began.
+    steps = 20
+    true_loss = [2.0 * math.exp(-t / 15) for t in range(1, 2 * steps + 1)]
+    events = []
+    for epoch in (1, 2):
+        losses = true_loss[(epoch - 1) * steps: epoch * steps]
+        for step in range(1, steps + 1):
+            events.append(batch(epoch, step, steps, sum(losses[:step]) / step))
+    x, y = charts.batch_points(events, "loss")
+    jumps = [later - earlier for earlier, later in zip(y, y[1:])]
+    assert all(jump <= 1e-9 for jump in jumps)  # never up
+    # Without the fix the curve fell from the first epoch's mean (about 1.0) to the second's first batch (0.5).
+    assert max(abs(jump) for jump in jumps) < 0.25
+    assert y[-1] < 0.2
 
 
 def test_curves_are_thinned_but_keep_the_newest_point():
@@ -72,7 +91,10 @@ def test_per_class_accuracy_names_every_class():
     bars = figure.data[0]
     assert list(bars.x) == ["cat", "dog", "bird"]
     assert list(bars.y) == [0.9, None, 0.5]
-    assert list(bars.text) == ["90%", "", "50%"]
+    assert list(bars.text) == ["90.0%", "", "50.0%"]
+    assert figure.layout.yaxis.title.text == "Test accuracy"
+    assert charts.per_class_accuracy(["a", "b"], [1, 0], measured_on="Class drawings").layout.yaxis.title.text \
+        == "Class drawings"
     with pytest.raises(ValueError, match="one accuracy per class"):
         charts.per_class_accuracy(["cat"], [0.5, 0.5])
 
@@ -110,9 +132,24 @@ def test_live_curves_mark_the_best_epoch_so_far():
     assert best_epoch_lines(charts.training_curves(events[:1], "loss", epochs=5)) == ([], [])
 
 
-def test_after_two_epochs_the_loss_axis_zooms_on_the_epoch_values():
+def test_the_loss_axis_holds_every_point_drawn():
     events = [batch(1, 1, 2, 2.3), batch(1, 2, 2, 0.6)]
     events += [{"kind": "epoch", "epoch": epoch, "loss": loss, "val_loss": val_loss}
                for epoch, loss, val_loss in ((1, 0.8, 0.4), (2, 0.3, 0.35))]
-    assert charts.training_curves(events[:3], "loss").layout.yaxis.range is None
-    assert charts.training_curves(events, "loss").layout.yaxis.range == (0, 1.0)
+    for figure in (charts.training_curves(events, "loss"),
+                   charts.history_curves({"loss": [3.1, 0.3], "val_loss": [0.4, 0.35]}, "loss")):
+        highest = max(value for trace in figure.data for value in trace.y)
+        low, high = figure.layout.yaxis.range
+        assert low == 0 and highest <= high <= 1.1 * highest
+
+
+def test_compared_accuracy_says_its_axis_is_zoomed():
+    figure = charts.compare_runs({"a": {"val_accuracy": [0.95, 0.96]}, "b": {"val_accuracy": [0.94, 0.965]}},
+                                 "accuracy")
+    assert "zoomed" in figure.layout.title.text and "zoomed" in figure.layout.yaxis.title.text
+
+
+@pytest.mark.parametrize("value, text", [(0.7451, "74.5%"), (0.721, "72.1%"), (1.0, "100.0%"), (0.0, "0.0%"),
+                                         (0.5, "50.0%")])
+def test_percentages_follow_one_decimal_rule(value, text):
+    assert charts.percent(value) == text

@@ -2,12 +2,12 @@
 
 import json
 
-from core import drawing_benchmark
+from bench import drawing
 
 
 def test_quick_mode_scores_an_architecture_on_drawn_digits(tmp_path, capsys):
     out = tmp_path / "drawing.json"
-    assert drawing_benchmark.main(["--quick", "--out", str(out), "--architectures", "ann"]) == 0
+    assert drawing.main(["--quick", "--out", str(out), "--architectures", "ann"]) == 0
     results = json.loads(out.read_text())
     row = results["architectures"][0]
     assert row["architecture"] == "ann" and results["drawn_count"] == 50

@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import datasets, gallery, pixels
-
 from conftest import open_page
+from core import datasets, gallery, pixels
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DATASET_CHOICE = 0  # The dataset selector is the first button group of the page.

@@ -394,4 +394,5 @@ def test_with_more_models_than_the_table_takes_the_newest_vote_and_the_rest_are_
     canvas.picture = drawn_one()
     at = open_tab(open_page("pages/draw.py", run_id=trained_run), VOTES_TAB)
     assert list(at.dataframe[0].value["Model"]) == ["test cnn  ← chosen", "Newest"]
-    assert any("2 models vote, the chosen one and the newest; 1 older one is left out" in caption.value for caption in at.caption)
+    assert any("2 models vote, the chosen one and the newest; 1 older one is left out" in caption.value
+               for caption in at.caption)

@@ -5,11 +5,9 @@ The `trained_run` fixture gives a small CNN trained on the sample; other archite
 """
 
 import numpy as np
-import pytest
-
-from core import architectures, datasets, runs
 
 from conftest import open_page
+from core import architectures, datasets, runs
 
 PAGE = "pages/inside.py"
 

@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import datasets, evaluation, export, model_import, replay, results_view, runs
-
 from conftest import open_page
+from core import datasets, evaluation, export, model_import, replay, results_view, runs
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "pages/results.py"

@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import datasets, jobs, runs
-
 from conftest import open_page
+from core import datasets, jobs, runs
 
 ROOT = Path(__file__).resolve().parent.parent
 

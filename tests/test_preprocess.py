@@ -6,11 +6,8 @@ streamlit-drawable-canvas returns, so every test is small, fast and deterministi
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import settings
-from hypothesis import strategies
-from PIL import Image
-from PIL import ImageDraw
+from hypothesis import given, settings, strategies
+from PIL import Image, ImageDraw
 from scipy import ndimage
 
 from core import preprocess

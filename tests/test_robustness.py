@@ -2,8 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies
+from hypothesis import given, settings, strategies
 from PIL import Image, ImageDraw
 
 from core import datasets, preprocess, robustness

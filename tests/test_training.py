@@ -65,7 +65,8 @@ def test_events_history_and_saved_run(tmp_path):
     assert (store.root / meta["id"] / "model.keras").is_file()
     probabilities = store.load_array(meta["id"], "test_probabilities")
     assert probabilities.shape == (2000, 10)
-    assert meta["test"]["accuracy"] == pytest.approx(float((probabilities.argmax(1) == datasets.load("mnist_sample").y_test).mean()))
+    labels = datasets.load("mnist_sample").y_test
+    assert meta["test"]["accuracy"] == pytest.approx(float((probabilities.argmax(1) == labels).mean()))
 
 
 def test_same_seed_gives_the_same_first_epoch(tmp_path):

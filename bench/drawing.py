@@ -1,7 +1,7 @@
 """How well each architecture reads digits drawn on the canvas, not only MNIST's own test digits.
 
-    python -m core.drawing_benchmark            # every architecture, about 5 minutes on 2 cores
-    python -m core.drawing_benchmark --quick    # a smoke test in seconds (tiny trainings, 50 drawings)
+    python -m bench.drawing            # every architecture, about 5 minutes on 2 cores
+    python -m bench.drawing --quick    # a smoke test in seconds (tiny trainings, 50 drawings)
 
 Each architecture is trained on the offline MNIST sample with its default hyperparameters (the default digit
 model with the settings the Draw page uses), then scored on two test sets: the sample's own 2,000 test
@@ -87,7 +87,7 @@ def markdown_table(results: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m core.drawing_benchmark", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.drawing", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny trainings and 50 drawings: checks it runs")
     parser.add_argument("--out", default="bench/drawing.json", help="where to write the JSON results")
     parser.add_argument("--architectures", nargs="*", default=list(architectures.ARCHITECTURES))

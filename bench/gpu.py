@@ -1,0 +1,215 @@
+"""The benchmark's GPU column: `python -m bench.gpu [--quick] [--out FILE]`.
+
+It trains the app's own architectures (`core.architectures.build_model`, the same layers, augmentation and
+in-model scaling the app saves) on the offline MNIST sample and reports, for the device Keras sees:
+
+1. training throughput of `cnn` and `modern_cnn` in images per second, float32 against mixed precision
+   (`mixed_float16` on a GPU, `mixed_bfloat16` on a CPU), XLA on and off where the backend has both, and
+   batch sizes from 128 to 2,048;
+2. the default digit model (the Draw page's one click) trained as the app trains it (its hyperparameters,
+   cosine schedule), three seeds: seconds and test accuracy on the sample's MNIST test split;
+3. time to 90% on CIFAR-10 with `modern_cnn`, when the CIFAR-10 files are on the machine (they are downloaded
+   by Keras; a machine with no network and no copy reports "not measured").
+
+It runs on whichever Keras backend `KERAS_BACKEND` names. The app trains with TensorFlow; a GPU machine
+without TensorFlow (the lent benchmark machine has no network, and TensorFlow's GPU wheels are too large to
+carry there) runs it on Keras's JAX backend, which compiles every step with XLA: the figures then say which
+backend made them. The app's `tf.data` pipeline is TensorFlow's, so here the uint8 images go to `model.fit`
+as NumPy arrays, which every backend takes. `--quick` runs each section on a few hundred images (tests).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def _backend_name():
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def _device():
+    """The accelerator Keras trains on, in words, and whether it is a GPU."""
+    backend = _backend_name()
+    if backend == "jax":
+        import jax
+
+        devices = jax.devices()
+        gpu = devices[0].platform == "gpu"
+        return (f"{devices[0].device_kind} ({len(devices)} device{'s' if len(devices) > 1 else ''})", gpu)
+    from core import backend as core_backend
+
+    name = core_backend.device_name()
+    return name, name.startswith("GPU")
+
+
+def _versions():
+    import keras
+
+    versions = {"python": platform.python_version(), "keras": keras.__version__, "backend": _backend_name()}
+    try:
+        if _backend_name() == "jax":
+            import jax
+
+            versions["jax"] = jax.__version__
+        else:
+            import tensorflow
+
+            versions["tensorflow"] = tensorflow.__version__
+    except ImportError:
+        pass
+    try:
+        smi = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20)
+        if smi.returncode == 0:
+            versions["nvidia_smi"] = smi.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return versions
+
+
+def _model(architecture, image_shape, hyperparameters, *, policy, jit_compile):
+    from core import architectures
+
+    model = architectures.build_model(architecture, image_shape, 10, hyperparameters, mixed_precision=policy)
+    # Recompile with the same optimizer, choosing XLA explicitly (build_model leaves Keras's "auto").
+    model.compile(optimizer=model.optimizer,
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=jit_compile)
+    return model
+
+
+def _sample():
+    from core import datasets
+
+    return datasets.load("mnist_sample", download=False)
+
+
+def throughput(quick: bool):
+    """Images per second of one timed epoch after a warm-up epoch (which compiles), per setting."""
+    import keras
+
+    data = _sample()
+    # 8,000 images make only 4 steps at batch 2,048: the sample is repeated to 64,000 images so that every
+    # batch size runs long enough to time (the figure is speed, not accuracy).
+    repeats = 1 if quick else 8
+    x = np.concatenate([data.x_train] * repeats)[: 512 if quick else None]
+    y = np.concatenate([data.y_train] * repeats)[: len(x)]
+    gpu = _device()[1]
+    mixed = "mixed_float16" if gpu else "mixed_bfloat16"
+    xla_choices = [True] if _backend_name() == "jax" else [False, True]
+    rows = []
+    for architecture in ("cnn", "modern_cnn"):
+        sizes = (128,) if quick else ((128, 512, 2048) if architecture == "cnn" else (128, 2048))
+        for batch_size in sizes:
+            for policy in (None, mixed):
+                for jit_compile in xla_choices:
+                    keras.utils.set_random_seed(0)
+                    hp = {"batch_size": batch_size, "epochs": 1}
+                    model = _model(architecture, x.shape[1:], hp, policy=policy, jit_compile=jit_compile)
+                    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+                    start = time.perf_counter()
+                    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
+                    seconds = time.perf_counter() - start
+                    _, accuracy = model.evaluate(data.x_test, data.y_test, batch_size=1024, verbose=0)
+                    row = {"architecture": architecture, "batch_size": batch_size, "precision": policy or "float32",
+                           "xla": jit_compile, "images": len(x), "seconds": round(seconds, 3),
+                           "images_per_second": round(len(x) / seconds), "test_accuracy_after_2_epochs":
+                           round(float(accuracy), 4)}
+                    print(json.dumps(row), flush=True)
+                    rows.append(row)
+                    keras.backend.clear_session()
+    return rows
+
+
+def default_digit_model(quick: bool, seeds=(42, 7, 1)):
+    """The Draw page's one-click model, trained as the app trains it, timed from the first step to the end."""
+    import keras
+
+    from core import architectures
+
+    data = _sample()
+    hp = dict(architectures.DEFAULT_DIGIT_HYPERPARAMETERS)
+    if quick:
+        hp["epochs"] = 1
+    x_train, y_train = (data.x_train[:512], data.y_train[:512]) if quick else (data.x_train, data.y_train)
+    rate, epochs = hp["learning_rate"], hp["epochs"]
+    rows = []
+    for seed in (seeds[:1] if quick else seeds):
+        keras.utils.set_random_seed(seed)
+        gpu = _device()[1]
+        model = _model(architectures.DEFAULT_DIGIT_ARCHITECTURE, x_train.shape[1:], hp, policy=None,
+                       jit_compile=True if _backend_name() == "jax" else "auto")
+        schedule = keras.callbacks.LearningRateScheduler(
+            lambda epoch: rate * 0.5 * (1 + np.cos(np.pi * epoch / epochs)))
+        start = time.perf_counter()
+        history = model.fit(x_train, y_train, batch_size=hp["batch_size"], epochs=epochs, verbose=0,
+                            callbacks=[schedule], shuffle=True)
+        seconds = time.perf_counter() - start
+        _, accuracy = model.evaluate(data.x_test, data.y_test, batch_size=1024, verbose=0)
+        row = {"seed": seed, "epochs": epochs, "seconds": round(seconds, 2), "test_accuracy": round(float(accuracy), 4),
+               "gpu": gpu, "final_train_accuracy": round(float(history.history["accuracy"][-1]), 4)}
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+        keras.backend.clear_session()
+    return {"hyperparameters": hp, "architecture": architectures.DEFAULT_DIGIT_ARCHITECTURE, "runs": rows}
+
+
+def cifar10_time_to_90(quick: bool, budget_seconds=240):
+    """Time to 90% test accuracy on CIFAR-10 with modern_cnn, if the files are here (nothing is downloaded)."""
+    from core import datasets
+
+    if quick or not datasets.is_available("cifar10"):
+        where = datasets.local_paths_hint("cifar10")
+        return {"measured": False, "why": f"CIFAR-10 is not on this machine and it has no network. {where}"}
+    import keras
+
+    data = datasets.load("cifar10", download=False)
+    hp = {"filters": 64, "batch_size": 512, "learning_rate": 0.003, "epochs": 30, "augmentation": True}
+    keras.utils.set_random_seed(0)
+    model = _model("modern_cnn", data.x_train.shape[1:], hp, policy="mixed_float16" if _device()[1] else None,
+                   jit_compile=True if _backend_name() == "jax" else "auto")
+    start, curve = time.perf_counter(), []
+    for _epoch in range(hp["epochs"]):
+        model.fit(data.x_train, data.y_train, batch_size=hp["batch_size"], epochs=1, verbose=0)
+        _, accuracy = model.evaluate(data.x_test, data.y_test, batch_size=2048, verbose=0)
+        curve.append((round(time.perf_counter() - start, 1), round(float(accuracy), 4)))
+        if accuracy >= 0.90 or time.perf_counter() - start > budget_seconds:
+            break
+    reached = [seconds for seconds, accuracy in curve if accuracy >= 0.90]
+    return {"measured": True, "seconds_to_90": reached[0] if reached else None, "curve": curve,
+            "hyperparameters": hp}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few hundred images per section (tests)")
+    parser.add_argument("--out", default=None, help="where to write the JSON result (default: print only)")
+    parser.add_argument("--sections", default="digit,throughput,cifar10")
+    args = parser.parse_args(argv)
+    device, gpu = _device()
+    result = {"date": datetime.date.today().isoformat(), "device": device, "gpu": gpu, "versions": _versions(),
+              "quick": args.quick}
+    print(json.dumps(result), flush=True)
+    sections = {"throughput": throughput, "digit": default_digit_model, "cifar10": cifar10_time_to_90}
+    for name in args.sections.split(","):
+        start = time.perf_counter()
+        try:
+            result[name] = sections[name](args.quick)
+        except Exception as error:  # one section's failure must not lose the others' figures
+            result[name] = {"error": f"{type(error).__name__}: {error}"}
+        result[f"{name}_wall_seconds"] = round(time.perf_counter() - start, 1)
+        print(json.dumps({name: result[name]})[:2000], flush=True)
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as file:
+                json.dump(result, file, indent=1)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)

@@ -1,0 +1,78 @@
+"""The Draw page's answer: the predicted class in large type, the 28x28 image the model received, and the
+probability of every class as a bar chart.
+"""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import gallery, inference
+from pages import _common, _draw_input
+
+# Class names such as "Ankle boot" would be cut off in digit-sized type: they get smaller type that may wrap.
+LONG_CLASS_NAME_STYLE = """
+<style>
+[data-testid="stMetric"] [data-testid="stMetricValue"] { font-size: 3rem; line-height: 1.15; }
+[data-testid="stMetric"] [data-testid="stMetricValue"] * { white-space: normal; overflow: visible; }
+</style>
+"""
+
+
+def prediction(reading: inference.Reading, class_names: tuple[str, ...]) -> None:
+    """The predicted class in large type and how sure the model is."""
+    predicted = reading.predicted_class
+    if len(class_names[predicted]) > 2:
+        st.markdown(LONG_CLASS_NAME_STYLE, unsafe_allow_html=True)
+    st.metric("Prediction", class_names[predicted], delta=f"{reading.confidence:.0%} sure", delta_color="off",
+              delta_arrow="off")
+
+
+def probability_chart(probabilities, class_names, predicted: int, key: str = "draw_probabilities") -> None:
+    colours = ["#ff4b4b" if index == predicted else "#9aa5b8" for index in range(len(class_names))]
+    figure = go.Figure(go.Bar(
+        x=[float(value) for value in probabilities], y=list(class_names), orientation="h",
+        marker_color=colours, text=[f"{value:.0%}" for value in probabilities], textposition="outside",
+        cliponaxis=False, hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+    ))
+    figure.update_layout(
+        height=300, margin=dict(l=10, r=40, t=30, b=10), showlegend=False,
+        title=dict(text="Probability of each class", font=dict(size=15)),
+        xaxis=dict(range=[0, 1.05], tickformat=".0%", showgrid=True),
+        yaxis=dict(autorange="reversed", type="category", tickfont=dict(size=15)),
+    )
+    _common.chart(figure, key=key)
+
+
+def model_view(reading: inference.Reading) -> None:
+    """The 28x28 image the model received, big and crisp."""
+    st.markdown("**What the model sees**")
+    st.image(gallery.enlarge(reading.preprocessed.image[None], 168)[0], width=168,
+             caption="28 × 28 pixels, as the model received them",
+             alt="The 28 by 28 pixel image given to the model")
+
+
+def answer(predictor, picture, source: str, class_names: tuple[str, ...]) -> inference.Reading | None:
+    """The model's reading of the picture, or a message saying what to do first; returns the reading."""
+    if predictor is None:
+        st.info("Draw a digit once there is a model to read it (see above).", icon=":material/draw:")
+        return None
+    if picture is None:
+        message = "Draw a digit on the canvas." if source == _draw_input.DRAW_INPUT else "Upload a picture of a digit."
+        st.info(message, icon=":material/draw:")
+        return None
+    try:
+        reading = inference.read_picture(predictor, picture)
+    except ValueError as error:
+        st.error(str(error))
+        return None
+    if reading.is_blank:
+        st.info(reading.preprocessed.message, icon=":material/draw:")
+        return None
+    metric_column, view_column = st.columns(2)
+    with metric_column:
+        prediction(reading, class_names)
+        st.page_link("pages/inside.py", label="See inside the network", icon=":material/visibility:")
+    with view_column:
+        model_view(reading)
+    probability_chart(reading.probabilities, class_names, reading.predicted_class)
+    return reading
+

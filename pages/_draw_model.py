@@ -1,0 +1,126 @@
+"""The Draw page's model: the picker (with a word when the model knows clothes, not digits), loading it, and,
+while no digit model exists, the one-click training of the default digit model with its progress.
+"""
+
+import streamlit as st
+
+from core import architectures, datasets, inference, runs
+from pages import _common
+
+TRAINING_KEY = "draw_default_training"
+EPOCHS_SEEN_KEY = "draw_default_training_epochs"
+# The dataset the one-click default digit model learns from: it ships with the app, so it works offline.
+DEFAULT_DIGIT_DATASET = "mnist_sample"
+
+
+def model_choice(candidates: list[runs.Run]) -> runs.Run | None:
+    """The model picker, with a word of warning when the chosen model was not trained on digits."""
+    run = _common.run_picker(
+        candidates, label="Model", key="draw_model",
+        help="Only models that read 28x28 grayscale images can read a drawing. Digit models come first.",
+    )
+    if run is not None and not inference.reads_digits(run):
+        title = datasets.get_info(run.dataset).title
+        st.info(
+            f"This model knows clothes, not digits: it was trained on {title}. Draw a T-shirt, a trouser or a "
+            "shoe, or train a digit model to read digits.",
+            icon=":material/checkroom:",
+        )
+    return run
+
+
+def default_model_trainer() -> None:
+    """No digit model yet: one click trains the default one on the offline sample, with its progress."""
+    training_run = st.session_state.get(TRAINING_KEY) or _digit_training_in_progress()
+    if training_run:
+        training_progress(training_run)
+        return
+    st.info("There is no digit model yet. Train one here in about a minute, or on the Train page.",
+            icon=":material/school:")
+    if st.button("Train the default digit model (about a minute)", type="primary",
+                 icon=":material/model_training:"):
+        try:
+            run_id = _common.training_queue().submit(
+                DEFAULT_DIGIT_DATASET, architectures.DEFAULT_DIGIT_ARCHITECTURE,
+                architectures.DEFAULT_DIGIT_HYPERPARAMETERS,
+                name="Default digit model", owner=_common.owner(),
+            )
+        except (ValueError, OSError) as error:
+            st.error(f"The training could not start: {error}")
+            return
+        st.session_state[TRAINING_KEY] = run_id
+        st.session_state[EPOCHS_SEEN_KEY] = 0
+        st.rerun()
+
+
+def _digit_training_in_progress() -> str | None:
+    """A digit model that this server is training right now (maybe started by someone else), if any."""
+    for status in _common.training_queue().active():
+        run = _store_run(status.run_id)
+        if run is not None and inference.reads_digits(run):
+            return status.run_id
+    return None
+
+
+def _store_run(run_id: str) -> runs.Run | None:
+    try:
+        return _common.run_store().get(run_id)
+    except (KeyError, ValueError, OSError):
+        return None
+
+
+@st.fragment(run_every=1)
+def training_progress(run_id: str) -> None:
+    """The default digit model's training, refreshed every second.
+
+    The whole page reruns after each epoch, because the best epoch so far is saved and can already read
+    drawings, and once more at the end.
+    """
+    status = _common.training_queue().status(run_id)
+    if status is None:
+        st.session_state.pop(TRAINING_KEY, None)
+        st.warning("That training is no longer running (the server restarted). Start it again.")
+        return
+    if status.state == "finished":
+        st.session_state.pop(TRAINING_KEY, None)
+        if status.status == "completed":
+            _common.set_run(run_id)
+            st.rerun(scope="app")
+        st.error(f"The digit model did not finish ({status.status}). {status.message} Try again, or train one "
+                 "on the Train page.")
+        return
+    epochs_done = len(status.epochs)
+    if epochs_done > st.session_state.get(EPOCHS_SEEN_KEY, 0):
+        st.session_state[EPOCHS_SEEN_KEY] = epochs_done
+        _common.set_run(run_id)
+        st.rerun(scope="app")
+    batch = status.latest_batch
+    if status.state == "queued" or batch is None:
+        waiting = f" (number {status.queue_position} in the queue)" if status.queue_position else ""
+        st.progress(0.0, text=f"Training the default digit model: starting{waiting}…")
+        return
+    accuracy = f" · accuracy {batch['accuracy']:.0%}" if batch.get("accuracy") is not None else ""
+    st.progress(
+        min(1.0, batch["progress"]),
+        text=f"Training the default digit model: epoch {batch['epoch']} of {batch['epochs']}{accuracy} · "
+             f"{_time_left(batch['eta'])}",
+    )
+    if epochs_done:
+        st.caption("You can draw already: the model below is the best epoch so far, and it improves after each "
+                   "epoch.")
+
+
+def _time_left(seconds: float) -> str:
+    if seconds < 90:
+        return f"about {seconds:.0f} s left"
+    return f"about {seconds / 60:.0f} min left"
+
+
+def load_predictor(run: runs.Run) -> inference.Predictor | None:
+    try:
+        with st.spinner("Loading the model…"):
+            return inference.get_predictor(_common.run_store(), run.id)
+    except (KeyError, OSError, ValueError) as error:
+        st.error(f"This model cannot be loaded ({error}). Choose another one, or train it again.")
+        return None
+

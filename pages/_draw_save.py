@@ -1,0 +1,89 @@
+"""The Draw page's Save tab: the student picks the digit they meant and saves the MNIST-style image into the
+class's own test set (`core.class_set`), shown on the Class drawings page.
+"""
+
+import hashlib
+
+import streamlit as st
+
+from core import class_set, gallery, inference, runs
+
+SAVED_KEY = "draw_saved_drawing"
+SAVE_ERROR_KEY = "draw_save_error"
+
+
+def true_label_key(reading: inference.Reading) -> str:
+    """The session key of the Save tab's label choice for this very drawing (a new drawing, a new choice)."""
+    return "draw_true_label_" + hashlib.sha1(reading.preprocessed.image.tobytes()).hexdigest()[:16]
+
+
+def save_drawing(reading: inference.Reading, chosen: runs.Run, class_names: tuple[str, ...]) -> None:
+    """Keep the drawing, with the label the student says is true, in the class's own test set."""
+    if not inference.reads_digits(chosen):
+        st.info("The class drawings are digits. Choose a digit model at the top to save this drawing with its "
+                "digit.", icon=":material/info:")
+        return
+    image = reading.preprocessed.image
+    label_key = true_label_key(reading)
+    fingerprint = label_key.removeprefix("draw_true_label_")
+    image_column, label_column = st.columns([1, 5], gap="medium")
+    image_column.image(gallery.enlarge(image[None], 112)[0], width=112, caption="Saved as 28 × 28",
+                       alt="The 28 by 28 pixel image that will be saved")
+    with label_column:
+        # Each new drawing gets a new label choice (its key), starting on what the model said.
+        label = st.segmented_control(
+            "What digit is it really?", list(range(len(class_names))), default=reading.predicted_class,
+            format_func=lambda index: class_names[index], required=True, key=label_key,
+            # Kept while another tab is open: the votes are counted against it.
+            persist_state="page",
+        )
+        label = reading.predicted_class if label is None else int(label)
+        if label != reading.predicted_class:
+            st.caption(f"You are correcting the model: it said **{class_names[reading.predicted_class]}**.")
+        else:
+            st.caption("If the model got it wrong, pick the digit you meant: the class set keeps the truth.")
+        saved = st.session_state.get(SAVED_KEY)
+        if saved is not None and saved["fingerprint"] != fingerprint:
+            saved = None
+        if saved is None:
+            button_label = "Save to the class drawings"
+        elif saved["label"] == label:
+            button_label = "Saved"
+        else:
+            button_label = f"Save as {class_names[label]} instead"
+        st.button(button_label, type="primary", icon=":material/bookmark_add:", key="draw_save",
+                  disabled=saved is not None and saved["label"] == label,
+                  on_click=add_to_class_set, args=(image, label, fingerprint))
+        problem = st.session_state.get(SAVE_ERROR_KEY)
+        if problem:
+            st.error(problem, icon=":material/error:")
+        elif saved is not None:
+            count = saved["count"]
+            st.success(f"Saved as a **{class_names[saved['label']]}**. The class set now holds {count} "
+                       f"drawing{'s' if count != 1 else ''}.", icon=":material/check:")
+        st.page_link("pages/class_set.py", label="See the class drawings", icon=":material/groups:")
+        st.caption("The drawing is saved as the MNIST recipe prepares it (28 × 28, centred), not bent by the "
+                   "sliders.")
+
+
+def add_to_class_set(image, label: int, fingerprint: str) -> None:
+    """The Save button's callback: adds the drawing, or replaces this drawing's earlier save with a new label.
+
+    It runs before the page is drawn again, so the page already shows the drawing as saved (and the button
+    disabled, so that a double click saves once). What happened is kept in the session for the page to say.
+    """
+    st.session_state.pop(SAVE_ERROR_KEY, None)
+    earlier = st.session_state.get(SAVED_KEY)
+    try:
+        drawings = class_set.ClassSet()
+        drawing_id = drawings.add(image, label)
+        if earlier is not None and earlier["fingerprint"] == fingerprint:
+            # The student changed their mind about this very drawing: keep one copy, with the new label.
+            drawings.remove(earlier["id"])
+        count = len(drawings)
+    except (ValueError, OSError) as error:
+        # The class set's messages already say what to do (a full set, an unwritable folder).
+        st.session_state[SAVE_ERROR_KEY] = f"The drawing could not be saved. {error}"
+        return
+    st.session_state[SAVED_KEY] = {"fingerprint": fingerprint, "label": label, "id": drawing_id, "count": count}
+

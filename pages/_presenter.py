@@ -1,0 +1,51 @@
+"""Presenter mode: type, images and charts large enough for the back of a classroom on a projector.
+
+One setting for the visitor, switched in the sidebar and remembered in the page's address
+(`?presenter=on`), so that a share link opens the class's screens the same way. Not a page itself.
+"""
+
+import streamlit as st
+
+from core import share
+
+KEY = "presenter_mode"
+
+# Streamlit sizes its text in rem and Plotly writes font sizes inline on its SVG text: the root size scales
+# the first, and !important overrides the second. Images grow with their columns already; small ones (a 28x28
+# digit shown at its own width) are given a minimum size.
+_STYLE = """
+<style>
+html { font-size: 21px; }
+[data-testid='stMarkdownContainer'] p, [data-testid='stMarkdownContainer'] li,
+[data-testid='stCaptionContainer'], [data-testid='stMetricValue'], label p { font-size: 1.15rem !important; }
+[data-testid='stMetricValue'] { font-size: 2.2rem !important; }
+.js-plotly-plot .plotly text { font-size: 17px !important; }
+.js-plotly-plot .plotly .gtitle { font-size: 22px !important; }
+[data-testid='stImage'] img { min-width: 96px; }
+</style>
+"""
+
+
+def enabled() -> bool:
+    """Whether presenter mode is on for this visitor: the address's `presenter` value decides on the first run,
+    the sidebar switch after that."""
+    if KEY not in st.session_state:
+        st.session_state[KEY] = share.presenter_from_query(st.query_params.to_dict())
+    return bool(st.session_state[KEY])
+
+
+def apply() -> None:
+    """Adds the large-type styles to this page when presenter mode is on (called by the router on every run)."""
+    if enabled():
+        st.html(_STYLE)
+
+
+def switch(container) -> None:
+    """The sidebar switch; the page's address follows it so that a copied or shared link keeps the mode."""
+    enabled()
+    on = container.toggle("Presenter mode", key=KEY, help="Large type, images and charts for a projector. "
+                          "The page's address (and a shared link) remembers it.")
+    if on:
+        st.query_params[share.PRESENTER_PARAMETER] = "on"
+    elif share.PRESENTER_PARAMETER in st.query_params:
+        del st.query_params[share.PRESENTER_PARAMETER]

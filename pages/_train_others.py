@@ -1,0 +1,119 @@
+"""The Train page's list of the other trainings on this server: each in one line, any of them can be watched.
+
+After a full page reload the browser is a new session: the training it started is found here. While anything
+trains the list follows by itself; once all is quiet it is drawn once and polls nothing.
+"""
+
+import streamlit as st
+
+from core import runs
+from pages import _common, _train_watch
+
+# How often the list of the other trainings on this server redraws itself while anything trains.
+OTHER_TRAININGS_SECONDS = 2.0
+# The trainings the list showed last, newest first, so that one that ends stays listed as finished.
+OTHER_RUNS_KEY = "train_other_runs"
+OTHER_RUNS_REMEMBERED = 5
+
+
+def progress_summary(run: runs.Run) -> str:
+    """"running, epoch 2 of 5 (34%)" or "queued, 1 ahead": where a training is, in a few words."""
+    status = _common.training_queue().status(run.id)
+    if status is None:
+        return run.status
+    if status.state == "queued":
+        return f"queued, number {status.queue_position} in the queue"
+    latest = status.latest_batch
+    if latest is None:
+        return "starting"
+    return f"running, epoch {latest['epoch']} of {latest['epochs']} ({latest['progress']:.0%})"
+
+
+def other_training_line(run: runs.Run, me: str) -> str:
+    """"**Bob's CNN** (yours) · cnn on mnist · *running, epoch 3 of 10 (25%)*": one training in one line."""
+    whose = " (yours)" if run.meta.get("owner") == me else ""
+    # A run named by default is already called "<architecture> on <dataset>": say it once.
+    what = "" if run.name == f"{run.architecture} on {run.dataset}" else f" · {run.architecture} on {run.dataset}"
+    if run.status in runs.ACTIVE_STATUSES:
+        where = progress_summary(run)
+    elif run.status == "completed" and run.test_accuracy is not None:
+        where = f"finished, {run.test_accuracy:.1%} on the test images"
+    elif run.status == "stopped":
+        epochs = (run.meta.get("hyperparameters") or {}).get("epochs")
+        where = f"stopped after {run.meta.get('epochs_done') or 0} of {epochs} epochs"
+    else:
+        where = run.status
+    return f"**{runs.markdown_safe(run.name)}**{whose}{what} · *{where}*"
+
+
+def other_runs(run_ids: list[str]) -> list[runs.Run]:
+    store = _common.run_store()
+    found = []
+    for run_id in run_ids:
+        try:
+            found.append(store.get(run_id))
+        except (KeyError, ValueError):
+            continue  # Deleted meanwhile.
+    return found
+
+
+def draw_other_trainings(shown: list[runs.Run]) -> None:
+    if not shown:
+        return
+    st.divider()
+    st.subheader("Trainings on this server")
+    st.caption("They train one after another. One started before the page was reloaded is listed here too: "
+               "watch it, but only the browser session that started it can stop it.")
+    me = _common.owner()
+    for run in shown:
+        text_column, button_column = st.columns([4, 1], vertical_alignment="center")
+        text_column.markdown(other_training_line(run, me))
+        if button_column.button("Watch", key=f"watch_{run.id}", icon=":material/visibility:"):
+            st.session_state[_train_watch.WATCHED_RUN_KEY] = run.id
+            _common.set_run(run.id)
+            st.rerun()
+
+
+def remember_other_trainings(shown: list[runs.Run]) -> None:
+    """Keeps the last few listed trainings, so that one that ends stays listed as finished for this visitor."""
+    seen = [run.id for run in shown]
+    seen += [run_id for run_id in st.session_state.get(OTHER_RUNS_KEY, []) if run_id not in seen]
+    st.session_state[OTHER_RUNS_KEY] = seen[:OTHER_RUNS_REMEMBERED]
+
+
+def other_trainings() -> None:
+    """Trainings queued or running on this server other than the watched one, each of which can be watched,
+    and the last few of them that ended since this visitor saw them.
+
+    After a full page reload the browser is a new session: the training it started is found here.
+    While anything trains the list follows by itself (places in the queue, epochs, the end); once all is
+    quiet it is drawn once and polls nothing.
+    """
+    watched = st.session_state.get(_train_watch.WATCHED_RUN_KEY)
+    active = [run.id for run in _common.run_store().list() if run.status in runs.ACTIVE_STATUSES]
+    remembered = [run_id for run_id in st.session_state.get(OTHER_RUNS_KEY, []) if run_id not in active]
+    listed = [run_id for run_id in active + remembered if run_id != watched]
+    if active or _common.training_queue().active():
+        # A fragment made at each run of the page, as one defined in the page file would be.
+        st.fragment(live_other_trainings, run_every=OTHER_TRAININGS_SECONDS)(listed)
+    else:
+        draw_other_trainings(other_runs(listed))
+
+
+def live_other_trainings(listed: list[str]) -> None:
+    """Redraws the other trainings every few seconds, with any a classmate queued meanwhile; once none is
+    queued or running, draws the whole page once, which stops this fragment.
+
+    Every few seconds is enough for epochs and places in the queue, and costs one small file read per
+    training listed: the cores stay with the training.
+    """
+    watched = st.session_state.get(_train_watch.WATCHED_RUN_KEY)
+    queued_here = [status.run_id for status in _common.training_queue().active()]
+    run_ids = [run_id for run_id in dict.fromkeys(queued_here + listed) if run_id != watched]
+    shown = other_runs(run_ids)
+    remember_other_trainings(shown)
+    draw_other_trainings(shown)
+    if not queued_here and not any(run.status in runs.ACTIVE_STATUSES for run in shown):
+        # All ended: the whole page once, which draws the list without this fragment.
+        st.rerun(scope="app")
+

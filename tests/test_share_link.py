@@ -1,0 +1,71 @@
+"""Links the class can open (core.share.class_link) and their QR code."""
+
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+from core import share
+
+QUERY = {"dataset": "mnist_sample", "arch": "cnn"}
+
+
+def test_a_localhost_page_gives_the_network_address_with_its_port():
+    link = share.class_link("http://localhost:8501/train?old=1", QUERY, base_url="",
+                            find_address=lambda: "192.168.1.20")
+    assert link.url == "http://192.168.1.20:8501/train?dataset=mnist_sample&arch=cnn"
+    assert link.reachable
+
+
+def test_a_page_opened_by_its_network_name_keeps_it():
+    link = share.class_link("http://canvas-pc:8501/train", QUERY, base_url="", find_address=lambda: "10.0.0.5")
+    assert link.url.startswith("http://canvas-pc:8501/train?")
+
+
+def test_the_configured_base_url_wins_and_keeps_its_path():
+    link = share.class_link("http://localhost:8501/train", QUERY, base_url="https://school.example/canvas/",
+                            find_address=lambda: "10.0.0.5")
+    assert link.url == "https://school.example/canvas/train?dataset=mnist_sample&arch=cnn"
+
+
+def test_the_variable_is_read_when_no_base_url_is_given(monkeypatch):
+    monkeypatch.setenv(share.BASE_URL_VARIABLE, "http://10.1.2.3:9000")
+    assert share.class_link("http://localhost:8501/train", QUERY).url.startswith("http://10.1.2.3:9000/train?")
+
+
+@pytest.mark.parametrize("bad", ["javascript:alert(1)", "school.example", "ftp://x/"])
+def test_a_base_url_that_is_no_web_address_is_refused(bad):
+    with pytest.raises(ValueError, match="NEURAL_CANVAS_BASE_URL must be an address"):
+        share.class_link("http://localhost:8501/train", QUERY, base_url=bad)
+
+
+def test_without_a_network_the_link_says_it_opens_here_only():
+    link = share.class_link("http://localhost:8501/train", QUERY, base_url="", find_address=lambda: None)
+    assert not link.reachable
+    assert link.url.startswith("http://localhost:8501/train?")
+    assert "this computer only" in link.note
+
+
+def test_network_address_is_none_or_not_loopback():
+    address = share.network_address()
+    assert address is None or not address.startswith("127.")
+
+
+def test_the_qr_code_is_an_svg_of_dark_modules():
+    svg = share.qr_code_svg("http://192.168.1.20:8501/train?dataset=mnist_sample")
+    root = ElementTree.fromstring(svg)
+    assert root.tag.endswith("svg") and int(root.get("width")) >= 200
+    assert "#111827" in svg
+    with pytest.raises(ValueError, match="needs some text"):
+        share.qr_code_svg("")
+
+
+@pytest.mark.parametrize("value, expected", [("on", True), ("1", True), ("true", True), ("off", False),
+                                             ("nonsense", False), (None, False)])
+def test_presenter_mode_is_read_from_the_link(value, expected):
+    query = {} if value is None else {share.PRESENTER_PARAMETER: value}
+    assert share.presenter_from_query(query) is expected
+
+
+def test_the_presenter_value_is_not_a_training_setting():
+    setup = share.setup_from_query({"arch": "cnn", "presenter": "on", "epochs": "3"})
+    assert setup.problems == () and setup.hyperparameters == {"epochs": 3}
