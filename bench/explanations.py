@@ -134,7 +134,8 @@ def table(results: dict) -> str:
          else "not fooled") for name in architectures) + " |")
     lines.append("")
     lines.append(f"Measured {results['date']} on {results['machine']} ({results['device']}), load average "
-                 f"{results.get('load_average_at_start', '?')} at the start and {results.get('load_average_at_end', '?')} "
+                 f"{results.get('load_average_at_start', '?')} at the start and "
+                 f"{results.get('load_average_at_end', '?')} "
                  "at the end (a load above the number of cores means other work shared them).")
     return "\n".join(lines)
 

@@ -381,9 +381,11 @@ class Explainer:
         class_index = self._check_class(class_index)
         height, width = self.input_shape[:2]
         if isinstance(patch, bool) or not isinstance(patch, (int, np.integer)) or not 1 <= patch <= min(height, width):
-            raise ValueError(f"patch must be a whole number of pixels from 1 to {min(height, width)}, received {patch!r}.")
+            raise ValueError(
+                f"patch must be a whole number of pixels from 1 to {min(height, width)}, received {patch!r}.")
         if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or not 1 <= stride <= patch:
-            raise ValueError(f"stride must be a whole number of pixels from 1 to the patch ({patch}), received {stride!r}.")
+            raise ValueError(
+                f"stride must be a whole number of pixels from 1 to the patch ({patch}), received {stride!r}.")
         if isinstance(fill, bool) or not isinstance(fill, (int, np.integer)) or not 0 <= fill <= 255:
             raise ValueError(f"fill must be a grey level from 0 (black) to 255 (white), received {fill!r}.")
         tops = list(range(0, height - patch + 1, stride))
@@ -508,7 +510,8 @@ class Explainer:
                         images = _blur(images).clip(0.0, 1.0)
             as_uint8 = np.rint(images * 255).astype(np.uint8)
             responses = self.filter_responses(layer.name, as_uint8)
-            shown = f"{all_filters} filters" if filters == all_filters else f"the first {filters} of {all_filters} filters"
+            shown = (f"{all_filters} filters" if filters == all_filters
+                     else f"the first {filters} of {all_filters} filters")
             results.append(FilterWishes(layer.name, f"Convolution {number} · {shown}", as_uint8,
                                         responses[np.arange(filters), np.arange(filters)]))
         # The pictures depend only on the weights and the seed: kept for the next visitor.
@@ -582,7 +585,7 @@ def _is_convolution(layer) -> bool:
 
 def _stage_end(model, convolution):
     """The layer that finishes a convolution's stage (its batch norm and ReLU), whose maps Grad-CAM weighs."""
-    for kind, layers in activations._find_stages(model):
+    for _kind, layers in activations._find_stages(model):
         if layers[0] is convolution:
             return layers[-1]
     return convolution

@@ -202,7 +202,8 @@ def fool_the_model(explainer, image, reading, chosen, class_names) -> None:
                           caption=f"Your drawing: {class_names[fooled.original_class]} "
                                   f"({fooled.original_probability:.0%})")
     change_column.image(_big(explanations.perturbation_picture(fooled.perturbation), 150), width=150,
-                        caption=f"The change, magnified (red lighter, blue darker): at most {fooled.largest_change:.2f}")
+                        caption="The change, magnified (red lighter, blue darker): at most "
+                                f"{fooled.largest_change:.2f}")
     fooled_column.image(_big(fooled.fooled, 150), width=150,
                         caption=f"Changed: {class_names[fooled.fooled_class]} ({fooled.fooled_probability:.0%})")
     levels = round(fooled.epsilon * 255)

@@ -1,10 +1,11 @@
 """Real-browser test of "Why did it say that?": draw a digit with the mouse, then open every explanation.
 
 A small CNN trained once per session (conftest's `trained_run`) and a small ANN trained last (so the Draw page
-picks it) are in the runs folder; the test draws a 1 on the real canvas, opens the Draw page's "Why?" tab and each of its views (where it looks, cover it up, with a
-click on the occlusion map, fool the model with every model's vote, the map with the drawing as a star), then
-the Inside page's filter pictures and map. With NEURAL_CANVAS_SCREENSHOTS set to a folder, it saves a
-screenshot of each view there (the README's pictures come from it).
+picks it) are in the runs folder; the test draws a 1 on the real canvas, opens the Draw page's "Why?" tab and
+each of its views (where it looks, cover it up, with a click on the occlusion map, fool the model with every
+model's vote, the map with the drawing as a star), then the Inside page's filter pictures and map. With
+NEURAL_CANVAS_SCREENSHOTS set to a folder, it saves a screenshot of each view there (the README's pictures come
+from it).
 
     NEURAL_CANVAS_SCREENSHOTS=docs python -m pytest -m browser tests/test_browser_explain.py
 """

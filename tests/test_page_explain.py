@@ -6,9 +6,9 @@ is conftest's small CNN trained on the sample.
 
 import numpy as np
 import pytest
-from conftest import open_page
 from test_page_draw import canvas, drawn_one, open_tab  # noqa: F401 (canvas is a fixture)
 
+from conftest import open_page
 from core import architectures, explanations, runs
 from pages import _draw_explain, _inside_explain
 
