@@ -1,11 +1,17 @@
 """The datasets Neural Canvas trains on: a registry, and a loader that works offline when it can.
 
-Four datasets, in the order the app shows them:
+Six datasets, in the order the app shows them:
 
 - `mnist_sample`: 10,000 MNIST digits that ship with the app (`core/data/mnist_sample.npz`, built by
   `scripts/build_mnist_sample.py`), so a class can start with no network at all. Each split is stored in
   class order (all zeros first): training code must shuffle. In particular `model.fit(validation_split=...)`
   takes the *last* samples without shuffling, which here would be nothing but nines.
+- `pendigits`: 7,494 digits written with a pen by 30 people, also shipped (`core.pen_digits`), each drawn on
+  the canvas and preprocessed exactly as the Draw page does. Split by writer: the test split is a fixed third
+  of the writers, whom no model here ever trains on, so its score says how well a model reads new people.
+- `digits_mix`: what the Draw page's default digit model learns from: the sample's 8,000 MNIST training
+  digits and the pen digits of the 20 training writers. Its test split is the sample's 2,000 MNIST test
+  digits, so a run's test accuracy stays the MNIST figure; the held-out writers are scored on their own.
 - `mnist`, `fashion_mnist`, `cifar10`: the full datasets, read by Keras's own loaders
   (`keras.datasets.mnist.load_data()` and friends) from Keras's cache folder, `$KERAS_HOME/datasets/`
   (`~/.keras/datasets/` by default). Fashion-MNIST is also read from Debian's package
@@ -91,7 +97,7 @@ class DatasetInfo:
     @property
     def is_digits(self) -> bool:
         """Whether the images are handwritten digits, the kind the drawing canvas produces."""
-        return self.name in ("mnist", "mnist_sample")
+        return self.name in ("mnist", "mnist_sample", "pendigits", "digits_mix")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -187,6 +193,36 @@ DATASETS: dict[str, DatasetInfo] = {
             "Small enough to train a model in seconds, big enough to reach about 95% accuracy."
         ),
     ),
+    "pendigits": DatasetInfo(
+        name="pendigits",
+        title="Pen-drawn digits, 30 writers",
+        class_names=_DIGITS,
+        image_shape=(28, 28),
+        num_train=4996,
+        num_test=2498,
+        source=(
+            "E. Alpaydin and F. Alimoglu, Bogazici University, 1998: UCI dataset 81, Pen-Based Recognition of "
+            "Handwritten Digits (CC BY 4.0), shipped with the app as pen trajectories."
+        ),
+        description=(
+            "Digits written with a pen by 30 people, each drawn on the canvas and prepared exactly as the Draw "
+            "page does. The test digits come from 10 writers that no model here ever trains on: they show how "
+            "well a model reads the handwriting of people it never saw."
+        ),
+    ),
+    "digits_mix": DatasetInfo(
+        name="digits_mix",
+        title="MNIST sample + pen-drawn digits",
+        class_names=_DIGITS,
+        image_shape=(28, 28),
+        num_train=12996,
+        num_test=2000,
+        source="The MNIST sample's training digits and the pen-drawn digits of 20 writers, both shipped.",
+        description=(
+            "What the Draw page's default digit model learns from: MNIST's scanned digits and digits drawn with "
+            "a pen by 20 people. Tested on MNIST's test digits; the other 10 pen writers stay unseen."
+        ),
+    ),
     "mnist": DatasetInfo(
         name="mnist",
         title="MNIST",
@@ -260,6 +296,9 @@ DEFAULT_DATASET = "mnist_sample"
 
 # The embedded sample, next to this file so that it is found wherever the app is started from.
 SAMPLE_PATH = pathlib.Path(__file__).resolve().parent / "data" / "mnist_sample.npz"
+
+# The datasets made of the shipped pen-drawn digits (core.pen_digits).
+_SHIPPED_PEN = ("pendigits", "digits_mix")
 
 # Where Debian's package `dataset-fashion-mnist` puts the same four files Keras downloads.
 DEBIAN_FASHION_MNIST_DIR = pathlib.Path("/usr/share/datasets/fashion-mnist")
@@ -365,6 +404,10 @@ def is_available(name: str) -> bool:
     get_info(name)
     if name == "mnist_sample":
         return SAMPLE_PATH.is_file()
+    if name in _SHIPPED_PEN:
+        from core import pen_digits
+
+        return pen_digits.DATA_PATH.is_file() and (name == "pendigits" or SAMPLE_PATH.is_file())
     if name == "fashion_mnist" and _has_all_files(DEBIAN_FASHION_MNIST_DIR, _FASHION_MNIST_FILES):
         return True
     return _in_keras_cache(name)
@@ -377,6 +420,13 @@ def local_paths_hint(name: str) -> str:
         return (
             f"The sample ships with the app as {SAMPLE_PATH}; if it is missing, rebuild it with "
             "scripts/build_mnist_sample.py (its docstring says how)."
+        )
+    if name in _SHIPPED_PEN:
+        from core import pen_digits
+
+        return (
+            f"The pen-drawn digits ship with the app as {pen_digits.DATA_PATH}; if it is missing, rebuild it "
+            "with scripts/build_pendigits.py (its docstring says how)."
         )
     datasets_dir = _keras_datasets_dir()
     if name == "mnist":
@@ -401,7 +451,7 @@ def local_paths_hint(name: str) -> str:
 
 
 def _offline_alternative(name):
-    if name == "mnist_sample":
+    if name == "mnist_sample" or name in _SHIPPED_PEN:
         return ""
     return " Or use the offline 'MNIST sample', which needs no download."
 
@@ -451,6 +501,13 @@ def _load_uncached(name, *, download, progress):
     info = get_info(name)
     if name == "mnist_sample":
         return _load_sample(info)
+    if name == "pendigits":
+        return _load_pendigits(info)
+    if name == "digits_mix":
+        sample, pen = load("mnist_sample"), load("pendigits")
+        return _make_dataset(info, x_train=np.concatenate([sample.x_train, pen.x_train]),
+                             y_train=np.concatenate([sample.y_train, pen.y_train]),
+                             x_test=sample.x_test, y_test=sample.y_test)
     if name == "fashion_mnist" and not _in_keras_cache(name):
         if _has_all_files(DEBIAN_FASHION_MNIST_DIR, _FASHION_MNIST_FILES):
             return _load_fashion_mnist_from_folder(info, DEBIAN_FASHION_MNIST_DIR)
@@ -471,6 +528,19 @@ def _load_sample(info):
             f"Could not read {info.title} from {SAMPLE_PATH} ({error}). {local_paths_hint(info.name)}"
         ) from error
     return _make_dataset(info, **splits)
+
+
+def _load_pendigits(info):
+    from core import pen_digits
+
+    try:
+        images = pen_digits.all_images()
+        train, test = pen_digits.train_indices(), pen_digits.test_indices()
+    except pen_digits.PenDigitsUnavailable as error:
+        raise DatasetUnavailable(f"{info.title}: {error}") from error
+    labels = pen_digits.load().labels
+    return _make_dataset(info, x_train=images[train], y_train=labels[train], x_test=images[test],
+                         y_test=labels[test])
 
 
 def _load_fashion_mnist_from_folder(info, folder):

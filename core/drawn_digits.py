@@ -6,11 +6,12 @@ benchmark and the tests can measure how well a model (and `core.preprocess`) rea
 
 How a drawing is made:
 
-1. Each digit has two or three hand-written templates, for the ways people differ in writing it (a 1 with or
-   without a flag and base, an open or closed 4, a 7 with or without a crossbar, a 2 with or without a loop, an 8
-   as one figure-eight stroke or two loops, ...). A template is a list of strokes in a unit box (x to the right,
-   y downwards), each a polyline sampled from lines, Bezier curves and elliptical arcs, in the order and
-   direction a person would draw them.
+1. Each digit has two to five hand-written templates, for the ways people differ in writing it (a 1 with or
+   without a flag and base, the flag short or long, an open, closed or curved-open 4, a 7 with or without a
+   crossbar, a hook at its start or a foot at its end, a 2 with or without a loop, a 6 or 9 with its loop open, a
+   9 whose tail curls, an 8 as one figure-eight stroke or two loops, ...). A template is a list of strokes in a
+   unit box (x to the right, y downwards), each a polyline sampled from lines, Bezier curves and elliptical arcs,
+   in the order and direction a person would draw them.
 2. The template's proportions change (where its waist is, its taper, where a stroke after a pen lift lands),
    it is bent by a smooth random displacement field (one for the whole digit, so strokes that meet keep
    meeting), stretched (aspect ratio), slanted (shear up to 20 degrees, mostly a little to the right), rotated
@@ -151,6 +152,12 @@ def _one_flag_and_base():
             _line((0.22, 1.0), (0.82, 1.0))]
 
 
+def _one_long_flag_and_base():
+    # The continental 1: a long flag, half as long as the stem, and a base.
+    return [_stroke(_line((0.12, 0.38), (0.6, 0.0)), _line((0.6, 0.0), (0.55, 1.0))),
+            _line((0.2, 1.0), (0.88, 0.99))]
+
+
 def _two_plain():
     return [_stroke(_bezier((0.12, 0.25), (0.15, -0.05), (0.88, -0.08), (0.82, 0.3)),
                     _bezier((0.82, 0.3), (0.78, 0.55), (0.35, 0.75), (0.1, 1.0)),
@@ -199,6 +206,12 @@ def _four_one_stroke():
                     _line((0.72, 0.6), (0.74, 0.03)), _line((0.74, 0.03), (0.72, 1.0)))]
 
 
+def _four_open_curved():
+    # Open at the top, the left arm curving into the bar (like a small u), the stem drawn apart.
+    return [_stroke(_bezier((0.22, 0.0), (0.1, 0.3), (0.05, 0.6), (0.35, 0.62)), _line((0.35, 0.62), (0.95, 0.6))),
+            _line((0.72, 0.08), (0.68, 1.0))]
+
+
 def _five_two_strokes():
     return [_stroke(_line((0.22, 0.0), (0.17, 0.45)),
                     _bezier((0.17, 0.45), (0.5, 0.28), (0.95, 0.42), (0.88, 0.7)),
@@ -226,6 +239,12 @@ def _six_straight():
                     _bezier((0.78, 0.78), (0.78, 0.52), (0.3, 0.5), (0.22, 0.74)))]
 
 
+def _six_open_loop():
+    # The loop at the bottom stops short of the stem: open towards the upper right.
+    return [_stroke(_bezier((0.74, 0.0), (0.45, 0.12), (0.14, 0.42), (0.14, 0.74)),
+                    _arc((0.47, 0.74), (0.33, 0.24), 180, 180 - 285))]
+
+
 def _seven_plain():
     return [_stroke(_line((0.1, 0.03), (0.9, 0.0)), _bezier((0.9, 0.0), (0.7, 0.3), (0.5, 0.6), (0.4, 1.0)))]
 
@@ -239,6 +258,19 @@ def _seven_hook():
     # A little downward hook at the start of the top bar.
     return [_stroke(_line((0.08, 0.2), (0.1, 0.02)), _line((0.1, 0.02), (0.9, 0.02)),
                     _bezier((0.9, 0.02), (0.72, 0.35), (0.55, 0.6), (0.48, 1.0)))]
+
+
+def _seven_hooked_foot():
+    # The stem ends in a little foot flicked to the right.
+    return [_stroke(_line((0.1, 0.03), (0.9, 0.0)), _bezier((0.9, 0.0), (0.7, 0.3), (0.45, 0.6), (0.4, 0.92)),
+                    _bezier((0.4, 0.92), (0.38, 1.02), (0.5, 1.0), (0.62, 0.94)))]
+
+
+def _seven_crossed_hook():
+    # The continental 7: a hook at the start of the bar and a crossbar through the stem.
+    return [_stroke(_line((0.06, 0.22), (0.1, 0.02)), _line((0.1, 0.02), (0.9, 0.02)),
+                    _bezier((0.9, 0.02), (0.72, 0.35), (0.55, 0.6), (0.48, 1.0))),
+            _line((0.32, 0.5), (0.88, 0.48))]
 
 
 def _eight_figure():
@@ -267,31 +299,45 @@ def _nine_curved():
                     _bezier((0.81, 0.27), (0.82, 0.6), (0.75, 0.95), (0.4, 1.0)))]
 
 
+def _nine_curled():
+    # The tail curls back to the left at the bottom, like a g.
+    return [_stroke(_arc((0.45, 0.27), (0.36, 0.26), 0, -360),
+                    _bezier((0.81, 0.27), (0.84, 0.72), (0.72, 1.0), (0.45, 1.0)),
+                    _bezier((0.45, 1.0), (0.25, 1.0), (0.14, 0.9), (0.2, 0.8)))]
+
+
+def _nine_open_loop():
+    # The loop is left open at the top right, where the straight tail starts down.
+    loop = _arc((0.45, 0.27), (0.36, 0.26), -70, -370)
+    return [_stroke(loop, _line(loop[-1], (0.76, 1.0)))]
+
+
 TEMPLATES = {
     0: (_zero_oval, _zero_leaning),
-    1: (_one_stick, _one_flag, _one_flag_and_base),
+    1: (_one_stick, _one_flag, _one_flag_and_base, _one_long_flag_and_base),
     2: (_two_plain, _two_loop),
     3: (_three_round, _three_flat_top),
-    4: (_four_open, _four_closed, _four_one_stroke),
+    4: (_four_open, _four_closed, _four_one_stroke, _four_open_curved),
     5: (_five_two_strokes, _five_one_stroke),
-    6: (_six_round, _six_straight),
-    7: (_seven_plain, _seven_crossbar, _seven_hook),
+    6: (_six_round, _six_straight, _six_open_loop),
+    7: (_seven_plain, _seven_crossbar, _seven_hook, _seven_hooked_foot, _seven_crossed_hook),
     8: (_eight_figure, _eight_two_loops),
-    9: (_nine_straight, _nine_curved),
+    9: (_nine_straight, _nine_curved, _nine_curled, _nine_open_loop),
 }
 # How often each variant is picked, in the order of TEMPLATES (MNIST-like: most 1s are a plain stick, most 7s
-# have no crossbar, most 4s are open).
+# have no crossbar, most 4s are open; the continental styles of much of the world's classrooms, a 1 with a long
+# flag and a base, a crossed or hooked 7, a curled 9, open loops, come often enough to be measured).
 VARIANT_WEIGHTS = {
     0: (0.6, 0.4),
-    1: (0.6, 0.3, 0.1),
+    1: (0.55, 0.25, 0.1, 0.1),
     2: (0.6, 0.4),
     3: (0.75, 0.25),
-    4: (0.45, 0.3, 0.25),
+    4: (0.4, 0.25, 0.2, 0.15),
     5: (0.6, 0.4),
-    6: (0.5, 0.5),
-    7: (0.65, 0.15, 0.2),
+    6: (0.4, 0.4, 0.2),
+    7: (0.5, 0.15, 0.1, 0.1, 0.15),
     8: (0.5, 0.5),
-    9: (0.65, 0.35),
+    9: (0.5, 0.25, 0.1, 0.15),
 }
 
 
@@ -351,10 +397,19 @@ def render_digit(digit: int, rng: np.random.Generator, *, size: int = CANVAS_SIZ
         x = x - math.tan(slant) * y          # positive slant leans the top to the right
         shaped.append(np.stack([cos * x - sin * y, sin * x + cos * y], axis=1))
     shaped = _wobbled(shaped, rng)
+    return draw_on_canvas(shaped, rng, size=size, style=style, pen=pen)
 
-    # Size: the height (before rotation) is 30-90% of the canvas, at least 1 / MAX_PEN_TO_HEIGHT pens, and
-    # small enough that the rotated, slanted digit with its pen fits on the canvas.
-    all_points = np.concatenate(shaped)
+
+def draw_on_canvas(strokes: list[np.ndarray], rng: np.random.Generator, *, size: int, style: str,
+                   pen: float) -> np.ndarray:
+    """Sizes, places and draws strokes on a canvas the way `render_digit` does; returns the RGBA canvas.
+
+    `strokes` are in units of the digit's height (the digit about 1 tall). The height is 30-90% of the canvas, at
+    least 1 / MAX_PEN_TO_HEIGHT pens, and small enough that the digit with its pen fits on the canvas; the digit
+    lands anywhere, ink fully inside. `core.pen_digits` draws real pen trajectories through here too, so that both
+    kinds of drawing are sized, placed and inked alike.
+    """
+    all_points = np.concatenate(strokes)
     extent = float((all_points.max(axis=0) - all_points.min(axis=0)).max())
     largest = min(MAX_HEIGHT_FRACTION * size, (size - pen - 2 * EDGE_MARGIN) / extent)
     smallest = min(max(MIN_HEIGHT_FRACTION * size, pen / MAX_PEN_TO_HEIGHT), largest)
@@ -365,7 +420,7 @@ def render_digit(digit: int, rng: np.random.Generator, *, size: int = CANVAS_SIZ
     high = all_points.max(axis=0) * height + pen / 2 + EDGE_MARGIN
     offset = np.array([rng.uniform(-low[0], max(-low[0], size - high[0])),
                        rng.uniform(-low[1], max(-low[1], size - high[1]))])
-    placed = [stroke * height + offset for stroke in shaped]
+    placed = [stroke * height + offset for stroke in strokes]
 
     coverage = _drawn(placed, pen, size)
     return _styled(coverage, style, rng)

@@ -27,7 +27,7 @@ from core import architectures, backend, datasets
 
 # Which `keras.datasets` module holds each dataset of the app. The offline sample is part of MNIST.
 KERAS_DATASETS = {"mnist_sample": "mnist", "mnist": "mnist", "fashion_mnist": "fashion_mnist",
-                  "cifar10": "cifar10"}
+                  "cifar10": "cifar10", "digits_mix": "mnist"}
 
 # Arguments the generated code never needs to repeat: every layer gets a fresh name, and is trainable.
 _SKIPPED_ARGUMENTS = {"name", "trainable"}
@@ -313,6 +313,9 @@ def standalone_script(run, model) -> str:
     if run.architecture == "imported" or run.meta.get("imported_from"):
         raise NotExportable("This model was imported, so the app does not know how it was trained: only its "
                             ".keras file can be downloaded.")
+    if run.dataset == "pendigits":
+        raise NotExportable("This run learnt from the app's pen-drawn digits, which Keras cannot load: only its "
+                            ".keras file can be downloaded.")
     if run.dataset not in KERAS_DATASETS:
         raise NotExportable(f"This run names a dataset the script cannot load ({run.dataset!r}).")
     info = datasets.get_info(run.dataset)
@@ -374,6 +377,11 @@ def standalone_script(run, model) -> str:
         add("# from MNIST. This script uses the whole of MNIST (60,000 and 10,000). To train on as few images")
         add("# as the app did, uncomment the next line.")
         add(f"# x_train, y_train = x_train[:{info.num_train}], y_train[:{info.num_train}]")
+    if run.dataset == "digits_mix":
+        add("")
+        add("# The app trained on its offline MNIST sample plus 4,996 digits drawn with a pen by 20 people")
+        add("# (its core/data/pendigits.npz, drawn on a canvas); Keras does not have those, so this script uses")
+        add("# MNIST alone.")
     add("")
     add("# The images stay whole numbers from 0 to 255: the model's first layer, Rescaling, divides them by 255,")
     add("# so the saved model takes raw images, as the app's models do.")

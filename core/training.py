@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core import architectures, backend, datasets, evaluation, replay
+from core import architectures, backend, datasets, evaluation, pen_shift, replay
 from core.runs import RUNS_DIR_VARIABLE, RunStore
 
 Event = dict
@@ -265,6 +265,10 @@ def train(
             result = evaluation.evaluate(model, data.x_test, data.y_test)
             store.save_array(run_id, "test_probabilities", result.probabilities)
             fields["test"] = result.summary()
+            # Digit models are also scored on handwriting they never saw: domain shift (core.pen_shift).
+            pen_writers = pen_shift.score(model, dataset)
+            if pen_writers is not None:
+                fields[pen_shift.RUN_KEY] = pen_writers
         meta = store.update(run_id, **fields)
     emit({"kind": "end", "status": status, "message": message, "run_id": run_id,
           "test": fields.get("test"), "elapsed": fields["duration"], "stopped_early": stopped_early})

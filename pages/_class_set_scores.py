@@ -6,7 +6,7 @@ import pandas
 import streamlit as st
 
 from core import charts, class_evaluation, class_set, results_view, runs
-from pages import _class_set_data, _common
+from pages import _class_set_data, _common, _learn_handwriting, _pen_shift
 
 MISTAKE_COLUMNS = 6
 MISTAKES_PER_PAGE = 24
@@ -40,6 +40,7 @@ def score_a_model(candidates: list[runs.Run], drawings: class_set.ClassSet, snap
     test_column.metric("Test set accuracy", "–" if run.test_accuracy is None else f"{run.test_accuracy:.1%}",
                        border=True, help="The accuracy on the test images of the dataset it was trained on.")
     st.markdown(class_evaluation.comparison_sentence(run, result))
+    _pen_shift.domain_shift(run)
     hardest = class_evaluation.hardest_digit_sentence(result)
     if hardest:
         st.markdown(hardest)
@@ -57,6 +58,7 @@ def score_a_model(candidates: list[runs.Run], drawings: class_set.ClassSet, snap
         st.caption("The share of each digit's drawings the model reads right. With a handful of drawings per "
                    "digit, one drawing moves a bar a lot.")
     mistake_grid(snapshot, result)
+    _learn_handwriting.learn_section(run, drawings, len(snapshot))
 
 
 def mistake_grid(snapshot, result) -> None:

@@ -10,7 +10,7 @@ from pages import _common
 TRAINING_KEY = "draw_default_training"
 EPOCHS_SEEN_KEY = "draw_default_training_epochs"
 # The dataset the one-click default digit model learns from: it ships with the app, so it works offline.
-DEFAULT_DIGIT_DATASET = "mnist_sample"
+DEFAULT_DIGIT_DATASET = architectures.DEFAULT_DIGIT_DATASET
 
 
 def model_choice(candidates: list[runs.Run]) -> runs.Run | None:

@@ -8,7 +8,7 @@ import functools
 import streamlit as st
 
 from core import charts, datasets, evaluation, gallery, results_view, runs
-from pages import _common
+from pages import _common, _pen_shift
 
 GRID_COLUMNS = 6
 PREDICTION_ROWS = 4
@@ -40,6 +40,7 @@ def summary(run: runs.Run, result: evaluation.Evaluation | None, dataset: datase
         mistakes_count = figures.get("mistakes")
         mistakes.metric("Mistakes", "–" if mistakes_count is None else f"{mistakes_count:,}", border=True,
                         help=f"Misclassified test images, out of {total:,}.")
+    _pen_shift.domain_shift(run)
     st.caption(_training_facts(run))
     history = run.meta.get("history") or {}
     if history.get("loss"):

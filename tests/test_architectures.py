@@ -210,3 +210,17 @@ def test_mixed_precision_keeps_float32_probabilities_and_restores_the_policy():
     assert model.layers[-1].compute_dtype == "float32"
     assert model.get_layer("conv").compute_dtype == "bfloat16"
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_augmentation_strength_scales_shift_rotation_zoom_and_slant():
+    def factors(model):
+        layers = {layer.name: layer for layer in model.layers}
+        return (layers["random_shift"].height_factor, layers["random_rotation"].factor,
+                layers["random_zoom"].height_factor, layers["random_slant"].x_factor)
+
+    full = factors(architectures.build_model("modern_cnn", (28, 28), 10, {"filters": 4}))
+    mild = factors(architectures.build_model("modern_cnn", (28, 28), 10, {"filters": 4, "augmentation_strength": 0.5}))
+    for strong, weak in zip(full, mild):
+        np.testing.assert_allclose(np.abs(np.asarray(weak, float)), np.abs(np.asarray(strong, float)) / 2)
+    with pytest.raises(ValueError, match="Augmentation strength"):
+        architectures.resolve_hyperparameters("modern_cnn", {"augmentation_strength": 5.0})

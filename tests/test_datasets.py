@@ -79,8 +79,8 @@ def files_in(folder):
 # The registry.
 
 
-def test_registry_lists_the_four_datasets_sample_first():
-    assert list(datasets.DATASETS) == ["mnist_sample", "mnist", "fashion_mnist", "cifar10"]
+def test_registry_lists_the_six_datasets_sample_first():
+    assert list(datasets.DATASETS) == ["mnist_sample", "pendigits", "digits_mix", "mnist", "fashion_mnist", "cifar10"]
     assert datasets.DEFAULT_DATASET == "mnist_sample"
     for name, info in datasets.DATASETS.items():
         assert info.name == name
@@ -100,7 +100,8 @@ def test_class_names_and_shapes():
     assert datasets.get_info("cifar10").image_shape == (32, 32, 3)
     assert not datasets.get_info("cifar10").is_grayscale
     assert datasets.get_info("fashion_mnist").is_grayscale
-    assert [name for name, info in datasets.DATASETS.items() if info.is_digits] == ["mnist_sample", "mnist"]
+    assert [name for name, info in datasets.DATASETS.items() if info.is_digits] == [
+        "mnist_sample", "pendigits", "digits_mix", "mnist"]
 
 
 def test_unknown_name_raises_value_error_listing_valid_names():

@@ -12,4 +12,5 @@ def test_quick_mode_scores_an_architecture_on_drawn_digits(tmp_path, capsys):
     row = results["architectures"][0]
     assert row["architecture"] == "ann" and results["drawn_count"] == 50
     assert 0.0 <= row["drawn_accuracy"] <= 1.0 and 0.0 <= row["sample_test_accuracy"] <= 1.0
-    assert "| `ann` | 1 |" in capsys.readouterr().out
+    assert 0.0 <= row["pen_writers_accuracy"] <= 1.0 and row["pen_writers_count"] == 100
+    assert "| `ann` | MNIST sample (offline) | 1 |" in capsys.readouterr().out

@@ -202,3 +202,14 @@ def test_a_run_name_with_backslashes_still_gives_a_script_that_compiles(trained_
     run = store.get(trained_run)
     script = export.standalone_script(run, store.load_model(run.id))
     compile(script, "train.py", "exec")
+
+
+def test_the_default_digit_model_exports_with_mnist_and_says_what_it_leaves_out(isolated_runs):
+    store = runs.RunStore()
+    run, model = make_run(store, "modern_cnn", dataset="digits_mix", filters=4)
+    source = export.standalone_script(store.get(run.id), model)
+    assert "keras.datasets.mnist.load_data()" in source
+    assert "pen by 20 people" in source and "# MNIST alone." in source
+    pen_run, pen_model = make_run(store, "cnn", dataset="pendigits")
+    with pytest.raises(export.NotExportable, match="pen-drawn digits, which Keras cannot load"):
+        export.standalone_script(store.get(pen_run.id), pen_model)

@@ -311,3 +311,13 @@ def test_reshuffle_looks_inside_the_first_of_the_new_images():
     first = int(gallery.random_indices(8000, GRID_SIZE, seed=1)[0])
     table = chart_spec(app, "datasets_pixel_table")["data"][0]["z"]
     np.testing.assert_array_equal(table, datasets.load("mnist_sample").x_train[first])
+
+
+def test_the_pen_drawn_digits_show_like_the_other_datasets():
+    app = select_dataset(open_datasets_page(), "pendigits")
+    metrics = {metric.label: metric.value for metric in app.metric}
+    assert metrics == {"Training images": "4,996", "Test images": "2,498", "Image shape": "28 × 28", "Classes": "10"}
+    assert any(caption.startswith("Source: E. Alpaydin and F. Alimoglu") for caption in captions(app))
+    labels = image_captions(grid_images(app))
+    assert len(labels) == GRID_SIZE and set(labels) <= set("0123456789")
+    assert not app.error

@@ -138,7 +138,7 @@ def test_without_a_model_one_click_trains_the_default_digit_model_and_the_page_c
     train.click().run()
     assert not at.exception, at.exception
     [submitted] = queue.submitted
-    assert submitted["dataset"] == "mnist_sample"
+    assert submitted["dataset"] == architectures.DEFAULT_DIGIT_DATASET == "digits_mix"
     assert submitted["architecture"] == architectures.DEFAULT_DIGIT_ARCHITECTURE
     assert submitted["owner"]
     assert not any(button.label == TRAIN_BUTTON for button in at.button)

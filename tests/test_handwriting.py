@@ -1,0 +1,94 @@
+"""Learn my handwriting: fine-tuning a digit model on the class drawings, measured on drawings held back."""
+
+import numpy as np
+import pytest
+
+from core import handwriting, pen_digits, runs
+
+
+def one_writers_digits(writer: int = 3, count: int = 80):
+    """A stand-in for a class's drawings: one held-out pen writer's digits, drawn as the Draw page draws them."""
+    indices = np.flatnonzero(pen_digits.load().writers == writer)[:count]
+    return pen_digits.all_images()[indices], pen_digits.load().labels[indices]
+
+
+def test_split_holds_back_a_quarter_of_each_digit_and_never_a_single_drawing():
+    labels = np.array([0] * 8 + [1] * 4 + [2] * 1 + [3] * 2)
+    learn, held = handwriting.split_drawings(labels, seed=1)
+    assert sorted(np.concatenate([learn, held]).tolist()) == list(range(len(labels)))
+    assert np.bincount(labels[held], minlength=4).tolist() == [2, 1, 0, 1]
+    np.testing.assert_array_equal(handwriting.split_drawings(labels, seed=1)[1], held)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        handwriting.split_drawings(labels, 1.0)
+
+
+def test_fine_tuning_makes_a_new_run_that_reads_the_class_better(trained_run):
+    store = runs.RunStore()
+    images, labels = one_writers_digits()
+    meta = handwriting.learn_handwriting(store, trained_run, images, labels, epochs=3)
+    assert meta["id"] != trained_run and meta["status"] == "completed"
+    assert meta["fine_tuned_from"] == trained_run
+    figures = meta["handwriting"]
+    assert figures["held_back"] + figures["learnt_from"] == len(labels) and figures["epochs"] == 3
+    assert figures["after"] >= figures["before"]
+    assert 0.5 < meta["test"]["accuracy"] <= 1.0 and meta["pen_writers"]["count"] == 2498
+    assert store.get(meta["id"]).has_model
+    # The original run is left as it was.
+    assert "handwriting" not in store.get(trained_run).meta
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda images, labels: (images[:10], labels[:10]), "at least 20 saved drawings"),
+    (lambda images, labels: (images.astype(np.float32), labels), "28x28 uint8"),
+    (lambda images, labels: (images, labels + 5), "digits from 0 to 9"),
+    (lambda images, labels: (images, labels[:-1]), "but 79 labels"),
+])
+def test_bad_drawings_are_refused_with_a_clear_message(trained_run, change, message):
+    images, labels = change(*one_writers_digits())
+    with pytest.raises(ValueError, match=message):
+        handwriting.learn_handwriting(runs.RunStore(), trained_run, images, labels)
+
+
+def test_bad_epochs_are_refused(trained_run):
+    with pytest.raises(ValueError, match="Epochs must be a whole number from 1 to 50"):
+        handwriting.learn_handwriting(runs.RunStore(), trained_run, *one_writers_digits(), epochs=0)
+
+
+# The section on the Class drawings page.
+
+
+def test_the_class_drawings_page_learns_the_class_s_handwriting_into_a_new_run(trained_run):
+    from conftest import open_page
+    from core import class_set
+
+    drawings = class_set.ClassSet()
+    images, labels = one_writers_digits(count=40)
+    for image, label in zip(images, labels):
+        drawings.add(np.ascontiguousarray(image), int(label))
+    at = open_page("pages/class_set.py")
+    assert any(header.value == "Learn this class's handwriting" for header in at.subheader)
+    at.slider(key="learn_handwriting_epochs").set_value(2).run()
+    [learn] = [button for button in at.button if button.label == "Learn the class's handwriting"]
+    learn.click().run()
+    assert not at.exception and not at.error
+    metrics = {metric.label: metric.value for metric in at.metric}
+    new_runs = [run for run in runs.RunStore().list() if run.meta.get("fine_tuned_from") == trained_run]
+    [new_run] = new_runs
+    figures = new_run.meta["handwriting"]
+    assert figures["epochs"] == 2
+    assert metrics["Held-back drawings, before"] == f"{figures['before']:.1%}"
+    assert metrics["Held-back drawings, after"] == f"{figures['after']:.1%}"
+    assert metrics["Drawings held back"] == f"{figures['held_back']:,}"
+
+
+def test_with_too_few_drawings_the_page_says_how_many_are_needed(trained_run):
+    from conftest import open_page
+    from core import class_set
+
+    drawings = class_set.ClassSet()
+    images, labels = one_writers_digits(count=5)
+    for image, label in zip(images, labels):
+        drawings.add(np.ascontiguousarray(image), int(label))
+    at = open_page("pages/class_set.py")
+    assert any("save at least 20 on the Draw page" in info.value for info in at.info)
+    assert not [button for button in at.button if button.label == "Learn the class's handwriting"]
