@@ -131,9 +131,7 @@ def default_digit_model(quick: bool, seeds=(42, 7, 1)):
     """The Draw page's one-click model, trained as the app trains it, timed from the first step to the end."""
     import keras
 
-    from core import architectures
-
-    from core import datasets
+    from core import architectures, datasets
 
     # The one click trains on the sample plus the training writers' pen digits; its test split is MNIST's.
     data = datasets.load(architectures.DEFAULT_DIGIT_DATASET, download=False)

@@ -1,8 +1,9 @@
-"""The Draw page's four tabs below the answer; only the open one runs (`st.tabs(on_change="rerun")`).
+"""The Draw page's five tabs below the answer; only the open one runs (`st.tabs(on_change="rerun")`).
 
 - How it becomes 28 × 28: the stages of the MNIST recipe, and what a naive squeeze gives.
 - Bend the drawing: sliders move, turn, resize and thicken the model's input (`core.robustness`).
 - Every model votes: every compatible trained run reads the same (possibly bent) image (`inference.vote`).
+- Why?: where the model looks, covering a place, fooling it, the map (`_draw_explain`).
 - Save with its true label: see `_draw_save`.
 """
 
@@ -13,7 +14,7 @@ import pandas
 import streamlit as st
 
 from core import gallery, inference, preprocess, robustness, runs
-from pages import _common, _draw_answer, _draw_save
+from pages import _common, _draw_answer, _draw_explain, _draw_save
 
 TAB_KEY = "draw_tab"
 OPEN_TAB_KEY = "draw_open_tab"
@@ -21,6 +22,7 @@ RECIPE_TAB = ":material/transform: How it becomes 28 × 28"
 BEND_TAB = ":material/tune: Bend the drawing"
 VOTES_TAB = ":material/how_to_vote: Every model votes"
 SAVE_TAB = ":material/bookmark_add: Save with its true label"
+WHY_TAB = ":material/psychology_alt: Why?"
 NAIVE_KEY = "draw_bend_naive"
 
 # The robustness sliders: session-state key, label, default, range, step, format and help. Their values
@@ -66,13 +68,13 @@ def model_input(reading: inference.Reading, picture) -> tuple[np.ndarray, str, b
 
 def below_the_answer(reading: inference.Reading, predictor, picture, chosen: runs.Run,
                      class_names: tuple[str, ...]) -> None:
-    """Four tabs for the lesson; only the open one runs, so the answer itself stays as fast as before."""
+    """Five tabs for the lesson; only the open one runs, so the answer itself stays as fast as before."""
     # The tabs vanish while the canvas is blank (after Clear), and Streamlit forgets a widget it did not draw:
     # the tab a student had open comes back with the next drawing.
     if TAB_KEY not in st.session_state and st.session_state.get(OPEN_TAB_KEY):
         st.session_state[TAB_KEY] = st.session_state[OPEN_TAB_KEY]
-    recipe_tab, bend_tab, votes_tab, save_tab = st.tabs(
-        [RECIPE_TAB, BEND_TAB, VOTES_TAB, SAVE_TAB], key=TAB_KEY, on_change="rerun")
+    recipe_tab, bend_tab, votes_tab, why_tab, save_tab = st.tabs(
+        [RECIPE_TAB, BEND_TAB, VOTES_TAB, WHY_TAB, SAVE_TAB], key=TAB_KEY, on_change="rerun")
     st.session_state[OPEN_TAB_KEY] = st.session_state.get(TAB_KEY)
     if recipe_tab.open:
         with recipe_tab:
@@ -83,6 +85,9 @@ def below_the_answer(reading: inference.Reading, predictor, picture, chosen: run
     if votes_tab.open:
         with votes_tab:
             votes(reading, picture, chosen, class_names)
+    if why_tab.open:
+        with why_tab:
+            _draw_explain.why(reading, predictor, chosen, class_names)
     if save_tab.open:
         with save_tab:
             _draw_save.save_drawing(reading, chosen, class_names)

@@ -6,12 +6,14 @@ white pen, a pen-width slider and a Clear button (or an uploaded picture instead
 model's answer in large type (the `st.metric` labelled "Prediction") with a link to the Inside page, the 28x28
 image the model actually received, and the probability of every class as a bar chart.
 
-Below the answer, four tabs for the lesson; only the open one runs (`st.tabs(on_change="rerun")`):
+Below the answer, five tabs for the lesson; only the open one runs (`st.tabs(on_change="rerun")`):
 - How it becomes 28 × 28: the stages of the MNIST recipe, and what a naive squeeze gives.
 - Bend the drawing: sliders move, turn, resize and thicken the model's input (`core.robustness`), a toggle
   skips the recipe; the bent image, its prediction and probabilities change as a slider is released.
 - Every model votes: every compatible trained run reads the same (possibly bent) image (`inference.vote`); a
   table of model, architecture, prediction and confidence, in red the rows that miss.
+- Why?: where the model looks, what covering a place costs, the smallest change that fools it (and how every
+  model votes on it), and the map of the test set with the drawing as a star (`_draw_explain`).
 - Save with its true label: the student picks the digit they meant and saves the MNIST-style image into the
   class's own test set (`core.class_set`), shown on the Class drawings page.
 

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import activations, datasets, gallery, inference, runs, text
-from pages import _common
+from pages import _common, _inside_explain
 
 SOURCE_KEY = "inside_page_source"
 INDEX_KEY_PREFIX = "inside_page_test_index_"
@@ -300,3 +300,4 @@ if inspector is not None:
             names = class_names_of(run, num_classes)
             overview(image, shown, names, true_label, inspector)
             layer_sections(shown, names, inspector)
+            _inside_explain.explain(run, inspector, image if source == DRAWING_SOURCE else None)

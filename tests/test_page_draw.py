@@ -172,6 +172,7 @@ RECIPE_TAB = ":material/transform: How it becomes 28 × 28"
 BEND_TAB = ":material/tune: Bend the drawing"
 VOTES_TAB = ":material/how_to_vote: Every model votes"
 SAVE_TAB = ":material/bookmark_add: Save with its true label"
+WHY_TAB = ":material/psychology_alt: Why?"
 
 
 def copy_run(runs_folder, run_id, new_id, **meta_changes):
@@ -221,7 +222,7 @@ def test_a_drawing_is_shared_with_the_other_pages_and_the_inside_page_is_one_cli
     np.testing.assert_array_equal(at.session_state["current_drawing"], preprocess.preprocess(drawn_one()).image)
     assert any(link.label == "See inside the network" for link in at.get("page_link"))
     # The four tabs are there; only the recipe, open by default, has run.
-    assert [tab.label for tab in at.tabs] == [RECIPE_TAB, BEND_TAB, VOTES_TAB, SAVE_TAB]
+    assert [tab.label for tab in at.tabs] == [RECIPE_TAB, BEND_TAB, VOTES_TAB, WHY_TAB, SAVE_TAB]
     assert len(at.dataframe) == 0 and len(at.toggle) == 0
 
     canvas.picture = np.zeros((280, 280, 4), dtype=np.uint8)

@@ -52,8 +52,9 @@ def test_a_test_image_shows_one_feature_map_section_per_convolution_and_the_dens
     assert section_titles(app, "Pooling") == ["Pooling 1 · 2×2 → 14×14×32"]
     assert section_titles(app, "Dense") == ["Dense 1 · 128 units, ReLU"]
     assert section_titles(app, "Output") == ["Output · 10 classes, softmax"]
-    # The input, the first layer's filters, the convolution's maps and the pooling's maps.
-    assert len(app.get("image")) == 4
+    # The input, the first layer's filters, the convolution's maps and the pooling's maps; then, in "What each
+    # filter wants", the filters again beside the pictures they want (pages/_inside_explain.py).
+    assert len(app.get("image")) == 6
     assert any(caption.value.startswith("All 32 feature maps, 28×28 each") for caption in app.caption)
     assert any("The filters it learned" in caption.value for caption in app.caption)
     # The 128-unit dense layer shows its strongest units; the output shows every class.
