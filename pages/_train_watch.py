@@ -55,8 +55,11 @@ def progress_bar(status: jobs.JobStatus) -> None:
     if latest is None:
         st.progress(0.0, text="Preparing the data and building the model…")
         return
+    # No time left until the pace after the first batch (which also compiles the model) is measured.
+    eta = latest["eta"]
+    left = "estimating the time left…" if eta is None else f"about {_common.format_duration(eta)} left"
     text = (f"Epoch {latest['epoch']}/{latest['epochs']} · batch {latest['step']}/{latest['steps']} · "
-            f"{latest['images_per_second']:,.0f} images/s · about {_common.format_duration(latest['eta'])} left")
+            f"{latest['images_per_second']:,.0f} images/s · {left}")
     st.progress(min(max(latest["progress"], 0.0), 1.0), text=text)
 
 
