@@ -12,7 +12,7 @@ import numpy as np
 import pandas
 import streamlit as st
 
-from core import gallery, inference, preprocess, robustness, runs
+from core import charts, gallery, inference, preprocess, robustness, runs
 from pages import _common, _draw_answer, _draw_save
 
 TAB_KEY = "draw_tab"
@@ -102,9 +102,9 @@ def recipe_stages(reading: inference.Reading, predictor: inference.Predictor, pi
     squeezed_class = class_names[int(predictor.predict(squeezed).argmax())]
     columns[-1].image(gallery.enlarge(squeezed[None], 112)[0], width=112, caption="Only squeezed")
     st.markdown(
-        f"Squeezed to 28 × 28 without cropping and centring (right), the drawing reads as **{squeezed_class}**. "
-        "MNIST digits were cropped, fitted in 20 × 20 and centred by their centre of mass; a drawing "
-        "prepared the same way is what the model knows how to read. Try it in *Bend the drawing*."
+        "Squeezed to 28 × 28 without cropping and centring (*Only squeezed*), the drawing reads as "
+        f"**{squeezed_class}**. MNIST digits were cropped, fitted in 20 × 20 and centred by their centre of "
+        "mass; a drawing prepared the same way is what the model knows how to read. Try it in *Bend the drawing*."
     )
 
 
@@ -127,7 +127,7 @@ def bend(reading: inference.Reading, predictor, picture, class_names: tuple[str,
         st.markdown("**What the model gets**")
         st.image(gallery.enlarge(image[None], 168)[0], width=168, caption=words.capitalize(),
                  alt="The bent 28 by 28 pixel image given to the model")
-        st.metric("Bent prediction", class_names[predicted], delta=f"{float(probabilities.max()):.0%} sure",
+        st.metric("Bent prediction", class_names[predicted], delta=f"{charts.percent(float(probabilities.max()))} sure",
                   delta_color="off", delta_arrow="off", label_visibility="collapsed")
         before = class_names[reading.predicted_class]
         if not changed:

@@ -81,11 +81,12 @@ def _weakest_class_sentence(class_names, per_class) -> str:
     if not known:
         return ""
     value, name = min(known)
-    return f"The hardest class for this model is **{name}**: {value:.0%} of its test images are classified right."
+    return (f"The hardest class for this model is **{name}**: {charts.percent(value)} of its test images are "
+            "classified right.")
 
 
 def _percent(value) -> str:
-    return "–" if value is None else f"{value:.2%}"
+    return "–" if value is None else f"{charts.percent(value)}"
 
 
 def _number(value, form: str) -> str:

@@ -4,7 +4,7 @@ confirmation), importing a colleague's `.keras` file as a run, and the message s
 
 import streamlit as st
 
-from core import datasets, model_import, results_view, runs
+from core import charts, datasets, model_import, results_view, runs
 from pages import _common
 
 PICKER_KEY = "results_page_run"
@@ -112,7 +112,7 @@ def import_section() -> None:
             return
         st.session_state[UPLOAD_ROUND_KEY] = upload_round + 1
         st.session_state[PENDING_RUN_KEY] = run.id
-        flash("success", f"Imported **{run.name}**: {run.test_accuracy:.1%} right on the "
+        flash("success", f"Imported **{run.name}**: {charts.percent(run.test_accuracy)} right on the "
                           f"{datasets.get_info(dataset).title} test images. It is listed here and on the Draw page.")
         st.rerun()
 

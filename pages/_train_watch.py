@@ -152,7 +152,7 @@ def scores_on_test_set(run: runs.Run) -> None:
     test = meta.get("test") or {}
     figures = {}
     if test:
-        figures["Test accuracy"] = f"{test['accuracy']:.1%}"
+        figures["Test accuracy"] = f"{charts.percent(test['accuracy'])}"
         figures["Test loss"] = f"{test['loss']:.3f}"
     epochs = (meta.get("hyperparameters") or {}).get("epochs")
     figures["Epochs trained"] = f"{meta.get('epochs_done') or 0} of {epochs}"

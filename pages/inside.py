@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import activations, datasets, gallery, inference, runs
+from core import activations, charts, datasets, gallery, inference, runs
 from pages import _common
 
 SOURCE_KEY = "inside_page_source"
@@ -32,7 +32,9 @@ MAX_UNITS = 32
 # size of the map it came from, as it is.
 MAP_SCALE = 3
 ACTIVE_COLOUR = "#1f77b4"
-PREDICTED_COLOUR = "#d62728"
+# The model's answer stands out in dark blue among grey bars: red means "wrong" everywhere in the app.
+PREDICTED_COLOUR = "#0b4ea2"
+OTHER_CLASS_COLOUR = "#9aa5b8"
 
 PAGE_STYLE = """
 <style>
@@ -153,7 +155,7 @@ def overview(image, shown, names, true_label, inspector) -> None:
         predicted = int(np.argmax(probabilities))
         if len(names[predicted]) > 2:
             st.html(LONG_CLASS_NAME_STYLE)
-        answer.metric("Prediction", names[predicted], f"{probabilities[predicted]:.0%} sure",
+        answer.metric("Prediction", names[predicted], f"{charts.percent(probabilities[predicted])} sure",
                       delta_color="off", delta_arrow="off")
         if true_label is not None:
             if true_label == predicted:
@@ -236,9 +238,9 @@ def output_section(activation, names) -> None:
     st.markdown(activation.stage.explanation)
     probabilities = activation.values
     predicted = int(np.argmax(probabilities))
-    colours = [PREDICTED_COLOUR if index == predicted else ACTIVE_COLOUR for index in range(len(probabilities))]
+    colours = [PREDICTED_COLOUR if index == predicted else OTHER_CLASS_COLOUR for index in range(len(probabilities))]
     figure = go.Figure(go.Bar(x=names, y=probabilities, marker_color=colours,
-                              text=[f"{value:.0%}" for value in probabilities], textposition="outside",
+                              text=[f"{charts.percent(value)}" for value in probabilities], textposition="outside",
                               cliponaxis=False))
     figure.update_layout(height=300, margin=dict(t=30, b=10, l=10, r=10), font=dict(size=16),
                          xaxis=dict(type="category", title="Class"),
