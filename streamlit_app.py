@@ -30,7 +30,10 @@ _streamlit_patches.apply()
 # browser fits an image to its column, so a digit stays crisp on a projector.
 st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }</style>")
 
-from pages import _common  # noqa: E402 - after set_page_config, which must come first
+from pages import _common, _presenter  # noqa: E402 - after set_page_config, which must come first
+
+# Large type for a projector when the visitor (or the link they opened) asked for it.
+_presenter.apply()
 
 # The sidebar is filled after the page has run, so that it shows the dataset and model the page just chose;
 # its place at the top of the sidebar is kept from the start.

@@ -11,7 +11,7 @@ import secrets
 import streamlit as st
 
 from core import backend, datasets, gallery, jobs, runs
-from pages import _streamlit_patches
+from pages import _presenter, _streamlit_patches
 
 # Streamlit may run a page file without the router (its legacy `pages/` mode, on a fresh server): every page
 # imports this module, so this is where such a run is caught and sent through the router. The router applies
@@ -163,3 +163,4 @@ def sidebar(container=None) -> None:
                 label = "none (it was deleted)"
         st.markdown(f"**Model:** {label}")
         st.markdown(f"**Device:** {backend.device_hint()}")
+        _presenter.switch(st)

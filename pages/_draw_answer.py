@@ -70,7 +70,9 @@ def answer(predictor, picture, source: str, class_names: tuple[str, ...]) -> inf
     if reading.is_blank:
         st.info(reading.preprocessed.message, icon=":material/draw:")
         return None
-    metric_column, view_column = st.columns(2)
+    # Side by side when there is room, the model's view under the answer when not: nothing is cut off.
+    with st.container(horizontal=True, wrap=True, gap="large"):
+        metric_column, view_column = st.container(width="content"), st.container(width="content")
     with metric_column:
         prediction(reading, class_names)
         st.page_link("pages/inside.py", label="See inside the network", icon=":material/visibility:")

@@ -35,9 +35,13 @@ PAGE_STYLE = """
 <style>
 [data-testid="stMetric"] [data-testid="stMetricValue"] { font-size: 7rem; line-height: 1; }
 [data-testid="stMetric"] [data-testid="stMetricLabel"] p { font-size: 1.1rem; }
+/* The answer beside the canvas needs room for the big digit, the model's view and the chart: below that, it
+   wraps under the canvas. */
+.st-key-draw_answer { min-width: min(20rem, 100%); }
 /* On a phone the columns stack: a smaller answer and title keep the answer on the first screen. */
 @media (max-width: 640px) {
   [data-testid="stMetric"] [data-testid="stMetricValue"] { font-size: 4rem; }
+  [data-testid="stMainBlockContainer"] { padding-top: 2rem; }
   h1 { font-size: 1.8rem !important; padding-top: 0 !important; }
 }
 </style>
@@ -68,7 +72,11 @@ with model_slot:
     predictor = _draw_model.load_predictor(chosen) if chosen is not None else None
 class_names = datasets.get_info(chosen.dataset).class_names if chosen is not None else ()
 
-input_column, answer_column = st.columns([2, 3], gap="medium")
+# The canvas keeps its 280 px (a column narrower than that cuts it off) and the answer takes the rest; on a
+# screen too narrow for both side by side (a phone), the answer wraps to right under the canvas.
+with st.container(horizontal=True, gap="medium", wrap=True):
+    input_column = st.container(width=300)
+    answer_column = st.container(width="stretch", key="draw_answer")
 with input_column:
     source = _draw_input.input_choice()
     if source == _draw_input.DRAW_INPUT:
