@@ -53,7 +53,7 @@ def summary(run: runs.Run, result: evaluation.Evaluation | None, dataset: datase
     if per_class:
         class_names = datasets.get_info(run.dataset).class_names if run.dataset in datasets.DATASETS else \
             [str(index) for index in range(len(per_class))]
-        st.plotly_chart(charts.per_class_accuracy(class_names, per_class), key="results_page_per_class")
+        _common.chart(charts.per_class_accuracy(class_names, per_class), key="results_page_per_class")
         st.caption(_weakest_class_sentence(class_names, per_class))
 
 

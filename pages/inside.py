@@ -126,11 +126,12 @@ def test_image(run: runs.Run) -> tuple[np.ndarray, int, datasets.Dataset] | None
     if not isinstance(st.session_state.get(key), int) or not 0 <= st.session_state[key] < count:
         # The test sets are stored class by class: start somewhere in the middle rather than on the first zero.
         st.session_state[key] = int(np.random.default_rng(7).integers(count))
-    number, button = st.columns([3, 1], vertical_alignment="bottom")
-    index = number.number_input(f"Test image number (0 to {count - 1:,})", min_value=0, max_value=count - 1,
+    # One row where the button keeps its whole label ("Another random one") and the number field takes the rest.
+    with st.container(horizontal=True, vertical_alignment="bottom", wrap=False):
+        index = st.number_input(f"Test image number (0 to {count - 1:,})", min_value=0, max_value=count - 1,
                                 step=1, key=key)
-    button.button("Another random one", icon=":material/shuffle:", on_click=_pick_random, args=(key, count),
-                  width="stretch")
+        st.button("Another random one", icon=":material/shuffle:", on_click=_pick_random, args=(key, count),
+                  width="content")
     return dataset.x_test[index], int(dataset.y_test[index]), dataset
 
 
@@ -229,7 +230,7 @@ def dense_section(activation) -> None:
                               marker_color=ACTIVE_COLOUR))
     figure.update_layout(height=260, margin=dict(t=10, b=10, l=10, r=10), font=dict(size=14),
                          xaxis=dict(type="category", tickangle=-60), yaxis=dict(title="Activation"))
-    st.plotly_chart(figure, key=f"inside_dense_{activation.name}")
+    _common.chart(figure, key=f"inside_dense_{activation.name}")
     st.caption(caption)
 
 
@@ -245,7 +246,7 @@ def output_section(activation, names) -> None:
     figure.update_layout(height=300, margin=dict(t=30, b=10, l=10, r=10), font=dict(size=16),
                          xaxis=dict(type="category", title="Class"),
                          yaxis=dict(title="Probability", tickformat=".0%", range=[0, 1.1]))
-    st.plotly_chart(figure, key="inside_output")
+    _common.chart(figure, key="inside_output")
 
 
 def layer_sections(shown, names, inspector) -> None:

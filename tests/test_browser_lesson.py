@@ -131,3 +131,23 @@ def test_on_a_phone_a_finger_draws_and_the_answer_is_on_the_first_screen(trained
     assert shown_prediction(page).isdigit()
     box = prediction_metric(page).bounding_box()
     assert box is not None and 0 <= box["y"] and box["y"] + box["height"] <= PHONE["height"], box
+
+
+def test_no_label_or_caption_is_cut_at_1024_px(trained_run, app_url, browser_page):
+    """Every page at 1024 px, with a trained model to show: no text of the app ends cut with an ellipsis."""
+    from scripts import screens
+
+    page = browser_page
+    page.set_viewport_size({"width": 1024, "height": 900})
+    cut = {}
+    for path in screens.PAGES:
+        page.goto(f"{app_url.rstrip('/')}/{path}")
+        wait_for_app(page)
+        if path == "draw":
+            stroke(page, [(140, 40), (140, 240)])
+            shown_prediction(page)
+        time.sleep(1.5)
+        found = page.evaluate(screens.CUT_TEXT_SCRIPT)
+        if found:
+            cut[path or "home"] = found
+    assert not cut, cut
