@@ -62,7 +62,7 @@ def _delete(run_id: str, name: str) -> None:
 @st.fragment
 def delete_control(run: runs.Run) -> None:
     # A fragment: ticking the confirmation redraws only this popover, which stays open.
-    with st.popover("Delete", icon=":material/delete:", width="stretch",
+    with st.popover("Delete", icon=":material/delete:", width="content",
                     help="Delete this run for everyone: only the student who trained it can."):
         refusal = results_view.deletion_refusal(run, _common.owner())
         if refusal:

@@ -22,14 +22,16 @@ SCREENS = {"1024": {"width": 1024, "height": 900}, "1280": {"width": 1280, "heig
            "phone": {"width": 390, "height": 844}}
 
 # Text the browser cut: an element whose own text overflows its box with `text-overflow: ellipsis`, and
-# visible text that ends in an ellipsis. The app writes "…" itself in a few messages ("Training…", "estimating
-# the time left…"): those are listed in ALLOWED_ENDINGS. Streamlit's own navigation and the canvas are left out.
+# visible text that ends in an ellipsis, in the page's main area (not the sidebar's navigation). The app writes
+# "…" itself only in passing messages ("Loading the model…") and in code blocks, which are left out.
 CUT_TEXT_SCRIPT = """
 () => {
   const cut = [];
   const main = document.querySelector("[data-testid='stMain']");
   if (!main) { return cut; }
   for (const element of main.querySelectorAll("*")) {
+    // A code block shows text as the app wrote it (the flattened image ends in its own "…" on purpose).
+    if (element.closest("pre, code")) { continue; }
     const style = getComputedStyle(element);
     if (style.visibility === "hidden" || style.display === "none") { continue; }
     const box = element.getBoundingClientRect();
