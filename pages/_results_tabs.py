@@ -11,6 +11,8 @@ from core import charts, datasets, evaluation, gallery, results_view, runs
 from pages import _common
 
 GRID_COLUMNS = 6
+GRID_CAPTION_STYLE = """<style>[class*='st-key-results_grid_'] [data-testid='stMarkdownContainer'] p {
+  font-size: 0.8rem; overflow-wrap: normal; word-break: normal; }</style>"""
 PREDICTION_ROWS = 4
 
 SEED_KEY = "results_page_prediction_seed"
@@ -104,6 +106,8 @@ def image_grid(dataset: datasets.Dataset, result: evaluation.Evaluation, indices
 
 def captioned_grid(images, captions, *, key: str) -> None:
     """Images in rows of GRID_COLUMNS, enlarged so that their pixels stay sharp, each over its caption."""
+    # Narrow cells at 1024 px broke captions inside a word ("predicte / d"): smaller type, breaks between words.
+    st.html(GRID_CAPTION_STYLE)
     with st.container(key=f"results_grid_{key}"):
         for column, position, image in _common.grid_cells(images, GRID_COLUMNS):
             column.image(image, width="stretch")
