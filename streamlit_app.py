@@ -33,8 +33,19 @@ _streamlit_patches.apply()
 # Every page shows small images (28x28 digits, feature maps) enlarged: keep each pixel a sharp square when the
 # browser fits an image to its column, so a digit stays crisp on a projector.
 st.html("<style>[data-testid='stImage'] img { image-rendering: pixelated; }</style>")
+# Streamlit cuts a link's or a metric's label that does not fit with "…" ("Open Inside the netw"):
+# in the app's pages such a label wraps onto a second line instead, so that it is always read whole; a metric's
+# value gets smaller type on a narrow screen rather than a "…".
+st.html("""<style>
+[data-testid='stMain'] [data-testid='stPageLink'] *, [data-testid='stMain'] [data-testid='stMetricLabel'] * {
+  white-space: normal; text-overflow: clip; }
+[data-testid='stMetricValue'] { font-size: clamp(1.7rem, 2.6vw, 2.25rem); }
+</style>""")
 
-from pages import _common  # noqa: E402 - after set_page_config, which must come first
+from pages import _common, _presenter  # noqa: E402 - after set_page_config, which must come first
+
+# Large type for a projector when the visitor (or the link they opened) asked for it.
+_presenter.apply()
 
 # The sidebar is filled after the page has run, so that it shows the dataset and model the page just chose;
 # its place at the top of the sidebar is kept from the start.

@@ -44,7 +44,8 @@ class TerminalProgress:
         elif kind == "batch" and self.live:
             line = (f"\repoch {event['epoch']}/{event['epochs']} {_progress_bar(event['progress'])} "
                     f"loss {event['loss']:.4f} acc {event['accuracy']:.4f} "
-                    f"{event['images_per_second']:.0f} img/s ETA {_format_seconds(event['eta'])}")
+                    f"{event['images_per_second']:.0f} img/s ETA "
+                    f"{'estimating' if event['eta'] is None else _format_seconds(event['eta'])}")
             self.stream.write(line.ljust(100))
             self.stream.flush()
         elif kind == "epoch":

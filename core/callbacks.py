@@ -44,32 +44,50 @@ class ProgressEvents(keras.callbacks.Callback):
 
     A batch event goes out at most every `interval` seconds (and at an epoch's last batch), so that drawing
     live charts costs training almost nothing. `history` collects every epoch's logs, as Keras's own does.
+
+    The time left (`eta`, seconds) comes from the pace measured after the first batch, which also pays for
+    building and compiling the model (it alone can take longer than a whole small training), and only once
+    that pace has been watched for `pace_seconds`; until then `eta` is None ("estimating").
     """
 
-    def __init__(self, emit: Callable[[dict], None], epochs: int, steps: int, batch_size: int, interval: float = 0.25):
+    def __init__(self, emit: Callable[[dict], None], epochs: int, steps: int, batch_size: int, interval: float = 0.25,
+                 pace_seconds: float = 1.0, clock: Callable[[], float] = time.perf_counter):
         super().__init__()
         self.emit, self.epochs, self.steps, self.batch_size = emit, epochs, steps, batch_size
-        self.interval = interval
+        self.interval, self.pace_seconds, self.clock = interval, pace_seconds, clock
         self.history: dict[str, list] = {}
 
     def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
+        self.start = self.clock()
         self.last_emit = 0.0
+        # (time, batches done) at the end of the first batch: the pace is measured from there.
+        self.pace_start: tuple[float, int] | None = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
-        self.epoch_start = time.perf_counter()
+        self.epoch_start = self.clock()
+
+    def time_left(self, now: float, done: int, total: int) -> float | None:
+        """Seconds left at the pace since the first batch, or None while that pace is not measured yet."""
+        if self.pace_start is None:
+            self.pace_start = (now, done)
+            return None
+        since, done_then = self.pace_start
+        if now - since < self.pace_seconds or done <= done_then:
+            return None
+        return (now - since) / (done - done_then) * (total - done)
 
     def on_train_batch_end(self, batch, logs=None):
-        now = time.perf_counter()
+        now = self.clock()
+        done = self.epoch * self.steps + batch + 1
+        total = self.epochs * self.steps
+        eta = self.time_left(now, done, total)
         last = batch + 1 == self.steps
         if now - self.last_emit < self.interval and not last:
             return
         self.last_emit = now
         logs = logs or {}
         elapsed = now - self.start
-        done = self.epoch * self.steps + batch + 1
-        total = self.epochs * self.steps
         epoch_elapsed = max(now - self.epoch_start, 1e-9)
         self.emit({
             "kind": "batch",
@@ -82,7 +100,7 @@ class ProgressEvents(keras.callbacks.Callback):
             "accuracy": number(logs.get("accuracy")),
             "images_per_second": (batch + 1) * self.batch_size / epoch_elapsed,
             "elapsed": elapsed,
-            "eta": elapsed / done * (total - done),
+            "eta": eta,
         })
 
     def on_epoch_end(self, epoch, logs=None):
@@ -90,8 +108,8 @@ class ProgressEvents(keras.callbacks.Callback):
         for key, value in logs.items():
             self.history.setdefault(key, []).append(value)
         self.emit({"kind": "epoch", "epoch": epoch + 1, "epochs": self.epochs,
-                   "elapsed": time.perf_counter() - self.start,
-                   "epoch_seconds": time.perf_counter() - self.epoch_start, **logs})
+                   "elapsed": self.clock() - self.start,
+                   "epoch_seconds": self.clock() - self.epoch_start, **logs})
 
 
 class StopOnRequest(keras.callbacks.Callback):

@@ -138,10 +138,13 @@ def mark_best_epoch(figure: go.Figure, history: dict, metric: str = "loss") -> g
     best = overfitting.best_epoch(history)
     if best is None or overfitting.epochs_done(history) < 2:
         return figure
+    # The label goes on the side of the line with room for it: to its left when the best epoch is late (the
+    # last one, often), where a label to its right would be cut at the chart's edge ("bes").
+    side = "left" if best > (overfitting.epochs_done(history) + 1) / 2 else "right"
     figure.add_vline(x=best, line={"color": BEST_EPOCH_COLOUR, "width": 2, "dash": "dash"},
                      annotation={"text": f"best epoch {best}", "font": {"size": 13, "color": BEST_EPOCH_COLOUR},
                                  "bgcolor": "rgba(255, 255, 255, 0.8)"},
-                     annotation_position="bottom right" if metric == "accuracy" else "top right")
+                     annotation_position=("bottom " if metric == "accuracy" else "top ") + side)
     return figure
 
 

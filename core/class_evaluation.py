@@ -48,11 +48,11 @@ def comparison_sentence(run, result: evaluation.Evaluation) -> str:
     right = int((result.predictions == result.labels).sum())
     total = len(result.labels)
     sentence = (f"This model reads **{right:,} of {total:,}** class drawings right "
-                f"(**{result.accuracy:.0%}**)")
+                f"(**{result.accuracy:.1%}**)")
     test_accuracy = run.test_accuracy
     if test_accuracy is None:
         return sentence + "."
-    sentence += f", against **{test_accuracy:.0%}** on its own test set."
+    sentence += f", against **{test_accuracy:.1%}** on its own test set."
     gap = test_accuracy - result.accuracy
     if gap > 0.05:
         sentence += (" The class's handwriting is harder for it than the test images, which come from the same "
@@ -106,10 +106,10 @@ def best_sentence(rows: list[dict]) -> str:
     if len(rows) == 1:
         return "Only one digit model so far: train another architecture to compare them on the class drawings."
     if len(best) == len(rows):
-        return f"Every model reads the class drawings equally well: **{best_accuracy:.0%}**."
+        return f"Every model reads the class drawings equally well: **{best_accuracy:.1%}**."
     names = [f"**{text.markdown_escape(row['Model'])}** ({row['Architecture']})" for row in best]
     who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-    return f"Best on the class drawings: {who}, **{best_accuracy:.0%}**."
+    return f"Best on the class drawings: {who}, **{best_accuracy:.1%}**."
 
 
 def few_drawings_warning(labels: np.ndarray, minimum_per_digit: int = 3) -> str | None:

@@ -34,10 +34,10 @@ def score_a_model(candidates: list[runs.Run], drawings: class_set.ClassSet, snap
         return
     right = int((result.predictions == result.labels).sum())
     accuracy, right_column, mistakes_column, test_column = st.columns(4)
-    accuracy.metric("Class drawings accuracy", f"{result.accuracy:.1%}", border=True)
+    accuracy.metric("Class drawings accuracy", f"{charts.percent(result.accuracy)}", border=True)
     right_column.metric("Read right", f"{right:,} of {len(result.labels):,}", border=True)
     mistakes_column.metric("Mistakes", f"{len(result.labels) - right:,}", border=True)
-    test_column.metric("Test set accuracy", "–" if run.test_accuracy is None else f"{run.test_accuracy:.1%}",
+    test_column.metric("Test set accuracy", "–" if run.test_accuracy is None else charts.percent(run.test_accuracy),
                        border=True, help="The accuracy on the test images of the dataset it was trained on.")
     st.markdown(class_evaluation.comparison_sentence(run, result))
     _pen_shift.domain_shift(run)
@@ -53,7 +53,8 @@ def score_a_model(candidates: list[runs.Run], drawings: class_set.ClassSet, snap
         figure = results_view.confusion_figure(result.confusion, CLASS_NAMES, height=430)
         _common.chart(figure, key="class_set_confusion")
     with per_digit:
-        _common.chart(charts.per_class_accuracy(CLASS_NAMES, result.per_class_accuracy, height=360),
+        _common.chart(charts.per_class_accuracy(CLASS_NAMES, result.per_class_accuracy, height=360,
+                                                    measured_on="Accuracy on class drawings"),
                       key="class_set_per_digit")
         st.caption("The share of each digit's drawings the model reads right. With a handful of drawings per "
                    "digit, one drawing moves a bar a lot.")

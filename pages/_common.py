@@ -11,7 +11,7 @@ import secrets
 import streamlit as st
 
 from core import backend, datasets, gallery, jobs, runs, text
-from pages import _streamlit_patches, _teacher
+from pages import _presenter, _streamlit_patches, _teacher
 
 # Streamlit may run a page file without the router (its legacy `pages/` mode, on a fresh server): every page
 # imports this module, so this is where such a run is caught and sent through the router. The router applies
@@ -165,3 +165,4 @@ def sidebar(container=None) -> None:
         st.markdown(f"**Model:** {text.markdown_escape(label)}")
         st.markdown(f"**Device:** {backend.device_hint()}")
         _teacher.sidebar_panel()
+        _presenter.switch(st)

@@ -5,9 +5,11 @@ probability of every class as a bar chart.
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import gallery, inference, text
+from core import charts, gallery, inference, text
 from pages import _common, _draw_input
 
+ANSWER_COLOUR = "#1f6fd1"
+OTHER_COLOUR = "#9aa5b8"
 # Class names such as "Ankle boot" would be cut off in digit-sized type: they get smaller type that may wrap.
 LONG_CLASS_NAME_STYLE = """
 <style>
@@ -22,15 +24,16 @@ def prediction(reading: inference.Reading, class_names: tuple[str, ...]) -> None
     predicted = reading.predicted_class
     if len(class_names[predicted]) > 2:
         st.markdown(LONG_CLASS_NAME_STYLE, unsafe_allow_html=True)
-    st.metric("Prediction", class_names[predicted], delta=f"{reading.confidence:.0%} sure", delta_color="off",
-              delta_arrow="off")
+    st.metric("Prediction", class_names[predicted], delta=f"{charts.percent(reading.confidence)} sure",
+              delta_color="off", delta_arrow="off")
 
 
 def probability_chart(probabilities, class_names, predicted: int, key: str = "draw_probabilities") -> None:
-    colours = ["#ff4b4b" if index == predicted else "#9aa5b8" for index in range(len(class_names))]
+    # The model's answer in blue, not red: red means "wrong" on every other page, and this answer may be right.
+    colours = [ANSWER_COLOUR if index == predicted else OTHER_COLOUR for index in range(len(class_names))]
     figure = go.Figure(go.Bar(
         x=[float(value) for value in probabilities], y=list(class_names), orientation="h",
-        marker_color=colours, text=[f"{value:.0%}" for value in probabilities], textposition="outside",
+        marker_color=colours, text=[charts.percent(value) for value in probabilities], textposition="outside",
         cliponaxis=False, hovertemplate="%{y}: %{x:.1%}<extra></extra>",
     ))
     figure.update_layout(
@@ -67,7 +70,9 @@ def answer(predictor, picture, source: str, class_names: tuple[str, ...]) -> inf
     if reading.is_blank:
         st.info(reading.preprocessed.message, icon=":material/draw:")
         return None
-    metric_column, view_column = st.columns(2)
+    # Side by side when there is room, the model's view under the answer when not: nothing is cut off.
+    with st.container(horizontal=True, wrap=True, gap="large"):
+        metric_column, view_column = st.container(width="content"), st.container(width="content")
     with metric_column:
         prediction(reading, class_names)
         st.page_link("pages/inside.py", label="See inside the network", icon=":material/visibility:")

@@ -83,17 +83,22 @@ def input_choice() -> str:
 
 
 def drawing():
-    """The canvas with its pen-width slider and Clear button; returns the canvas picture (or None)."""
+    """The pen-width slider and Clear button, then the canvas; returns the canvas picture (or None).
+
+    The controls sit above the canvas, not below: on a phone the page's columns stack, and the answer comes
+    right after the canvas, on the first screen, instead of after the controls.
+    """
     generation = st.session_state.setdefault(CANVAS_KEY, 0)
-    pen_width = st.session_state.get("draw_pen_width", PEN_WIDTH_DEFAULT)
-    picture = draw_canvas(pen_width, key=f"draw_canvas_{generation}")
-    slider_column, button_column = st.columns([3, 2], vertical_alignment="bottom")
-    slider_column.slider("Pen width", min_value=5, max_value=40, value=PEN_WIDTH_DEFAULT, key="draw_pen_width")
-    if button_column.button("Clear", icon=":material/delete:", width="stretch"):
+    # One row, also on a phone (columns would stack there and push the canvas down).
+    with st.container(horizontal=True, vertical_alignment="bottom", wrap=False):
+        st.slider("Pen width", min_value=5, max_value=40, value=PEN_WIDTH_DEFAULT, key="draw_pen_width")
+        clear = st.button("Clear", icon=":material/delete:", width="content")
+    if clear:
         # The canvas cannot be emptied from Python: a new key mounts a fresh, empty one.
         st.session_state[CANVAS_KEY] = generation + 1
         st.rerun()
-    return picture
+    pen_width = st.session_state.get("draw_pen_width", PEN_WIDTH_DEFAULT)
+    return draw_canvas(pen_width, key=f"draw_canvas_{generation}")
 
 
 def uploaded_picture():

@@ -2,9 +2,11 @@
 while no digit model exists, the one-click training of the default digit model with its progress.
 """
 
+import zlib
+
 import streamlit as st
 
-from core import architectures, datasets, inference, runs, text
+from core import architectures, charts, datasets, inference, runs, text
 from pages import _common
 
 TRAINING_KEY = "draw_default_training"
@@ -15,8 +17,11 @@ DEFAULT_DIGIT_DATASET = architectures.DEFAULT_DIGIT_DATASET
 
 def model_choice(candidates: list[runs.Run]) -> runs.Run | None:
     """The model picker, with a word of warning when the chosen model was not trained on digits."""
+    # The select box shows the label it was given when the choice was made, and would keep showing
+    # "running" after the training has finished: a key that follows the labels redraws it when one changes.
+    labels = zlib.crc32("|".join(run.label for run in candidates).encode())
     run = _common.run_picker(
-        candidates, label="Model", key="draw_model",
+        candidates, label="Model", key=f"draw_model_{labels:08x}",
         help="Only models that read 28x28 grayscale images can read a drawing. Digit models come first.",
     )
     if run is not None and not inference.reads_digits(run):
@@ -100,7 +105,7 @@ def training_progress(run_id: str) -> None:
         waiting = f" (number {status.queue_position} in the queue)" if status.queue_position else ""
         st.progress(0.0, text=f"Training the default digit model: starting{waiting}…")
         return
-    accuracy = f" · accuracy {batch['accuracy']:.0%}" if batch.get("accuracy") is not None else ""
+    accuracy = f" · accuracy {charts.percent(batch['accuracy'])}" if batch.get("accuracy") is not None else ""
     st.progress(
         min(1.0, batch["progress"]),
         text=f"Training the default digit model: epoch {batch['epoch']} of {batch['epochs']}{accuracy} · "
@@ -111,7 +116,9 @@ def training_progress(run_id: str) -> None:
                    "epoch.")
 
 
-def _time_left(seconds: float) -> str:
+def _time_left(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating the time left…"
     if seconds < 90:
         return f"about {seconds:.0f} s left"
     return f"about {seconds / 60:.0f} min left"

@@ -13,7 +13,7 @@ import numpy as np
 import pandas
 import streamlit as st
 
-from core import gallery, inference, preprocess, robustness, runs
+from core import charts, gallery, inference, preprocess, robustness, runs
 from pages import _common, _draw_answer, _draw_explain, _draw_save
 
 TAB_KEY = "draw_tab"
@@ -93,6 +93,16 @@ def below_the_answer(reading: inference.Reading, predictor, picture, chosen: run
             _draw_save.save_drawing(reading, chosen, class_names)
 
 
+def _in_square(image: np.ndarray, side: int) -> np.ndarray:
+    """`image` centred on a black `side` x `side` square: the fitted drawing shown in the 20 x 20 box it fits."""
+    height, width = image.shape[:2]
+    side = max(side, height, width)
+    square = np.zeros((side, side), dtype=image.dtype)
+    top, left = (side - height) // 2, (side - width) // 2
+    square[top:top + height, left:left + width] = image
+    return square
+
+
 def recipe_stages(reading: inference.Reading, predictor: inference.Predictor, picture,
                   class_names: tuple[str, ...]) -> None:
     """How the drawing became 28x28 (the MNIST recipe), and what the model makes of it without the recipe."""
@@ -102,14 +112,15 @@ def recipe_stages(reading: inference.Reading, predictor: inference.Predictor, pi
     columns = st.columns(len(titles) + 1)
     for column, (name, title) in zip(columns, titles.items()):
         if name in stages:
-            column.image(gallery.enlarge(stages[name][None], 112)[0], width=112, caption=title)
+            image = _in_square(stages[name], 20) if name == "fit" else stages[name]
+            column.image(gallery.enlarge(image[None], 112)[0], width=112, caption=title)
     squeezed = preprocess.naive_resize(picture)
     squeezed_class = class_names[int(predictor.predict(squeezed).argmax())]
     columns[-1].image(gallery.enlarge(squeezed[None], 112)[0], width=112, caption="Only squeezed")
     st.markdown(
-        f"Squeezed to 28 × 28 without cropping and centring (right), the drawing reads as **{squeezed_class}**. "
-        "MNIST digits were cropped, fitted in 20 × 20 and centred by their centre of mass; a drawing "
-        "prepared the same way is what the model knows how to read. Try it in *Bend the drawing*."
+        "Squeezed to 28 × 28 without cropping and centring (*Only squeezed*), the drawing reads as "
+        f"**{squeezed_class}**. MNIST digits were cropped, fitted in 20 × 20 and centred by their centre of "
+        "mass; a drawing prepared the same way is what the model knows how to read. Try it in *Bend the drawing*."
     )
 
 
@@ -132,7 +143,7 @@ def bend(reading: inference.Reading, predictor, picture, class_names: tuple[str,
         st.markdown("**What the model gets**")
         st.image(gallery.enlarge(image[None], 168)[0], width=168, caption=words.capitalize(),
                  alt="The bent 28 by 28 pixel image given to the model")
-        st.metric("Bent prediction", class_names[predicted], delta=f"{float(probabilities.max()):.0%} sure",
+        st.metric("Bent prediction", class_names[predicted], delta=f"{charts.percent(float(probabilities.max()))} sure",
                   delta_color="off", delta_arrow="off", label_visibility="collapsed")
         before = class_names[reading.predicted_class]
         if not changed:
@@ -174,7 +185,8 @@ def votes(reading: inference.Reading, picture, chosen: runs.Run, class_names: tu
     image_column.image(gallery.enlarge(image[None], 112)[0], width=112, caption=words.capitalize(),
                        alt="The 28 by 28 pixel image every model reads")
     with summary_column:
-        st.markdown("#### " + inference.describe_votes(all_votes, class_names, expected))
+        # A sentence in body type (its digits in bold): as a heading it was set larger than the answer itself.
+        st.markdown(inference.describe_votes(all_votes, class_names, expected))
         notes = [f"Rows in red do not say {class_names[expected]} ({reference}). Bend the drawing (previous tab) "
                  "and watch which models hold on."]
         if left_out:
@@ -184,8 +196,9 @@ def votes(reading: inference.Reading, picture, chosen: runs.Run, class_names: tu
         st.caption(" ".join(notes))
     st.dataframe(votes_table(all_votes, expected, chosen, class_names), hide_index=True, width="stretch",
                  column_config={
-                     "Model": st.column_config.TextColumn("Model", width=180),
-                     "Architecture": st.column_config.TextColumn("Architecture", width=280),
+                     # Model and architecture sized to their text ("… ← chosen" was cut at a fixed width).
+                     "Model": st.column_config.TextColumn("Model"),
+                     "Architecture": st.column_config.TextColumn("Architecture"),
                      "Prediction": st.column_config.TextColumn("Prediction", width=85),
                      "Confidence": st.column_config.ProgressColumn(
                          "Confidence", min_value=0.0, max_value=1.0, format="percent", width=140),

@@ -22,6 +22,7 @@ html { font-size: 21px; }
 .js-plotly-plot .plotly text { font-size: 17px !important; }
 .js-plotly-plot .plotly .gtitle { font-size: 22px !important; }
 [data-testid='stImage'] img { min-width: 96px; }
+[data-testid='stSidebarNav'] a span { white-space: normal; overflow: visible; text-overflow: clip; }
 </style>
 """
 

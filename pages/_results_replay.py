@@ -4,7 +4,7 @@ test images, the confusion matrix on them, and what changed since the epoch befo
 
 import streamlit as st
 
-from core import datasets, replay, results_view, runs
+from core import charts, datasets, replay, results_view, runs
 from pages import _common, _results_tabs
 
 REPLAY_EPOCH_KEY = "results_page_replay_epoch"
@@ -45,7 +45,7 @@ def epoch_replay(run: runs.Run) -> None:
     right = int((recorded.predictions(epoch) == recorded.labels).sum())
     accuracy_column, right_column, chart_column = st.columns([1, 1, 2.4], vertical_alignment="center")
     accuracy_column.metric(
-        f"Accuracy after epoch {epoch}", f"{accuracy:.1%}", border=True,
+        f"Accuracy after epoch {epoch}", f"{charts.percent(accuracy)}", border=True,
         delta=None if epoch == 1 else f"{(accuracy - recorded.accuracy(epoch - 1)) * 100:+.1f} points",
         help=f"The share of the {total:,} replay images the model classified right after this epoch.")
     right_column.metric(f"Right, of {total:,}", f"{right:,}", border=True,

@@ -11,6 +11,8 @@ from core import charts, datasets, evaluation, gallery, results_view, runs, text
 from pages import _common, _pen_shift
 
 GRID_COLUMNS = 6
+GRID_CAPTION_STYLE = """<style>[class*='st-key-results_grid_'] [data-testid='stMarkdownContainer'] p {
+  font-size: 0.8rem; overflow-wrap: normal; word-break: normal; }</style>"""
 PREDICTION_ROWS = 4
 
 SEED_KEY = "results_page_prediction_seed"
@@ -54,7 +56,7 @@ def summary(run: runs.Run, result: evaluation.Evaluation | None, dataset: datase
     if per_class:
         class_names = datasets.get_info(run.dataset).class_names if run.dataset in datasets.DATASETS else \
             [str(index) for index in range(len(per_class))]
-        st.plotly_chart(charts.per_class_accuracy(class_names, per_class), key="results_page_per_class")
+        _common.chart(charts.per_class_accuracy(class_names, per_class), key="results_page_per_class")
         st.caption(_weakest_class_sentence(class_names, per_class))
 
 
@@ -82,11 +84,12 @@ def _weakest_class_sentence(class_names, per_class) -> str:
     if not known:
         return ""
     value, name = min(known)
-    return f"The hardest class for this model is **{name}**: {value:.0%} of its test images are classified right."
+    return (f"The hardest class for this model is **{name}**: {charts.percent(value)} of its test images are "
+            "classified right.")
 
 
 def _percent(value) -> str:
-    return "–" if value is None else f"{value:.2%}"
+    return "–" if value is None else f"{charts.percent(value)}"
 
 
 def _number(value, form: str) -> str:
@@ -104,6 +107,8 @@ def image_grid(dataset: datasets.Dataset, result: evaluation.Evaluation, indices
 
 def captioned_grid(images, captions, *, key: str) -> None:
     """Images in rows of GRID_COLUMNS, enlarged so that their pixels stay sharp, each over its caption."""
+    # Narrow cells at 1024 px broke captions inside a word ("predicte / d"): smaller type, breaks between words.
+    st.html(GRID_CAPTION_STYLE)
     with st.container(key=f"results_grid_{key}"):
         for column, position, image in _common.grid_cells(images, GRID_COLUMNS):
             column.image(image, width="stretch")

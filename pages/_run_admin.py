@@ -4,7 +4,7 @@ confirmation), importing a colleague's `.keras` file as a run, and the message s
 
 import streamlit as st
 
-from core import datasets, model_import, results_view, runs, text
+from core import charts, datasets, model_import, results_view, runs, text
 from pages import _common, _teacher
 
 PICKER_KEY = "results_page_run"
@@ -63,7 +63,7 @@ def _delete(run_id: str, name: str) -> None:
 @st.fragment
 def delete_control(run: runs.Run) -> None:
     # A fragment: ticking the confirmation redraws only this popover, which stays open.
-    with st.popover("Delete", icon=":material/delete:", width="stretch",
+    with st.popover("Delete", icon=":material/delete:", width="content",
                     help="Delete this run for everyone: only the student who trained it can."):
         refusal = results_view.deletion_refusal(run, _common.owner(), teacher=_teacher.is_teacher())
         if refusal:
@@ -116,7 +116,8 @@ def import_section() -> None:
             return
         st.session_state[UPLOAD_ROUND_KEY] = upload_round + 1
         st.session_state[PENDING_RUN_KEY] = run.id
-        flash("success", f"Imported **{text.markdown_escape(run.name)}**: {run.test_accuracy:.1%} right on the "
-                          f"{datasets.get_info(dataset).title} test images. It is listed here and on the Draw page.")
+        flash("success", f"Imported **{text.markdown_escape(run.name)}**: {charts.percent(run.test_accuracy)} right "
+                         f"on the {datasets.get_info(dataset).title} test images. It is listed here and on the Draw "
+                         "page.")
         st.rerun()
 

@@ -6,7 +6,7 @@ trains the list follows by itself; once all is quiet it is drawn once and polls 
 
 import streamlit as st
 
-from core import runs, text
+from core import charts, runs, text
 from pages import _common, _train_watch
 
 # How often the list of the other trainings on this server redraws itself while anything trains.
@@ -26,7 +26,7 @@ def progress_summary(run: runs.Run) -> str:
     latest = status.latest_batch
     if latest is None:
         return "starting"
-    return f"running, epoch {latest['epoch']} of {latest['epochs']} ({latest['progress']:.0%})"
+    return f"running, epoch {latest['epoch']} of {latest['epochs']} ({charts.percent(latest['progress'])})"
 
 
 def other_training_line(run: runs.Run, me: str) -> str:
@@ -37,7 +37,7 @@ def other_training_line(run: runs.Run, me: str) -> str:
     if run.status in runs.ACTIVE_STATUSES:
         where = progress_summary(run)
     elif run.status == "completed" and run.test_accuracy is not None:
-        where = f"finished, {run.test_accuracy:.1%} on the test images"
+        where = f"finished, {charts.percent(run.test_accuracy)} on the test images"
     elif run.status == "stopped":
         epochs = run.epochs
         where = f"stopped after {run.epochs_done} of {epochs} epochs"

@@ -10,7 +10,7 @@ import math
 import streamlit as st
 
 from core import architectures, datasets, share, text, training
-from pages import _common
+from pages import _common, _presenter
 
 # The settings chosen for each architecture, kept while the visitor is on other pages.
 SETTINGS_KEY = "train_settings"
@@ -174,13 +174,16 @@ def apply_shared_link() -> None:
     st.session_state[SHARE_QUERY_KEY] = query
 
 
-def keep_address_in_step(dataset: str, architecture: str, settings: dict) -> str:
-    """Writes the setup into the page's address and returns the link to share it."""
+def keep_address_in_step(dataset: str, architecture: str, settings: dict) -> share.ClassLink:
+    """Writes the setup into the page's address and returns the link to share it with the class: on the
+    address the students can reach, with presenter mode when it is on."""
     query = share.setup_to_query(dataset, architecture, settings)
+    if _presenter.enabled():
+        query[share.PRESENTER_PARAMETER] = "on"
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
     st.session_state[SHARE_QUERY_KEY] = query
-    return share.share_url(st.context.url, query)
+    return share.class_link(st.context.url, query)
 
 
 def shared_link_problems() -> None:
@@ -189,11 +192,21 @@ def shared_link_problems() -> None:
         st.warning(share.problems_message(problems), icon=":material/link_off:")
 
 
-def share_setup(link: str) -> None:
+# The QR code fills the popover, about 360 px: big enough to scan from the back of a room on a projector.
+QR_CODE_STYLE = "<style>.neural-canvas-qr svg { width: 360px; height: auto; }</style>"
+
+
+def share_setup(link: share.ClassLink) -> None:
     with st.popover("Share this setup", icon=":material/share:"):
-        st.markdown("Send this link to the class: it opens the Train page with this dataset, architecture and "
-                    "every setting.")
-        st.code(link, language=None, wrap_lines=True)
+        st.markdown("Send this link to the class, or show the QR code: it opens the Train page with this "
+                    "dataset, architecture and every setting.")
+        st.code(link.url, language=None, wrap_lines=True)
+        if link.reachable:
+            st.caption(link.note)
+        else:
+            st.info(link.note, icon=":material/wifi_off:")
+        # The SVG is made by segno from the link; nothing in it is text a user typed as markup.
+        st.html(f"{QR_CODE_STYLE}<div class='neural-canvas-qr'>{share.qr_code_svg(link.url)}</div>")
 
 
 def architecture_settings(architecture: architectures.Architecture) -> dict:

@@ -55,8 +55,11 @@ def progress_bar(status: jobs.JobStatus) -> None:
     if latest is None:
         st.progress(0.0, text="Preparing the data and building the model…")
         return
+    # No time left until the pace after the first batch (which also compiles the model) is measured.
+    eta = latest["eta"]
+    left = "estimating the time left…" if eta is None else f"about {_common.format_duration(eta)} left"
     label = (f"Epoch {latest['epoch']}/{latest['epochs']} · batch {latest['step']}/{latest['steps']} · "
-             f"{latest['images_per_second']:,.0f} images/s · about {_common.format_duration(latest['eta'])} left")
+            f"{latest['images_per_second']:,.0f} images/s · {left}")
     st.progress(min(max(latest["progress"], 0.0), 1.0), text=label)
 
 
@@ -147,7 +150,7 @@ def scores_on_test_set(run: runs.Run) -> None:
     test = run.test
     figures = {}
     if test:
-        figures["Test accuracy"] = f"{test['accuracy']:.1%}"
+        figures["Test accuracy"] = f"{charts.percent(test['accuracy'])}"
         figures["Test loss"] = f"{test['loss']:.3f}"
     epochs = run.epochs
     figures["Epochs trained"] = f"{run.epochs_done} of {epochs}"

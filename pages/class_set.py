@@ -55,7 +55,10 @@ def overview(snapshot: class_set.Snapshot) -> None:
     with numbers:
         st.metric("Drawings", f"{len(snapshot):,}", border=True,
                   help=f"A class set holds at most {class_set.MAX_DRAWINGS:,} drawings.")
-        st.metric("Digits with no drawing", ", ".join(missing) if missing else "none", border=True)
+        # The count as the metric and the digits below it: a list of digits in metric type was cut ("0, 1, 2, …").
+        st.metric("Digits with no drawing", f"{len(missing)}" if missing else "none", border=True)
+        if missing:
+            st.caption("No drawing yet of " + ", ".join(missing) + ".")
         newest = snapshot.drawings[-1].created
         st.caption(f"Last saved {_when(newest)}.")
     with chart:

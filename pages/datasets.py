@@ -163,8 +163,8 @@ def look_inside(dataset: datasets.Dataset, index: int) -> None:
         height, width = image.shape[:2]
         what = f"its {pixels.CHANNEL_NAMES[channel].lower()} channel" if colour else "its pixels"
         st.markdown(f"**{height} × {width} = {height * width:,} numbers: {what}**")
-        st.plotly_chart(pixels.pixel_table_figure(pixels.pixel_table(image, channel), channel),
-                        key="datasets_pixel_table")
+        _common.chart(pixels.pixel_table_figure(pixels.pixel_table(image, channel), channel),
+                      key="datasets_pixel_table")
     one_hot_label(dataset, label)
     flattening(image)
 
@@ -197,7 +197,7 @@ def flattening(image: np.ndarray) -> None:
               " ".join(str(value) for _, _, values in rows for value in values) + " …"]
     # Wrapped, as a long row of numbers is: the last line runs on exactly as the network reads it.
     st.code("\n".join(lines), language=None, wrap_lines=True)
-    st.plotly_chart(pixels.flattened_figure(image), key="datasets_flattened")
+    _common.chart(pixels.flattened_figure(image), key="datasets_flattened")
     below = numbers_per_row
     st.info(f"The whole image is now one row of {len(flat):,} numbers"
             + (f" ({height} × {width} × 3)" if colour else f" ({height} × {width})")
@@ -235,7 +235,7 @@ def class_distribution(dataset: datasets.Dataset) -> None:
         yaxis=dict(title="Images", tickfont=large),
         legend=dict(orientation="h", yanchor="bottom", y=1.06, x=0, font=large),
     )
-    st.plotly_chart(figure, key="class_distribution")
+    _common.chart(figure, key="class_distribution")
     st.caption(f"Images per class: {_spread_in_words(train_counts)} for training, {_spread_in_words(test_counts)} "
                "for testing. A model trained on unbalanced classes learns to favour the big ones.")
 

@@ -1,10 +1,11 @@
 """Draw page: the student draws a digit and the model reads it, live.
 
 The screen, top to bottom: a model picker (digit models first; a Fashion-MNIST model is allowed and says that
-it knows clothes), then the main view, which fits a 1280x900 screen. Left, the 280x280 black canvas with a
-white pen, a pen-width slider and a Clear button (or an uploaded picture instead of the canvas). Right, the
-model's answer in large type (the `st.metric` labelled "Prediction") with a link to the Inside page, the 28x28
-image the model actually received, and the probability of every class as a bar chart.
+it knows clothes), then the main view, which fits a 1280x900 screen. Left, a pen-width slider and a Clear
+button above the 280x280 black canvas with a white pen (or an uploaded picture instead of the canvas). Right
+(right under the canvas on a phone, where the columns stack), the model's answer in large type (the
+`st.metric` labelled "Prediction") with a link to the Inside page, the 28x28 image the model actually received,
+and the probability of every class as a bar chart.
 
 Below the answer, five tabs for the lesson; only the open one runs (`st.tabs(on_change="rerun")`):
 - How it becomes 28 × 28: the stages of the MNIST recipe, and what a naive squeeze gives.
@@ -36,6 +37,15 @@ PAGE_STYLE = """
 <style>
 [data-testid="stMetric"] [data-testid="stMetricValue"] { font-size: 7rem; line-height: 1; }
 [data-testid="stMetric"] [data-testid="stMetricLabel"] p { font-size: 1.1rem; }
+/* The answer beside the canvas needs room for the big digit, the model's view and the chart: below that, it
+   wraps under the canvas. */
+.st-key-draw_answer { min-width: min(20rem, 100%); }
+/* On a phone the columns stack: a smaller answer and title keep the answer on the first screen. */
+@media (max-width: 640px) {
+  [data-testid="stMetric"] [data-testid="stMetricValue"] { font-size: 4rem; }
+  [data-testid="stMainBlockContainer"] { padding-top: 2rem; }
+  h1 { font-size: 1.8rem !important; padding-top: 0 !important; }
+}
 </style>
 """
 
@@ -52,13 +62,23 @@ header()
 
 store = _common.run_store()
 candidates = inference.compatible_runs(store.list())
+# Fixed places for the one-click training and the model picker, drawn or left empty: the canvas below keeps its
+# place in the page when the training starts, ends or first gives a model. (The browser remounts a component
+# whose place moves, and a remounted canvas is empty, so a student's drawing would vanish.)
+trainer_slot, model_slot = st.container(), st.container()
 if st.session_state.get(_draw_model.TRAINING_KEY) or not any(inference.reads_digits(run) for run in candidates):
-    _draw_model.default_model_trainer()
-chosen = _draw_model.model_choice(candidates) if candidates else None
-predictor = _draw_model.load_predictor(chosen) if chosen is not None else None
+    with trainer_slot:
+        _draw_model.default_model_trainer()
+with model_slot:
+    chosen = _draw_model.model_choice(candidates) if candidates else None
+    predictor = _draw_model.load_predictor(chosen) if chosen is not None else None
 class_names = datasets.get_info(chosen.dataset).class_names if chosen is not None else ()
 
-input_column, answer_column = st.columns([2, 3], gap="medium")
+# The canvas keeps its 280 px (a column narrower than that cuts it off) and the answer takes the rest; on a
+# screen too narrow for both side by side (a phone), the answer wraps to right under the canvas.
+with st.container(horizontal=True, gap="medium", wrap=True):
+    input_column = st.container(width=300)
+    answer_column = st.container(width="stretch", key="draw_answer")
 with input_column:
     source = _draw_input.input_choice()
     if source == _draw_input.DRAW_INPUT:

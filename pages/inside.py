@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import activations, datasets, gallery, inference, runs, text
+from core import activations, charts, datasets, gallery, inference, runs, text
 from pages import _common, _inside_explain
 
 SOURCE_KEY = "inside_page_source"
@@ -32,7 +32,9 @@ MAX_UNITS = 32
 # size of the map it came from, as it is.
 MAP_SCALE = 3
 ACTIVE_COLOUR = "#1f77b4"
-PREDICTED_COLOUR = "#d62728"
+# The model's answer stands out in dark blue among grey bars: red means "wrong" everywhere in the app.
+PREDICTED_COLOUR = "#0b4ea2"
+OTHER_CLASS_COLOUR = "#9aa5b8"
 
 PAGE_STYLE = """
 <style>
@@ -125,11 +127,12 @@ def test_image(run: runs.Run) -> tuple[np.ndarray, int, datasets.Dataset] | None
     if not isinstance(st.session_state.get(key), int) or not 0 <= st.session_state[key] < count:
         # The test sets are stored class by class: start somewhere in the middle rather than on the first zero.
         st.session_state[key] = int(np.random.default_rng(7).integers(count))
-    number, button = st.columns([3, 1], vertical_alignment="bottom")
-    index = number.number_input(f"Test image number (0 to {count - 1:,})", min_value=0, max_value=count - 1,
+    # One row where the button keeps its whole label ("Another random one") and the number field takes the rest.
+    with st.container(horizontal=True, vertical_alignment="bottom", wrap=False):
+        index = st.number_input(f"Test image number (0 to {count - 1:,})", min_value=0, max_value=count - 1,
                                 step=1, key=key)
-    button.button("Another random one", icon=":material/shuffle:", on_click=_pick_random, args=(key, count),
-                  width="stretch")
+        st.button("Another random one", icon=":material/shuffle:", on_click=_pick_random, args=(key, count),
+                  width="content")
     return dataset.x_test[index], int(dataset.y_test[index]), dataset
 
 
@@ -154,7 +157,7 @@ def overview(image, shown, names, true_label, inspector) -> None:
         predicted = int(np.argmax(probabilities))
         if len(names[predicted]) > 2:
             st.html(LONG_CLASS_NAME_STYLE)
-        answer.metric("Prediction", names[predicted], f"{probabilities[predicted]:.0%} sure",
+        answer.metric("Prediction", names[predicted], f"{charts.percent(probabilities[predicted])} sure",
                       delta_color="off", delta_arrow="off")
         if true_label is not None:
             if true_label == predicted:
@@ -228,7 +231,7 @@ def dense_section(activation) -> None:
                               marker_color=ACTIVE_COLOUR))
     figure.update_layout(height=260, margin=dict(t=10, b=10, l=10, r=10), font=dict(size=14),
                          xaxis=dict(type="category", tickangle=-60), yaxis=dict(title="Activation"))
-    st.plotly_chart(figure, key=f"inside_dense_{activation.name}")
+    _common.chart(figure, key=f"inside_dense_{activation.name}")
     st.caption(caption)
 
 
@@ -237,14 +240,14 @@ def output_section(activation, names) -> None:
     st.markdown(activation.stage.explanation)
     probabilities = activation.values
     predicted = int(np.argmax(probabilities))
-    colours = [PREDICTED_COLOUR if index == predicted else ACTIVE_COLOUR for index in range(len(probabilities))]
+    colours = [PREDICTED_COLOUR if index == predicted else OTHER_CLASS_COLOUR for index in range(len(probabilities))]
     figure = go.Figure(go.Bar(x=names, y=probabilities, marker_color=colours,
-                              text=[f"{value:.0%}" for value in probabilities], textposition="outside",
+                              text=[f"{charts.percent(value)}" for value in probabilities], textposition="outside",
                               cliponaxis=False))
     figure.update_layout(height=300, margin=dict(t=30, b=10, l=10, r=10), font=dict(size=16),
                          xaxis=dict(type="category", title="Class"),
                          yaxis=dict(title="Probability", tickformat=".0%", range=[0, 1.1]))
-    st.plotly_chart(figure, key="inside_output")
+    _common.chart(figure, key="inside_output")
 
 
 def layer_sections(shown, names, inspector) -> None:

@@ -57,12 +57,13 @@ def choose_run() -> runs.Run | None:
     if st.session_state.get(_run_admin.PICKER_KEY) not in (None, *ids):
         # The run shown last was deleted (here or by its owner elsewhere): start again on the first one.
         st.session_state.pop(_run_admin.PICKER_KEY, None)
-    picker_column, delete_column = st.columns([6, 1], vertical_alignment="bottom")
-    with picker_column:
+    # One row: the picker takes the room the Delete button leaves (a 1/7 column squeezed "Delete" to one
+    # letter a line at 1024 px).
+    with st.container(horizontal=True, vertical_alignment="bottom", wrap=False):
         run = _common.run_picker(candidates, label="Run", key=_run_admin.PICKER_KEY,
                                  help="Every saved training run; finished runs with a model come first.")
-    with delete_column:
-        _run_admin.delete_control(run)
+        with st.container(width="content"):
+            _run_admin.delete_control(run)
     _run_admin.import_section()
     return run
 

@@ -62,3 +62,25 @@ def test_progress_events_end_each_epoch_and_keep_the_history():
     assert [event["epoch"] for event in epochs] == [1, 2] and len(progress.history["loss"]) == 2
     # The last batch of every epoch is always reported, whatever the throttle.
     assert [event["step"] for event in events if event["kind"] == "batch"][-1] == 8
+
+
+def test_the_time_left_ignores_the_first_batch_and_waits_for_a_measured_pace():
+    # A first batch that takes 30 s (building and compiling the model), then 0.1 s a batch: 100 batches in all.
+    now = [0.0]
+    events = []
+    progress = callbacks.ProgressEvents(events.append, epochs=1, steps=100, batch_size=8, interval=0.0,
+                                        pace_seconds=1.0, clock=lambda: now[0])
+    progress.on_train_begin()
+    progress.on_epoch_begin(0)
+    now[0] = 30.0
+    progress.on_train_batch_end(0)
+    for batch in range(1, 100):
+        now[0] += 0.1
+        progress.on_train_batch_end(batch)
+    etas = [event["eta"] for event in events]
+    # "Estimating" until a second of pace has been measured after the first batch.
+    assert etas[:10] == [None] * 10
+    # Then the time left at 0.1 s a batch, not the 30 s of the first batch spread over the rest.
+    assert etas[10] == pytest.approx(0.1 * 89, rel=0.01)
+    assert all(later <= earlier + 1e-9 for earlier, later in zip(etas[10:], etas[11:]))
+    assert etas[-1] == pytest.approx(0.0)

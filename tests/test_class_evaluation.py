@@ -48,11 +48,11 @@ def test_scoring_no_drawings_says_how_to_get_some(trained_run):
 def test_the_comparison_names_both_accuracies_and_what_the_gap_means():
     result = result_of([1, 2, 3, 0], [1, 2, 3, 4])
     sentence = class_evaluation.comparison_sentence(fake_run(test_accuracy=0.98), result)
-    assert "**3 of 4**" in sentence and "**75%**" in sentence and "**98%**" in sentence
+    assert "**3 of 4**" in sentence and "**75.0%**" in sentence and "**98.0%**" in sentence
     assert "harder for it" in sentence
     close = class_evaluation.comparison_sentence(fake_run(test_accuracy=0.77), result)
     assert "about as well" in close
-    assert class_evaluation.comparison_sentence(fake_run(), result).endswith("(**75%**).")
+    assert class_evaluation.comparison_sentence(fake_run(), result).endswith("(**75.0%**).")
 
 
 def test_the_hardest_digit_is_the_one_read_worst_with_what_it_is_taken_for():
@@ -81,6 +81,6 @@ def test_a_score_row_has_both_accuracies():
 def test_the_best_model_sentence_names_every_model_that_ties():
     rows = [{"Model": name, "Architecture": architecture, "Class drawings accuracy": accuracy}
             for name, architecture, accuracy in [("a", "cnn", 0.9), ("b", "ann", 0.9), ("c", "dnn", 0.5)]]
-    assert class_evaluation.best_sentence(rows) == "Best on the class drawings: **a** (cnn) and **b** (ann), **90%**."
+    assert class_evaluation.best_sentence(rows) == "Best on the class drawings: **a** (cnn) and **b** (ann), **90.0%**."
     assert "equally well" in class_evaluation.best_sentence(rows[:2])
     assert "Only one digit model" in class_evaluation.best_sentence(rows[:1])

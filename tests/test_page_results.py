@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import open_page, shown
-from core import datasets, evaluation, export, model_import, replay, results_view, runs
+from core import charts, datasets, evaluation, export, model_import, replay, results_view, runs
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = "pages/results.py"
@@ -42,7 +42,7 @@ def test_summary_shows_the_stored_test_accuracy(trained_run):
     app = open_results_page()
     stored = runs.RunStore().get(trained_run).meta["test"]
     metrics = {metric.label: metric.value for metric in app.metric}
-    assert metrics["Test accuracy"] == f"{stored['accuracy']:.2%}"
+    assert metrics["Test accuracy"] == charts.percent(stored["accuracy"])
     assert metrics["ROC AUC (macro)"] == f"{stored['roc_auc']:.4f}"
     assert metrics["Mistakes"] == f"{stored['mistakes']:,}"
 
@@ -160,7 +160,7 @@ def test_a_run_without_saved_probabilities_is_scored_from_its_model(trained_run,
     app = open_results_page()
     stored = runs.RunStore().get(trained_run).meta["test"]
     metrics = {metric.label: metric.value for metric in app.metric}
-    assert metrics["Test accuracy"] == f"{stored['accuracy']:.2%}"
+    assert metrics["Test accuracy"] == charts.percent(stored["accuracy"])
 
 
 def test_a_run_still_training_says_so(isolated_runs):

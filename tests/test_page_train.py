@@ -16,7 +16,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import open_page, shown
-from core import datasets, jobs, runs
+from core import datasets, jobs, runs, share
+from pages import _presenter
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -364,7 +365,7 @@ def test_a_shared_link_restores_the_dataset_architecture_and_every_setting():
     assert app.number_input(key="train_dnn_seed").value == 7
     # The link to share is the same setup.
     link = app.code[0].value
-    assert link.startswith("/train?dataset=mnist_sample&arch=dnn&depth=3&width=64&dropout=0.25&epochs=7")
+    assert "/train?dataset=mnist_sample&arch=dnn&depth=3&width=64&dropout=0.25&epochs=7" in link
 
 
 def test_bad_values_in_a_link_are_named_and_their_defaults_kept():
@@ -398,6 +399,41 @@ def test_the_address_follows_the_settings_and_survives_leaving_the_page():
     assert app.number_input(key="train_cnn_epochs").value == 9
     assert app.query_params["epochs"] == "9"
     assert not app.warning
+
+
+def html_sources(app) -> str:
+    return " ".join(element.proto.body for element in app.get("html"))
+
+
+def test_the_shared_link_is_on_the_address_students_reach_with_a_qr_code(monkeypatch):
+    monkeypatch.setenv(share.BASE_URL_VARIABLE, "https://canvas.school.example/class")
+    app = open_link(arch="cnn", epochs="3")
+    link = app.code[0].value
+    assert link.startswith("https://canvas.school.example/class/train?")
+    assert "epochs=3" in link and "presenter" not in link
+    assert share.qr_code_svg(link) in html_sources(app)
+    assert any("NEURAL_CANVAS_BASE_URL" in caption.value for caption in app.caption)
+
+
+def test_presenter_mode_comes_from_the_link_is_switched_in_the_sidebar_and_stays_in_the_link():
+    # (AppTest loses the router's elements and the sidebar once the Train page has run, though a browser keeps
+    # them: the large type and the switch are looked at on the home page, before the Train page.)
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    app.query_params[share.PRESENTER_PARAMETER] = "on"
+    app.run()
+    assert not app.exception
+    assert "html { font-size: 21px; }" in html_sources(app)
+    assert app.toggle(key=_presenter.KEY).value is True
+
+    shared = open_link(arch="cnn", presenter="on")
+    assert shared.query_params[share.PRESENTER_PARAMETER] == "on"
+    assert "presenter=on" in shared.code[0].value
+    # The presenter value in a link is no setting of the training: nothing is reported as a bad one.
+    assert not shared.warning
+
+    app.toggle(key=_presenter.KEY).set_value(False).run()
+    assert not app.exception
+    assert "font-size: 21px" not in html_sources(app)
 
 
 # --- a runs folder that is full or cannot be written ---------------------------------------------------------------
