@@ -183,7 +183,7 @@ def import_section() -> None:
             return
         try:
             with st.spinner("Checking the file, loading it safely and testing it on the test images…"):
-                run = model_import.import_model(uploaded.getvalue(), uploaded.name, _common.run_store(),
+                run = _common.training_queue().import_model(uploaded.getvalue(), uploaded.name, _common.run_store(),
                                                 dataset=dataset, owner=_common.owner(), name=name)
         except model_import.ModelRejected as error:
             st.error(f"**{uploaded.name} was not imported.** {error}", icon=":material/block:")
