@@ -22,6 +22,8 @@ between students: a job's *round* is how many jobs its student already had queue
 behind every job of a lower or equal round, so a student with many jobs delays the others by one job at most.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import functools
 import json
