@@ -231,7 +231,7 @@ class RQBackend:
         self.redis.hset(ROUNDS_HASH, run_id, round_)
         self.redis.sadd(ACTIVE_SET, run_id)
         queue.enqueue("core.job_worker.rq_train", spec, job_id=run_id,
-                      job_timeout=int(spec["time_limit"] + 2 * jobs.HARD_STOP_SECONDS), result_ttl=7 * 24 * 3600,
+                      job_timeout=int(spec["time_limit"] + jobs.TIME_LIMIT_GRACE_SECONDS), result_ttl=7 * 24 * 3600,
                       failure_ttl=7 * 24 * 3600, description=f"train {spec['architecture']} for {spec['owner']}")
         self._round_robin(keys=[queue.key, ROUNDS_HASH], args=[run_id, round_])
 

@@ -169,6 +169,9 @@ def run_training(spec: dict, channel: FileChannel) -> str:
     watcher.start()
 
     def on_event(event: dict) -> None:
+        if event["kind"] == "start":
+            # The time limit counts the training itself, not the seconds TensorFlow took to load.
+            watcher.started = time.monotonic()
         if event["kind"] == "end" and event["status"] == "stopped" and watcher.reason:
             message = _stop_message(watcher.reason, spec.get("time_limit"))
             if message:

@@ -53,6 +53,9 @@ DEFAULT_TIME_LIMIT = 600.0
 DEFAULT_MAX_STEP_WORK = 2_000_000_000
 # Stop is a flag the training polls at every batch; a worker that has not ended this long after it is killed.
 HARD_STOP_SECONDS = 15.0
+# The time limit counts from the training's start; a worker still alive this long past it (stuck while
+# loading, not answering) is killed.
+TIME_LIMIT_GRACE_SECONDS = 120.0
 IMPORT_MEMORY_LIMIT = 4 * 2**30
 IMPORT_CPU_SECONDS = 120
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -222,8 +225,21 @@ class EventLog:
             self.events = thin_events(self.events)
 
 
+def best_saved_epoch(run) -> int | None:
+    """The epoch whose model the run folder holds: training saves the best one as each epoch ends, and
+    records it in run.json only at the end, so a run cut short finds it from its history."""
+    if run is None or not run.has_model:
+        return None
+    if run.meta.get("best_epoch"):
+        return run.meta["best_epoch"]
+    history = run.meta.get("history") or {}
+    values = history.get("val_loss") or history.get("loss") or []
+    finite = [(value, index) for index, value in enumerate(values) if isinstance(value, (int, float))]
+    return min(finite)[1] + 1 if finite else None
+
+
 def _interrupted_message(run, reason: str) -> str:
-    best = run.meta.get("best_epoch") if run is not None else None
+    best = best_saved_epoch(run)
     done = run.meta.get("epochs_done") if run is not None else None
     kept = (f" It keeps its best finished epoch ({best})." if best else
             " No epoch had finished, so there is no model to keep.")
@@ -239,7 +255,7 @@ def mark_interrupted(store: RunStore, run_id: str, reason: str) -> tuple[str, di
         run = None
     message = _interrupted_message(run, reason)
     try:
-        store.update(run_id, status="interrupted", problem=message)
+        store.update(run_id, status="interrupted", problem=message, best_epoch=best_saved_epoch(run))
     except Exception:  # noqa: BLE001 - the runs folder itself may be the problem
         pass
     return "interrupted", {"kind": "end", "status": "interrupted", "message": message, "run_id": run_id}
@@ -457,7 +473,7 @@ class TrainingQueue:
             exited, code = self._exited(job)
             limit = job.spec.get("time_limit") or 0
             overdue = (job.stop_asked and time.time() - job.stop_asked > HARD_STOP_SECONDS) or \
-                (limit and time.time() - job.started > limit + HARD_STOP_SECONDS)
+                (limit and time.time() - job.started > limit + TIME_LIMIT_GRACE_SECONDS)
             if not exited and overdue:
                 self._kill(job)
                 exited, code = True, -9

@@ -48,6 +48,17 @@ def has_epoch(queue, run_id, timeout=240):
     return wait_for(queue, run_id, lambda status: bool(status.epochs), timeout, "an epoch of")
 
 
+def has_saved_epoch(store, run_id, timeout=120) -> None:
+    """Waits until the run folder holds a model (the best epoch is saved just after its epoch event)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if (store.root / run_id / "model.keras").is_file():
+            time.sleep(0.3)
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no saved epoch for {run_id}")
+
+
 def worker_pid(store, run_id, timeout=60) -> int:
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from core import jobs, model_import, runs
-from tests.job_helpers import finished, has_epoch, poisoned_model_bytes, worker_pid
+from tests.job_helpers import finished, has_epoch, has_saved_epoch, poisoned_model_bytes, worker_pid
 
 TINY = {"epochs": 1, "batch_size": 32}
 LONG = {"epochs": 200, "batch_size": 16}
@@ -98,6 +98,7 @@ def test_a_worker_killed_mid_epoch_marks_its_run_interrupted_and_the_queue_goes_
     victim = queue.submit("mnist_sample", "ann", LONG, owner="alice", limit_train=300)
     later = queue.submit("mnist_sample", "ann", TINY, owner="bob", limit_train=300)
     has_epoch(queue, victim)
+    has_saved_epoch(store, victim)
     os.kill(worker_pid(store, victim), signal.SIGKILL)
     status = finished(queue, victim)
     assert status.status == "interrupted" and "best finished epoch" in status.message
