@@ -283,8 +283,10 @@ class TrainingQueue:
     backend = "local"
 
     def __init__(self, store: RunStore | None = None, workers: int | None = None, *,
-                 time_limit_seconds: float | None = None):
+                 time_limit_seconds: float | None = None, worker_command=None):
         self.store = store or RunStore()
+        # How a worker process is started for a job spec file (tests give a stand-in for the training).
+        self.worker_command = worker_command or _worker_command
         self.slots = workers or default_slots()
         self.time_limit = time_limit_seconds
         self._jobs: dict[str, _LocalJob] = {}
@@ -447,7 +449,7 @@ class TrainingQueue:
                 spec_path.write_text(json.dumps(job.spec), encoding="utf-8")
                 log = open(folder / "worker.log", "ab")
                 job.process = subprocess.Popen(
-                    _worker_command(spec_path), cwd=PROJECT_ROOT, env=_worker_env(), stdin=subprocess.DEVNULL,
+                    self.worker_command(spec_path), cwd=PROJECT_ROOT, env=_worker_env(), stdin=subprocess.DEVNULL,
                     stdout=log, stderr=subprocess.STDOUT,
                     # Its own session: Ctrl-C on the app's terminal does not kill it; a restarted app adopts it.
                     start_new_session=True)
