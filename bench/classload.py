@@ -175,7 +175,7 @@ def main(argv=None) -> int:
               "training": {"architecture": "ann", **SETTINGS, "images": LIMIT_TRAIN},
               "results": results, "speedup_2_over_1_rq_workers": speedup}
     Path(options.out).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    print(f"| setup | workers | completed | lost | wait p50 | wait p95 | jobs/min |")
+    print("| setup | workers | completed | lost | wait p50 | wait p95 | jobs/min |")
     print("|---|---|---|---|---|---|---|")
     for result in results:
         print(f"| {result['setup']} | {result['workers']} | {result['completed']}/{result['submitted']} | "

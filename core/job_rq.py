@@ -25,7 +25,6 @@ import secrets
 import sys
 import threading
 import time
-from pathlib import Path
 
 from core import architectures, datasets, job_worker, jobs, training
 from core.runs import HEARTBEAT_STALE_SECONDS, RunNotFound, RunStore, RunStoreError
@@ -76,6 +75,7 @@ class RQBackend:
         self._queues = {name: Queue(name, connection=self.redis) for name in ("cpu", "gpu")}
         self._events: dict[str, jobs.EventLog] = {}
         self._redis_events: dict[str, int] = {}
+        self._file_mode: set[str] = set()
         self._finished: dict[str, jobs.JobStatus] = {}
         self._lock = threading.RLock()
         self._last_reconcile = 0.0
@@ -289,14 +289,22 @@ class RQBackend:
         keys = job_worker.Keys(run_id)
         log = self._events.setdefault(run_id, jobs.EventLog(self.store.root / run_id / job_worker.EVENTS_FILE))
         seen = self._redis_events.get(run_id, 0)
-        try:
-            new = self.redis.lrange(keys.events, seen, -1) if self.redis.exists(keys.events) else None
-        except Exception:  # noqa: BLE001 - Redis down: read the run folder
-            new = None
-        if new is None or (seen == 0 and not new and log.offset):
+        new = None
+        if run_id not in self._file_mode:
+            try:
+                new = self.redis.lrange(keys.events, seen, -1) if self.redis.exists(keys.events) else None
+            except Exception:  # noqa: BLE001 - Redis down: read the run folder
+                new = None
+        if new is None:
+            if run_id not in self._file_mode and not log.path.is_file():
+                return log.events  # not started yet
+            # Redis lost the list (a restart) or cannot be reached: from now on this run is read from its
+            # events file, which holds every event, read whole once.
+            if run_id not in self._file_mode:
+                self._file_mode.add(run_id)
+                log.events.clear()
+                log.offset = 0
             return log.read()
-        if seen == 0 and log.events:
-            log.events.clear()
         for raw in new:
             try:
                 log.add(json.loads(raw))

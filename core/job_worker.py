@@ -91,7 +91,8 @@ class RedisChannel(FileChannel):
         self.keys = Keys(run_id)
 
     def emit(self, event: dict) -> None:
-        super().emit(event)
+        event.setdefault("at", time.time())
+        # Redis first: a page that finds the events file but no Redis list knows Redis lost it.
         try:
             pipe = self.redis.pipeline()
             pipe.rpush(self.keys.events, json.dumps(event, default=str))
@@ -99,6 +100,7 @@ class RedisChannel(FileChannel):
             pipe.execute()
         except Exception:  # noqa: BLE001 - Redis down: the file keeps the event, the training goes on
             pass
+        super().emit(event)
 
     def stop_reason(self) -> str | None:
         try:

@@ -381,8 +381,6 @@ class TrainingQueue:
 
         Same contract as `core.model_import.import_model`: the new Run, or ModelRejected with the reason.
         """
-        from core import model_import
-
         store = store or self.store
         datasets.get_info(dataset)
         with tempfile.TemporaryDirectory(prefix="neural-canvas-import-") as folder:
@@ -397,7 +395,7 @@ class TrainingQueue:
             try:
                 completed = subprocess.run(_worker_command(spec_path), cwd=PROJECT_ROOT, env=_worker_env(),
                                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                           timeout=IMPORT_CPU_SECONDS * 2)
+                                           timeout=IMPORT_CPU_SECONDS * 2, check=False)
                 code, stderr = completed.returncode, completed.stderr
             except subprocess.TimeoutExpired:
                 code, stderr = None, b""
@@ -447,13 +445,12 @@ class TrainingQueue:
             spec_path = folder / "job.json"
             try:
                 spec_path.write_text(json.dumps(job.spec), encoding="utf-8")
-                log = open(folder / "worker.log", "ab")
-                job.process = subprocess.Popen(
-                    self.worker_command(spec_path), cwd=PROJECT_ROOT, env=_worker_env(), stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=subprocess.STDOUT,
-                    # Its own session: Ctrl-C on the app's terminal does not kill it; a restarted app adopts it.
-                    start_new_session=True)
-                log.close()
+                with open(folder / "worker.log", "ab") as log:
+                    job.process = subprocess.Popen(
+                        self.worker_command(spec_path), cwd=PROJECT_ROOT, env=_worker_env(),
+                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                        # Its own session: Ctrl-C on the app's terminal does not kill it; a restarted app adopts it.
+                        start_new_session=True)
             except OSError as error:
                 job.state, job.status = "finished", "failed"
                 job.message = training.storage_problem(error, self.store.root)
@@ -470,8 +467,6 @@ class TrainingQueue:
             if job.state != "running":
                 continue
             job.log.read()
-            if job.log.events and job.status == "running":
-                pass
             exited, code = self._exited(job)
             limit = job.spec.get("time_limit") or 0
             overdue = (job.stop_asked and time.time() - job.stop_asked > HARD_STOP_SECONDS) or \

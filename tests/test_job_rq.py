@@ -65,11 +65,12 @@ class Workers:
     def __init__(self, url: str, runs_folder: Path, count: int):
         env = dict(os.environ, NEURAL_CANVAS_REDIS_URL=url, NEURAL_CANVAS_RUNS=str(runs_folder),
                    PYTHONPATH=str(ROOT))
-        self.processes = [
-            subprocess.Popen([sys.executable, "-m", "core", "worker", "--name", f"test{index}"], cwd=ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=open(runs_folder.parent / f"worker{index}.log", "wb"),
-                             start_new_session=True)
-            for index in range(count)]
+        self.processes = []
+        for index in range(count):
+            with open(runs_folder.parent / f"worker{index}.log", "wb") as log:
+                self.processes.append(subprocess.Popen(
+                    [sys.executable, "-m", "core", "worker", "--name", f"test{index}"], cwd=ROOT, env=env,
+                    stdout=subprocess.DEVNULL, stderr=log, start_new_session=True))
 
     def stop(self) -> None:
         for process in self.processes:
