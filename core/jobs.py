@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 from core import architectures, datasets, job_worker, training
-from core.runs import HEARTBEAT_STALE_SECONDS, RunStore, RunStoreError
+from core.runs import HEARTBEAT_STALE_SECONDS, PROCESS_TOKEN, RunStore, RunStoreError
 
 MAX_BATCH_EVENTS = 3000
 
@@ -543,6 +543,11 @@ class TrainingQueue:
                     "time_limit": job_info.get("time_limit") or time_limit(), "owner": meta.get("owner", "")}
             job = _LocalJob(run_id, meta.get("owner", ""), spec)
             if meta["status"] == "queued":
+                # This app process owns the waiting run now: the run store lists it as queued again.
+                try:
+                    self.store.update(run_id, process=PROCESS_TOKEN)
+                except OSError:
+                    continue
                 with self._lock:
                     self._enqueue(job)
                 continue

@@ -124,3 +124,32 @@ def test_the_time_limit_stops_a_run_and_keeps_its_best_epoch(tmp_path):
     assert status.status == "stopped" and "time limit (12 s)" in status.message
     run = store.get(run_id)
     assert run.has_model and "time limit" in run.meta["problem"]
+
+
+def test_a_run_another_process_trains_is_running_while_its_heartbeat_is_fresh(tmp_path):
+    store = runs.RunStore(tmp_path / "runs")
+    run = store.create(dataset="mnist_sample", architecture="ann", hyperparameters={}, status="running")
+    # Made by another app process (a restart) and trained by a worker: alive while the heartbeat is fresh.
+    store.update(run.id, process="another-process", job={"backend": "local"})
+    heartbeat = run.path / runs.HEARTBEAT_FILE
+    heartbeat.touch()
+    assert store.get(run.id).status == "running"
+    old = time.time() - runs.HEARTBEAT_STALE_SECONDS - 1
+    os.utime(heartbeat, (old, old))
+    assert store.get(run.id).status == "interrupted"
+    # Waiting in Redis, which outlives the app: still queued. A local queue died with its app: interrupted.
+    store.update(run.id, status="queued", job={"backend": "rq"})
+    assert store.get(run.id).status == "queued"
+    store.update(run.id, job={"backend": "local"})
+    assert store.get(run.id).status == "interrupted"
+
+
+def test_a_run_left_waiting_by_an_earlier_app_is_queued_again_and_trains(tmp_path):
+    store = runs.RunStore(tmp_path / "runs")
+    run = store.create(dataset="mnist_sample", architecture="ann", hyperparameters=dict(TINY, validation_fraction=0.1),
+                       owner="alice", status="queued")
+    store.update(run.id, process="an-earlier-app", job={"backend": "local", "limit_train": 300, "time_limit": 600})
+    assert store.get(run.id).status == "interrupted"
+    queue = jobs.TrainingQueue(store, workers=1)
+    assert store.get(run.id).status in ("queued", "running")
+    assert finished(queue, run.id).status == "completed"
