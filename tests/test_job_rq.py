@@ -200,3 +200,27 @@ def test_redis_restarted_while_jobs_wait_loses_nothing(class_setup):
     assert backend.stop(alice, owner="alice") and backend.stop(bob, owner="bob")
     assert finished(backend, alice).status == "stopped"
     assert finished(backend, carol).status == "completed"
+
+
+def test_trainings_go_to_the_gpu_queue_while_a_gpu_worker_has_room(redis_server, tmp_path):
+    import redis
+    from rq import Queue, Worker
+
+    from core import job_rq
+
+    backend = job_rq.RQBackend(redis_server.url, runs.RunStore(tmp_path / "runs"))
+    assert backend._queue_name() == "cpu"
+    connection = redis.Redis.from_url(redis_server.url)
+    # A GPU machine's worker registers itself in Redis with the queues it serves.
+    gpu_worker = Worker([Queue("gpu", connection=connection), Queue("cpu", connection=connection)],
+                        connection=connection, name="gpu-box")
+    gpu_worker.register_birth()
+    try:
+        assert backend._queue_name() == "gpu"
+        run_id = backend.submit("mnist_sample", "ann", TINY, owner="alice", limit_train=300)
+        assert backend.status(run_id).queue_position == 1
+        assert Queue("gpu", connection=connection).job_ids == [run_id]
+        # Its one job waits for it; the next training goes to the CPU workers.
+        assert backend._queue_name() == "cpu"
+    finally:
+        gpu_worker.register_death()
