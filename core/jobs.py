@@ -337,7 +337,12 @@ class TrainingQueue:
                 job.log.read()
             position = self._waiting.index(run_id) + 1 if run_id in self._waiting else 0
             events = tuple(job.log.events) if job.log is not None else ()
-            return JobStatus(job.run_id, job.owner, job.state, job.status, job.message, position, events,
+            status, message = job.status, job.message
+            end = next((event for event in reversed(events) if event.get("kind") == "end"), None)
+            if end is not None and job.state == "running":
+                # Ended, its process exiting: say how it ended already.
+                status, message = end["status"], end.get("message", "")
+            return JobStatus(job.run_id, job.owner, job.state, status, message, position, events,
                              job.spec["kind"], self.backend)
 
     def events(self, run_id: str, since: int = 0) -> list[dict]:
