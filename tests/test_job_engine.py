@@ -11,7 +11,7 @@ from core import jobs, model_import, runs
 from tests.job_helpers import finished, has_epoch, has_saved_epoch, poisoned_model_bytes, wait_for, worker_pid
 
 TINY = {"epochs": 1, "batch_size": 32}
-LONG = {"epochs": 200, "batch_size": 16}
+LONG = {"epochs": 200, "batch_size": 16, "early_stopping_patience": 0}  # runs until stopped
 
 
 def test_round_robin_places_a_new_student_ahead_of_a_second_job():
@@ -118,10 +118,11 @@ def test_a_worker_killed_mid_epoch_marks_its_run_interrupted_and_the_queue_goes_
 
 def test_the_time_limit_stops_a_run_and_keeps_its_best_epoch(tmp_path):
     store = runs.RunStore(tmp_path / "runs")
-    queue = jobs.TrainingQueue(store, workers=1, time_limit_seconds=12)
-    run_id = queue.submit("mnist_sample", "ann", LONG, owner="alice", limit_train=300)
+    queue = jobs.TrainingQueue(store, workers=1, time_limit_seconds=30)
+    run_id = queue.submit("mnist_sample", "ann", LONG, owner="alice",
+                          limit_train=300)
     status = finished(queue, run_id)
-    assert status.status == "stopped" and "time limit (12 s)" in status.message
+    assert status.status == "stopped" and "time limit (30 s)" in status.message
     run = store.get(run_id)
     assert run.has_model and "time limit" in run.meta["problem"]
 

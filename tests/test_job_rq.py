@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {"epochs": 1, "batch_size": 32}
-LONG = {"epochs": 200, "batch_size": 16}
+LONG = {"epochs": 200, "batch_size": 16, "early_stopping_patience": 0}  # runs until stopped
 
 
 def _free_port() -> int:
