@@ -11,7 +11,9 @@ from core import jobs, model_import, runs
 from tests.job_helpers import finished, has_epoch, has_saved_epoch, poisoned_model_bytes, wait_for, worker_pid
 
 TINY = {"epochs": 1, "batch_size": 32}
-LONG = {"epochs": 200, "batch_size": 16, "early_stopping_patience": 0}  # runs until stopped
+# Runs until stopped: 200 epochs of about 1 s each even on a quiet machine, no early stopping.
+LONG = {"epochs": 200, "batch_size": 16, "early_stopping_patience": 0}
+LONG_IMAGES = 2000
 
 
 def test_round_robin_places_a_new_student_ahead_of_a_second_job():
@@ -44,7 +46,7 @@ def test_poisoned_import_and_a_flood_leave_another_students_training_working(tmp
     accepted, refused = [], 0
     for _ in range(50):
         try:
-            accepted.append(queue.submit("mnist_sample", "ann", LONG, owner="mallory", limit_train=300))
+            accepted.append(queue.submit("mnist_sample", "ann", LONG, owner="mallory", limit_train=LONG_IMAGES))
         except jobs.JobRefused as error:
             assert "at once (2)" in str(error)
             refused += 1
@@ -69,8 +71,8 @@ def test_poisoned_import_and_a_flood_leave_another_students_training_working(tmp
 def test_two_at_once_live_events_stop_keeps_the_best_epoch_and_a_restarted_app_finds_the_job(tmp_path):
     store = runs.RunStore(tmp_path / "runs")
     queue = jobs.TrainingQueue(store, workers=2)
-    run_id = queue.submit("mnist_sample", "ann", LONG, owner="alice", limit_train=300)
-    other = queue.submit("mnist_sample", "ann", LONG, owner="bob", limit_train=300)
+    run_id = queue.submit("mnist_sample", "ann", LONG, owner="alice", limit_train=LONG_IMAGES)
+    other = queue.submit("mnist_sample", "ann", LONG, owner="bob", limit_train=LONG_IMAGES)
     has_epoch(queue, run_id)
     has_epoch(queue, other)
     # Two workers: both train at once. Events arrive live, each seen within a second of being written.
@@ -104,7 +106,7 @@ def test_two_at_once_live_events_stop_keeps_the_best_epoch_and_a_restarted_app_f
 def test_a_worker_killed_mid_epoch_marks_its_run_interrupted_and_the_queue_goes_on(tmp_path):
     store = runs.RunStore(tmp_path / "runs")
     queue = jobs.TrainingQueue(store, workers=1)
-    victim = queue.submit("mnist_sample", "ann", LONG, owner="alice", limit_train=300)
+    victim = queue.submit("mnist_sample", "ann", LONG, owner="alice", limit_train=LONG_IMAGES)
     later = queue.submit("mnist_sample", "ann", TINY, owner="bob", limit_train=300)
     has_epoch(queue, victim)
     has_saved_epoch(store, victim)
@@ -119,8 +121,7 @@ def test_a_worker_killed_mid_epoch_marks_its_run_interrupted_and_the_queue_goes_
 def test_the_time_limit_stops_a_run_and_keeps_its_best_epoch(tmp_path):
     store = runs.RunStore(tmp_path / "runs")
     queue = jobs.TrainingQueue(store, workers=1, time_limit_seconds=30)
-    run_id = queue.submit("mnist_sample", "ann", LONG, owner="alice",
-                          limit_train=300)
+    run_id = queue.submit("mnist_sample", "ann", LONG, owner="alice", limit_train=LONG_IMAGES)
     status = finished(queue, run_id)
     assert status.status == "stopped" and "time limit (30 s)" in status.message
     run = store.get(run_id)

@@ -20,7 +20,9 @@ pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None,
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {"epochs": 1, "batch_size": 32}
-LONG = {"epochs": 200, "batch_size": 16, "early_stopping_patience": 0}  # runs until stopped
+# Runs until stopped: 200 epochs of about 1 s each even on a quiet machine, no early stopping.
+LONG = {"epochs": 200, "batch_size": 16, "early_stopping_patience": 0}
+LONG_IMAGES = 2000
 
 
 def _free_port() -> int:
@@ -118,8 +120,8 @@ def test_two_students_train_in_parallel_live_stop_and_an_app_restart(class_setup
     from core import job_rq
 
     _, _, backend = class_setup
-    alice = backend.submit("mnist_sample", "ann", LONG, owner="alice", limit_train=300)
-    bob = backend.submit("mnist_sample", "ann", LONG, owner="bob", limit_train=300)
+    alice = backend.submit("mnist_sample", "ann", LONG, owner="alice", limit_train=LONG_IMAGES)
+    bob = backend.submit("mnist_sample", "ann", LONG, owner="bob", limit_train=LONG_IMAGES)
     _both_running(backend, alice, bob)
 
     # Events arrive live: each seen within a second of the worker writing it.
@@ -159,7 +161,7 @@ def test_flood_kill_minus_nine_and_a_poisoned_import_leave_others_training(class
     accepted, refused = [], 0
     for _ in range(50):
         try:
-            accepted.append(backend.submit("mnist_sample", "ann", LONG, owner="mallory", limit_train=300))
+            accepted.append(backend.submit("mnist_sample", "ann", LONG, owner="mallory", limit_train=LONG_IMAGES))
         except jobs.JobRefused:
             refused += 1
     assert len(accepted) == 2 and refused == 48
@@ -186,8 +188,8 @@ def test_flood_kill_minus_nine_and_a_poisoned_import_leave_others_training(class
 
 def test_redis_restarted_while_jobs_wait_loses_nothing(class_setup):
     redis_server, _, backend = class_setup
-    alice = backend.submit("mnist_sample", "ann", LONG, owner="alice", limit_train=300)
-    bob = backend.submit("mnist_sample", "ann", LONG, owner="bob", limit_train=300)
+    alice = backend.submit("mnist_sample", "ann", LONG, owner="alice", limit_train=LONG_IMAGES)
+    bob = backend.submit("mnist_sample", "ann", LONG, owner="bob", limit_train=LONG_IMAGES)
     carol = backend.submit("mnist_sample", "ann", TINY, owner="carol", limit_train=300)
     _both_running(backend, alice, bob)
     assert backend.status(carol).state == "queued"
