@@ -176,6 +176,18 @@ def command_architectures(options) -> int:
     return 0
 
 
+def command_worker(options) -> int:
+    from core import job_rq
+
+    if options.runs_dir:
+        import os
+
+        os.environ[runs.RUNS_DIR_VARIABLE] = options.runs_dir
+    # A GPU worker takes GPU trainings first and helps with the others when it has none.
+    queues = ["gpu", "cpu"] if options.queue == "gpu" else ["cpu"]
+    return job_rq.worker_main(queues, options.url, burst=options.burst, name=options.name)
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core",
                                      description="Neural Canvas: train and study image classifiers.")
@@ -213,6 +225,13 @@ def make_parser() -> argparse.ArgumentParser:
     describe.add_argument("--dataset", default=datasets.DEFAULT_DATASET, choices=list(datasets.DATASETS))
     describe.add_argument("--set", action="append", metavar="NAME=VALUE")
     describe.set_defaults(handler=command_describe)
+
+    worker = commands.add_parser("worker", help="run class trainings from Redis (RQ); see the README")
+    worker.add_argument("--queue", choices=["cpu", "gpu"], default="cpu", help="gpu: this machine has a GPU")
+    worker.add_argument("--url", help="the Redis URL (default: $NEURAL_CANVAS_REDIS_URL)")
+    worker.add_argument("--burst", action="store_true", help="stop once the queues are empty")
+    worker.add_argument("--name", help="a name for this worker in Redis (the machine's name is a good one)")
+    worker.set_defaults(handler=command_worker)
 
     commands.add_parser("architectures", help="list architectures and their settings").set_defaults(
         handler=command_architectures)

@@ -91,12 +91,13 @@ def _read_settings() -> dict:
     return settings if isinstance(settings, dict) else {}
 
 
-def max_jobs_per_student() -> int:
-    """How many trainings one student (one browser session) may have queued or running at once."""
+def max_jobs_per_student(default: int = DEFAULT_MAX_JOBS_PER_STUDENT) -> int:
+    """How many trainings one student (one browser session) may have queued or running at once: the teacher's
+    setting, or `default` while the teacher has set none."""
     value = _read_settings().get("max_jobs_per_student")
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_JOBS_PER_STUDENT_LIMIT:
         return value
-    return DEFAULT_MAX_JOBS_PER_STUDENT
+    return default
 
 
 def set_max_jobs_per_student(value) -> int:

@@ -1,63 +1,150 @@
-"""The training queue: trainings run one at a time in a background thread, whoever asked for them.
+"""The job engine: every training and every imported model runs in a worker process, never in the web server.
 
-The app never trains in the thread that draws a page: a page `submit`s a training and gets its run id back,
-then polls `status(run_id)` to draw progress. Training goes on while the user looks at another page or
-closes the tab, and a page finds it again by run id (a full page reload starts a new browser session).
-Thirty students pressing Train at once queue up instead of exhausting memory: by default one training runs
-at a time per device and the others see their place in the queue.
+A page `submit`s a training and gets its run id back, then reads `status(run_id)` (with the events so far) to
+draw progress; `stop` asks it to end (the best finished epoch is kept); `active` and `list` show the queue.
+Training goes on while the user looks at another page or closes the tab, and a page finds it again by run id,
+even from a new backend object after the app restarted.
 
-The interface is three calls, `submit`, `status` and `stop`, so that another implementation (a job system
-that trains on other machines) can replace this one without touching the pages.
+Two backends behind the same calls:
+
+  * `TrainingQueue` (the local backend, the default, nothing to install): the app starts one worker process
+    per job (`python -m core.job_worker`), at most `slots` at a time, so Keras's process-wide state and memory
+    never carry from one job into the next and never touch the server. Progress comes back through the run
+    folder (`events.jsonl`, tailed here), Stop is a file the training's callback polls.
+  * `core.job_rq.RQBackend` (when NEURAL_CANVAS_REDIS_URL is set): jobs go to RQ queues on a Redis server and
+    `python -m core worker` processes on any number of machines run them (see the README, "A class on several
+    machines").
+
+Both apply the same limits, read when a job is submitted: at most `per_student_limit()` jobs queued or
+running per student, a wall-time limit per job (the run ends "stopped: time limit" with its best epoch),
+and a cap on the work of one training step (parameters x batch size). Waiting jobs are served round-robin
+between students: a job's *round* is how many jobs its student already had queued or running, and it waits
+behind every job of a lower or equal round, so a student with many jobs delays the others by one job at most.
 """
 
-import collections
+from __future__ import annotations
+
 import dataclasses
-import queue
+import functools
+import json
+import os
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
-from core import architectures, backend, datasets, training
-from core.runs import RunStore, RunStoreError
+from core import architectures, datasets, job_worker, training
+from core.runs import HEARTBEAT_STALE_SECONDS, PROCESS_TOKEN, RunStore, RunStoreError
 
 MAX_BATCH_EVENTS = 3000
 
+REDIS_URL_VARIABLE = "NEURAL_CANVAS_REDIS_URL"
+JOBS_PER_STUDENT_VARIABLE = "NEURAL_CANVAS_JOBS_PER_STUDENT"
+TIME_LIMIT_VARIABLE = "NEURAL_CANVAS_JOB_TIME_LIMIT"
+MAX_STEP_WORK_VARIABLE = "NEURAL_CANVAS_MAX_STEP_WORK"
+SLOTS_VARIABLE = "NEURAL_CANVAS_JOB_SLOTS"
 
-@dataclasses.dataclass
-class Job:
-    run_id: str
-    owner: str
-    dataset: str
-    architecture: str
-    hyperparameters: dict
-    name: str
-    limit_train: int | None = None
-    state: str = "queued"          # queued -> running -> finished
-    status: str = "queued"          # the run's status: queued, running, completed, stopped, failed
-    message: str = ""
-    submitted: float = dataclasses.field(default_factory=time.time)
-    stop_event: threading.Event = dataclasses.field(default_factory=threading.Event)
-    events: list = dataclasses.field(default_factory=list)
-    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+DEFAULT_JOBS_PER_STUDENT = 2
+DEFAULT_TIME_LIMIT = 600.0
+# Parameters x batch size of one step. The largest default model (modern_cnn, ~1.3 M parameters, batch 64)
+# is about 1e8; dnn at depth 30, width 2048 with batch 128 would be 1.6e10.
+DEFAULT_MAX_STEP_WORK = 2_000_000_000
+# Stop is a flag the training polls at every batch; a worker that has not ended this long after it is killed.
+HARD_STOP_SECONDS = 15.0
+# The time limit counts from the training's start; a worker still alive this long past it (stuck while
+# loading, not answering) is killed.
+TIME_LIMIT_GRACE_SECONDS = 120.0
+IMPORT_MEMORY_LIMIT = 4 * 2**30
+IMPORT_CPU_SECONDS = 120
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
-    def add_event(self, event: dict) -> None:
-        with self.lock:
-            self.events.append(event)
-            if event["kind"] == "start":
-                self.state = self.status = "running"
-            elif event["kind"] == "end":
-                self.status, self.message = event["status"], event.get("message", "")
-            batch_events = sum(1 for item in self.events if item["kind"] == "batch")
-            if batch_events > MAX_BATCH_EVENTS:
-                # Keep the live chart's resolution bounded on very long runs: drop every other batch point.
-                batch_seen = 0
-                kept = []
-                for item in self.events:
-                    if item["kind"] == "batch":
-                        batch_seen += 1
-                        if batch_seen % 2:
-                            continue
-                    kept.append(item)
-                self.events = kept
+
+class JobRefused(ValueError):
+    """A job the limits do not allow (too many queued for this student, too much work per step)."""
+
+
+def _env_number(name: str, default: float, kind=float):
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        number = kind(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number; it is {value!r}.") from None
+    if number <= 0:
+        raise ValueError(f"{name} must be above 0; it is {value!r}.")
+    return number
+
+
+def per_student_limit() -> int:
+    """At most this many jobs queued or running per student: the teacher's class setting (the sidebar's teacher
+    panel, `core.classroom`), else NEURAL_CANVAS_JOBS_PER_STUDENT, else 2. The one place that reads it."""
+    from core import classroom
+
+    return classroom.max_jobs_per_student(default=_env_number(JOBS_PER_STUDENT_VARIABLE, DEFAULT_JOBS_PER_STUDENT, int))
+
+
+def time_limit() -> float:
+    """Seconds one job may run (NEURAL_CANVAS_JOB_TIME_LIMIT, default 600)."""
+    return _env_number(TIME_LIMIT_VARIABLE, DEFAULT_TIME_LIMIT)
+
+
+def max_step_work() -> int:
+    """The largest parameters x batch size one training step may have (NEURAL_CANVAS_MAX_STEP_WORK)."""
+    return _env_number(MAX_STEP_WORK_VARIABLE, DEFAULT_MAX_STEP_WORK, int)
+
+
+def default_slots() -> int:
+    """How many local worker processes train at once (NEURAL_CANVAS_JOB_SLOTS).
+
+    One per two cores: TensorFlow already spreads one training over every core, so two at once on a 2-core
+    machine each run at half speed, finish no sooner in total, and hold twice the memory.
+    """
+    return _env_number(SLOTS_VARIABLE, max(1, (os.cpu_count() or 2) // 2), int)
+
+
+@functools.lru_cache(maxsize=256)
+def _parameter_count(dataset: str, architecture: str, hp_json: str) -> int:
+    from core import backend
+
+    info = datasets.get_info(dataset)
+    backend.keras()
+    model = architectures.build_model(architecture, info.image_shape, info.num_classes, json.loads(hp_json))
+    return int(model.count_params())
+
+
+def parameter_count(dataset: str, architecture: str, hyperparameters: dict) -> int:
+    """The model's number of parameters (built once per setting and cached; building trains nothing)."""
+    return _parameter_count(dataset, architecture, json.dumps(hyperparameters, sort_keys=True))
+
+
+def check_step_work(dataset: str, architecture: str, hyperparameters: dict) -> None:
+    """Refuses a training whose single step would be too much work for a shared machine."""
+    limit = max_step_work()
+    parameters = parameter_count(dataset, architecture, hyperparameters)
+    work = parameters * hyperparameters["batch_size"]
+    if work > limit:
+        raise JobRefused(
+            f"This model is too big to train here with batch size {hyperparameters['batch_size']}: "
+            f"{parameters:,} parameters x {hyperparameters['batch_size']} images per step is {work:,.0f}, and "
+            f"the limit is {limit:,.0f}. Choose a smaller model or a smaller batch size.")
+
+
+def refuse_over_limit(count: int, limit: int) -> None:
+    if count >= limit:
+        raise JobRefused(
+            f"You already have {count} training{'s' if count != 1 else ''} queued or running, the most one "
+            f"student may have at once ({limit}). Wait for one to finish, or stop one, then train again.")
+
+
+def insert_round_robin(waiting: list, new_round: int, rounds: dict) -> int:
+    """The index where a job of `new_round` goes: behind every waiting job of a lower or equal round."""
+    for index, other in enumerate(waiting):
+        if rounds.get(other, 0) > new_round:
+            return index
+    return len(waiting)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,10 +152,12 @@ class JobStatus:
     run_id: str
     owner: str
     state: str                 # queued, running or finished
-    status: str                # the run's status
+    status: str                # the run's status: queued, running, completed, stopped, failed, interrupted
     message: str
     queue_position: int        # 1 = next to start; 0 when not waiting
     events: tuple
+    kind: str = "train"
+    backend: str = "local"
 
     @property
     def latest_batch(self) -> dict | None:
@@ -87,120 +176,443 @@ class JobStatus:
         return next((event for event in reversed(self.events) if event["kind"] == "end"), None)
 
 
-class TrainingQueue:
-    """Runs submitted trainings in order, `workers` at a time (one per device by default)."""
+def thin_events(events: list) -> list:
+    """Keeps a very long run's live chart bounded: past MAX_BATCH_EVENTS batch points, every other is dropped."""
+    if sum(1 for item in events if item["kind"] == "batch") <= MAX_BATCH_EVENTS:
+        return events
+    kept, seen = [], 0
+    for item in events:
+        if item["kind"] == "batch":
+            seen += 1
+            if seen % 2:
+                continue
+        kept.append(item)
+    return kept
 
-    def __init__(self, store: RunStore | None = None, workers: int = 1):
+
+class EventLog:
+    """Reads a job's `events.jsonl` as it grows (whole lines only: the worker may be mid-write)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.offset = 0
+        self.events: list[dict] = []
+        self.ended = False
+
+    def read(self) -> list[dict]:
+        try:
+            with open(self.path, "rb") as file:
+                file.seek(self.offset)
+                chunk = file.read()
+        except FileNotFoundError:
+            return self.events
+        end = chunk.rfind(b"\n") + 1
+        if end:
+            self.offset += end
+            for line in chunk[:end].splitlines():
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                self.add(event)
+        return self.events
+
+    def add(self, event: dict) -> None:
+        self.events.append(event)
+        if event.get("kind") == "end":
+            self.ended = True
+        if len(self.events) > MAX_BATCH_EVENTS:
+            self.events = thin_events(self.events)
+
+
+def best_saved_epoch(run) -> int | None:
+    """The epoch whose model the run folder holds: training saves the best one as each epoch ends, and
+    records it in run.json only at the end, so a run cut short finds it from its history."""
+    if run is None or not run.has_model:
+        return None
+    if run.meta.get("best_epoch"):
+        return run.meta["best_epoch"]
+    history = run.meta.get("history") or {}
+    values = history.get("val_loss") or history.get("loss") or []
+    finite = [(value, index) for index, value in enumerate(values) if isinstance(value, (int, float))]
+    return min(finite)[1] + 1 if finite else None
+
+
+def _interrupted_message(run, reason: str) -> str:
+    best = best_saved_epoch(run)
+    done = run.meta.get("epochs_done") if run is not None else None
+    kept = (f" It keeps its best finished epoch ({best})." if best else
+            " No epoch had finished, so there is no model to keep.")
+    where = f" after {done} finished epoch{'s' if done != 1 else ''}" if done else ""
+    return f"Interrupted{where}: {reason}.{kept}"
+
+
+def mark_interrupted(store: RunStore, run_id: str, reason: str) -> tuple[str, dict]:
+    """Records that a run's worker died; returns the status and the end event to show."""
+    try:
+        run = store.get(run_id)
+    except Exception:  # noqa: BLE001 - a run folder gone or unreadable: say what happened anyway
+        run = None
+    message = _interrupted_message(run, reason)
+    try:
+        store.update(run_id, status="interrupted", problem=message, best_epoch=best_saved_epoch(run))
+    except Exception:  # noqa: BLE001 - the runs folder itself may be the problem
+        pass
+    return "interrupted", {"kind": "end", "status": "interrupted", "message": message, "run_id": run_id}
+
+
+@dataclasses.dataclass
+class _LocalJob:
+    run_id: str
+    owner: str
+    spec: dict
+    round: int = 0
+    state: str = "queued"
+    status: str = "queued"
+    message: str = ""
+    log: EventLog | None = None
+    process: subprocess.Popen | None = None
+    pid: int | None = None           # an adopted worker (started by an earlier app process)
+    started: float = 0.0
+    stop_asked: float = 0.0
+
+
+class TrainingQueue:
+    """The local backend: trainings run in worker processes of this machine, `workers` at a time."""
+
+    backend = "local"
+
+    def __init__(self, store: RunStore | None = None, workers: int | None = None, *,
+                 time_limit_seconds: float | None = None, worker_command=None):
         self.store = store or RunStore()
-        self._jobs: dict[str, Job] = {}
-        self._waiting: collections.deque[str] = collections.deque()
-        self._queue: queue.Queue[str] = queue.Queue()
-        self._lock = threading.Lock()
-        self._workers = workers
-        self._threads: list[threading.Thread] = []
+        # How a worker process is started for a job spec file (tests give a stand-in for the training).
+        self.worker_command = worker_command or _worker_command
+        self.slots = workers or default_slots()
+        self.time_limit = time_limit_seconds
+        self._jobs: dict[str, _LocalJob] = {}
+        self._waiting: list[str] = []
+        self._lock = threading.RLock()
+        self._wake = threading.Event()
+        self._dispatcher: threading.Thread | None = None
+        self._adopt()
+
+    # --- the interface the pages use ---------------------------------------------------------------------
 
     def submit(self, dataset: str, architecture: str, hyperparameters: dict | None = None, *,
                name: str = "", owner: str = "", limit_train: int | None = None) -> str:
         """Queues a training and returns its run id.
 
-        Bad settings raise ValueError before anything is queued; a runs folder that cannot be written raises
-        RunStoreError with a message that says what to do, and leaves no run behind.
+        Bad settings raise ValueError, limits JobRefused (a ValueError), before anything is queued; a runs
+        folder that cannot be written raises RunStoreError with a message that says what to do.
         """
         hp = architectures.resolve_hyperparameters(architecture, hyperparameters)
         datasets.get_info(dataset)
-        # TensorFlow is imported here, in the caller's thread, before any worker thread starts: importing it
-        # for the first time from two threads at once fails half-way ("partially initialized module").
-        backend.keras()
+        with self._lock:
+            refuse_over_limit(self._count_active(owner), per_student_limit())
+        check_step_work(dataset, architecture, hp)
+        seconds = self.time_limit or time_limit()
         try:
             run = self.store.create(dataset=dataset, architecture=architecture, hyperparameters=hp, name=name,
                                     owner=owner, status="queued")
+            self.store.update(run.id, job={"backend": self.backend, "limit_train": limit_train,
+                                           "time_limit": seconds, "submitted": time.time()})
         except OSError as error:
-            # The store removes what it had begun to write: no half-made run is left to list.
+            if "run" in locals():
+                self._remove_run(run.id)
             raise RunStoreError(f"{training.storage_problem(error, self.store.root)} No run was saved.") from error
-        job = Job(run.id, owner, dataset, architecture, hp, run.meta["name"], limit_train)
+        spec = {"kind": "train", "run_id": run.id, "runs_root": str(self.store.root), "dataset": dataset,
+                "architecture": architecture, "hyperparameters": hp, "limit_train": limit_train,
+                "time_limit": seconds, "owner": owner}
         with self._lock:
-            self._jobs[run.id] = job
-            self._waiting.append(run.id)
-            self._start_workers()
-        self._queue.put(run.id)
+            self._enqueue(_LocalJob(run.id, owner, spec))
         return run.id
 
     def status(self, run_id: str) -> JobStatus | None:
-        """What a job is doing now, or None if this queue never had it (look in the run store instead)."""
+        """What a job is doing now, or None if this backend does not know it (look in the run store)."""
         with self._lock:
             job = self._jobs.get(run_id)
             if job is None:
                 return None
+            if job.state == "running" and job.log is not None:
+                job.log.read()
             position = self._waiting.index(run_id) + 1 if run_id in self._waiting else 0
-        with job.lock:
-            return JobStatus(job.run_id, job.owner, job.state, job.status, job.message, position,
-                             tuple(job.events))
+            events = tuple(job.log.events) if job.log is not None else ()
+            status, message = job.status, job.message
+            end = next((event for event in reversed(events) if event.get("kind") == "end"), None)
+            if end is not None and job.state == "running":
+                # Ended, its process exiting: say how it ended already.
+                status, message = end["status"], end.get("message", "")
+            return JobStatus(job.run_id, job.owner, job.state, status, message, position, events,
+                             job.spec["kind"], self.backend)
 
-    def stop(self, run_id: str, owner: str | None = "") -> bool:
-        """Asks a job to stop (at its next batch). Only the session that submitted it may, or the teacher
-        (owner=None, passed only after the teacher key was checked); False if it cannot."""
+    def events(self, run_id: str, since: int = 0) -> list[dict]:
+        status = self.status(run_id)
+        return list(status.events[since:]) if status else []
+
+    def stop(self, run_id: str, owner: str = "", *, by_teacher: bool = False) -> bool:
+        """Asks a job to stop (at its next batch; a waiting one is cancelled). Only its owner, or a teacher."""
         with self._lock:
             job = self._jobs.get(run_id)
-            if job is None or (owner is not None and job.owner and job.owner != owner) or job.state == "finished":
+            if job is None or job.state == "finished" or not (by_teacher or not job.owner or job.owner == owner):
                 return False
-            job.stop_event.set()
             if run_id in self._waiting:
-                # Not started yet: it leaves the queue now and the worker skips it.
                 self._waiting.remove(run_id)
-                job.state, job.status, job.message = "finished", "stopped", "Cancelled before it started."
+                job.state, job.status = "finished", "stopped"
+                job.message = ("Cancelled by the teacher before it started." if by_teacher
+                               else "Cancelled before it started.")
                 self.store.update(run_id, status="stopped", problem=job.message)
+                return True
+            job.stop_asked = job.stop_asked or time.time()
+        (self.store.root / run_id / job_worker.STOP_FILE).write_text("teacher" if by_teacher else "owner")
         return True
 
     def active(self, owner: str | None = None) -> list[JobStatus]:
-        """Jobs queued or running, optionally of one owner, in the order they will run."""
+        """Jobs queued or running, optionally of one owner: the running ones, then the waiting in order."""
         with self._lock:
-            run_ids = [run_id for run_id, job in self._jobs.items() if job.state != "finished"
-                       and (owner is None or job.owner == owner)]
+            running = [run_id for run_id, job in self._jobs.items() if job.state == "running"]
+            run_ids = [run_id for run_id in running + self._waiting
+                       if owner is None or self._jobs[run_id].owner == owner]
         return [status for status in map(self.status, run_ids) if status is not None]
 
-    def _start_workers(self) -> None:
-        while len(self._threads) < self._workers:
-            thread = threading.Thread(target=self._work, name=f"training-{len(self._threads)}", daemon=True)
-            self._threads.append(thread)
-            thread.start()
+    def list(self) -> list[JobStatus]:
+        """Every job this backend knows, finished ones too."""
+        with self._lock:
+            run_ids = list(self._jobs)
+        return [status for status in map(self.status, run_ids) if status is not None]
 
-    def _work(self) -> None:
-        while True:
-            run_id = self._queue.get()
-            with self._lock:
-                job = self._jobs[run_id]
-                if run_id not in self._waiting:
-                    continue  # cancelled while waiting
-                self._waiting.remove(run_id)
-                job.state = "running"
+    def import_model(self, data: bytes, filename: str, store: RunStore | None = None, *, dataset: str,
+                     owner: str = "", name: str = ""):
+        """Checks, loads and evaluates an uploaded model in a worker process with memory and CPU-time limits.
+
+        Same contract as `core.model_import.import_model`: the new Run, or ModelRejected with the reason.
+        """
+        store = store or self.store
+        datasets.get_info(dataset)
+        with tempfile.TemporaryDirectory(prefix="neural-canvas-import-") as folder:
+            upload = Path(folder) / "upload.keras"
+            upload.write_bytes(data)
+            spec = {"kind": "import", "upload_path": str(upload), "filename": filename, "dataset": dataset,
+                    "owner": owner, "name": name, "runs_root": str(store.root),
+                    "result_path": str(Path(folder) / job_worker.RESULT_FILE),
+                    "memory_limit": IMPORT_MEMORY_LIMIT, "cpu_limit": IMPORT_CPU_SECONDS}
+            spec_path = Path(folder) / "job.json"
+            spec_path.write_text(json.dumps(spec), encoding="utf-8")
             try:
-                training.train(
-                    job.dataset, job.architecture, job.hyperparameters, store=self.store, run_id=run_id,
-                    on_event=job.add_event, stop_event=job.stop_event, limit_train=job.limit_train,
-                )
-            except Exception as error:  # noqa: BLE001 - a failed training must never kill the worker
-                if isinstance(error, OSError):
-                    message = training.storage_problem(error, self.store.root)
-                else:
-                    message = str(error) or type(error).__name__
+                completed = subprocess.run(_worker_command(spec_path), cwd=PROJECT_ROOT, env=_worker_env(),
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                           timeout=IMPORT_CPU_SECONDS * 2, check=False)
+                code, stderr = completed.returncode, completed.stderr
+            except subprocess.TimeoutExpired:
+                code, stderr = None, b""
+            result_path = Path(spec["result_path"])
+            result = json.loads(result_path.read_text()) if result_path.is_file() else None
+        return finish_import(result, code, stderr, store)
+
+    # --- the worker processes ----------------------------------------------------------------------------
+
+    def _count_active(self, owner: str) -> int:
+        return sum(1 for job in self._jobs.values() if job.owner == owner and job.state != "finished")
+
+    def _enqueue(self, job: _LocalJob) -> None:
+        job.round = self._count_active(job.owner)
+        self._jobs[job.run_id] = job
+        rounds = {run_id: self._jobs[run_id].round for run_id in self._waiting}
+        self._waiting.insert(insert_round_robin(self._waiting, job.round, rounds), job.run_id)
+        self._start_dispatcher()
+        self._wake.set()
+
+    def _remove_run(self, run_id: str) -> None:
+        import shutil
+
+        shutil.rmtree(self.store.root / run_id, ignore_errors=True)
+
+    def _start_dispatcher(self) -> None:
+        if self._dispatcher is None or not self._dispatcher.is_alive():
+            self._dispatcher = threading.Thread(target=self._dispatch, name="job-dispatcher", daemon=True)
+            self._dispatcher.start()
+
+    def _dispatch(self) -> None:
+        while True:
+            self._wake.wait(0.2)
+            self._wake.clear()
+            try:
+                with self._lock:
+                    self._watch_running()
+                    self._start_waiting()
+            except Exception:  # noqa: BLE001 - the dispatcher must outlive any one job's trouble
+                pass
+
+    def _start_waiting(self) -> None:
+        while self._waiting and sum(1 for job in self._jobs.values() if job.state == "running") < self.slots:
+            run_id = self._waiting.pop(0)
+            job = self._jobs[run_id]
+            folder = self.store.root / run_id
+            spec_path = folder / "job.json"
+            try:
+                spec_path.write_text(json.dumps(job.spec), encoding="utf-8")
+                with open(folder / "worker.log", "ab") as log:
+                    job.process = subprocess.Popen(
+                        self.worker_command(spec_path), cwd=PROJECT_ROOT, env=_worker_env(),
+                        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                        # Its own session: Ctrl-C on the app's terminal does not kill it; a restarted app adopts it.
+                        start_new_session=True)
+            except OSError as error:
+                job.state, job.status = "finished", "failed"
+                job.message = training.storage_problem(error, self.store.root)
                 try:
-                    self.store.update(run_id, status="failed", problem=message)
-                except Exception:  # noqa: BLE001 - the runs folder itself may be the problem
+                    self.store.update(run_id, status="failed", problem=job.message)
+                except OSError:
                     pass
-                job.add_event({"kind": "end", "status": "failed", "message": message, "run_id": run_id})
-            finally:
-                with job.lock:
-                    job.state = "finished"
+                continue
+            job.state, job.status, job.started = "running", "running", time.time()
+            job.log = EventLog(folder / job_worker.EVENTS_FILE)
+
+    def _watch_running(self) -> None:
+        for job in self._jobs.values():
+            if job.state != "running":
+                continue
+            job.log.read()
+            exited, code = self._exited(job)
+            limit = job.spec.get("time_limit") or 0
+            overdue = (job.stop_asked and time.time() - job.stop_asked > HARD_STOP_SECONDS) or \
+                (limit and time.time() - job.started > limit + TIME_LIMIT_GRACE_SECONDS)
+            if not exited and overdue:
+                self._kill(job)
+                exited, code = True, -9
+            if not exited:
+                continue
+            job.log.read()
+            end = next((event for event in reversed(job.log.events) if event.get("kind") == "end"), None)
+            job.state = "finished"
+            if end is not None:
+                job.status, job.message = end["status"], end.get("message", "")
+                continue
+            if job.stop_asked:
+                reason = "stopped by request, the worker did not answer and was ended"
+                status, event = mark_interrupted(self.store, job.run_id, reason)
+                self.store.update(job.run_id, status="stopped")
+                job.status, job.message = "stopped", event["message"]
+            else:
+                how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+                status, event = mark_interrupted(self.store, job.run_id, f"its worker process ended ({how})")
+                job.status, job.message = status, event["message"]
+                event["status"] = status
+            job.log.add({**event, "status": job.status})
+
+    def _exited(self, job: _LocalJob) -> tuple[bool, int | None]:
+        if job.process is not None:
+            code = job.process.poll()
+            return code is not None, code
+        # Adopted from an earlier app process: alive while its heartbeat is fresh.
+        if job.log.ended:
+            return True, 0
+        heartbeat = self.store.root / job.run_id / job_worker.HEARTBEAT_FILE
+        try:
+            fresh = time.time() - heartbeat.stat().st_mtime < HEARTBEAT_STALE_SECONDS
+        except OSError:
+            fresh = False
+        return (not fresh), (None if fresh else -9)
+
+    def _kill(self, job: _LocalJob) -> None:
+        import signal
+
+        pid = job.process.pid if job.process is not None else job.pid
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, TypeError):
+            pass
+        if job.process is not None:
+            job.process.wait()
+
+    def _adopt(self) -> None:
+        """Takes over the local jobs an earlier app process left: waiting ones queue again, live ones are
+        watched, dead ones are marked interrupted with their best epoch."""
+        try:
+            folders = sorted(path for path in self.store.root.iterdir() if path.is_dir())
+        except OSError:
+            return
+        for folder in folders:
+            try:
+                meta = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            job_info = meta.get("job")
+            if not isinstance(job_info, dict) or job_info.get("backend") != self.backend:
+                continue
+            if meta.get("status") not in ("queued", "running"):
+                continue
+            run_id = meta["id"]
+            spec = {"kind": "train", "run_id": run_id, "runs_root": str(self.store.root),
+                    "dataset": meta["dataset"], "architecture": meta["architecture"],
+                    "hyperparameters": meta["hyperparameters"], "limit_train": job_info.get("limit_train"),
+                    "time_limit": job_info.get("time_limit") or time_limit(), "owner": meta.get("owner", "")}
+            job = _LocalJob(run_id, meta.get("owner", ""), spec)
+            if meta["status"] == "queued":
+                # This app process owns the waiting run now: the run store lists it as queued again.
+                try:
+                    self.store.update(run_id, process=PROCESS_TOKEN)
+                except OSError:
+                    continue
+                with self._lock:
+                    self._enqueue(job)
+                continue
+            job.log = EventLog(folder / job_worker.EVENTS_FILE)
+            job.pid = (meta.get("worker") or {}).get("pid")
+            job.state = job.status = "running"
+            job.started = job_info.get("submitted") or time.time()
+            with self._lock:
+                self._jobs[run_id] = job
+                self._start_dispatcher()
 
 
-_default_queue: TrainingQueue | None = None
+def finish_import(result: dict | None, code, stderr: bytes, store: RunStore):
+    """The outcome of an import job as the page expects it: the Run, or ModelRejected / RunStoreError."""
+    from core import model_import
+
+    if result is None or (not result.get("ok") and result.get("message") == "memory"):
+        if code is None:
+            reason = "it took longer than the time limit to check"
+        elif result is not None or b"MemoryError" in (stderr or b"") or b"memory" in (stderr or b"").lower():
+            reason = f"it needed more than the {IMPORT_MEMORY_LIMIT // 2**30} GB of memory an import may use"
+        elif code < 0:
+            reason = f"checking it ended the checking process (signal {-code}): it needed too much memory or time"
+        else:
+            tail = (stderr or b"").decode(errors="replace").strip().splitlines()[-1:] or [f"exit code {code}"]
+            reason = f"checking it failed ({tail[0][:200]})"
+        raise model_import.ModelRejected(f"This model was not imported: {reason}.")
+    if result["ok"]:
+        return store.get(result["run_id"])
+    if result["kind"] == "storage":
+        raise RunStoreError(result["message"])
+    raise model_import.ModelRejected(result["message"])
+
+
+def _worker_command(spec_path: Path) -> list[str]:
+    return [sys.executable, "-m", "core.job_worker", str(spec_path)]
+
+
+def _worker_env() -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH", "")]))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return env
+
+
+_default_queue = None
 _default_lock = threading.Lock()
 
 
-def get_queue() -> TrainingQueue:
-    """The process-wide queue the app uses (every browser session shares it)."""
+def get_queue():
+    """The process-wide job backend the app uses (every browser session shares it): RQ on Redis when
+    NEURAL_CANVAS_REDIS_URL is set, else the local worker processes."""
     global _default_queue
     with _default_lock:
         if _default_queue is None:
-            _default_queue = TrainingQueue()
+            url = os.environ.get(REDIS_URL_VARIABLE, "").strip()
+            if url:
+                from core import job_rq
+
+                _default_queue = job_rq.RQBackend(url)
+            else:
+                _default_queue = TrainingQueue()
         return _default_queue

@@ -31,6 +31,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 import unicodedata
 import uuid
 import zipfile
@@ -51,6 +52,26 @@ FINAL_STATUSES = ("completed", "stopped", "failed")
 
 # Identifies this process, so that a run left "running" by a process that died is seen as interrupted.
 PROCESS_TOKEN = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+# A run trained by a job worker (core.jobs) touches this file every few seconds; older than this, its worker
+# is gone (kill -9, a machine switched off).
+HEARTBEAT_FILE = "heartbeat"
+HEARTBEAT_STALE_SECONDS = 15.0
+
+
+def _job_alive(folder: Path, meta: dict) -> bool:
+    """Whether a run handed to a job worker is still alive though another process made it: waiting in a queue
+    that outlives the app (Redis), or training with a fresh heartbeat."""
+    job = meta.get("job")
+    if not isinstance(job, dict):
+        return False
+    if meta.get("status") == "queued":
+        return job.get("backend") == "rq"
+    try:
+        return time.time() - (folder / HEARTBEAT_FILE).stat().st_mtime < HEARTBEAT_STALE_SECONDS
+    except OSError:
+        return False
 
 
 class RunNotFound(KeyError):
@@ -517,7 +538,7 @@ class RunStore:
                        f"run.json does not fit the run schema: {'; '.join(problems)[:300]}")
         status = meta.get("status", "damaged")
         problem = ""
-        if status in ACTIVE_STATUSES and meta.get("process") != PROCESS_TOKEN:
+        if status in ACTIVE_STATUSES and meta.get("process") != PROCESS_TOKEN and not _job_alive(folder, meta):
             # The process that trained it is gone (a crash, a restart): what it saved is still there.
             status, problem = "interrupted", "the server stopped while this run was training"
         elif status == "completed" and not (folder / "model.keras").is_file():

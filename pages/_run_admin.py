@@ -104,8 +104,11 @@ def import_section() -> None:
             return
         try:
             with st.spinner("Checking the file, loading it safely and testing it on the test images…"):
-                run = model_import.import_model(uploaded.getvalue(), uploaded.name, _common.run_store(),
-                                                dataset=dataset, owner=_common.owner(), name=name)
+                # Checked and evaluated in a worker process with memory and time limits: whatever the file
+                # does, the server and the other students' trainings are not affected.
+                run = _common.training_queue().import_model(uploaded.getvalue(), uploaded.name,
+                                                            _common.run_store(), dataset=dataset,
+                                                            owner=_common.owner(), name=name)
         except model_import.ModelRejected as error:
             st.error(f"**{text.markdown_escape(uploaded.name)} was not imported.** "
                      f"{text.markdown_escape(error)}", icon=":material/block:")

@@ -33,7 +33,7 @@ def stop_button(status: jobs.JobStatus) -> None:
     stopping = st.session_state.setdefault(STOPPING_KEY, set())
     label = "Cancel" if status.state == "queued" else "Stop training"
     if st.button(label, icon=":material/stop:", key=f"stop_{status.run_id}", disabled=status.run_id in stopping):
-        if _common.training_queue().stop(status.run_id, None if _teacher.is_teacher() else _common.owner()):
+        if _common.training_queue().stop(status.run_id, _common.owner(), by_teacher=_teacher.is_teacher()):
             stopping.add(status.run_id)
             st.toast("Stopping at the next batch; the run keeps what it has learnt.")
     if status.run_id in stopping:

@@ -195,7 +195,7 @@ def test_the_teacher_stops_a_students_training():
         wait_for(lambda: queue.status(run_id).state == "finished", timeout=60, message="the training to stop")
         assert queue.status(run_id).status == "stopped"
     finally:
-        queue.stop(run_id, None)
+        queue.stop(run_id, by_teacher=True)
 
 
 def record_fragments(monkeypatch) -> list:
@@ -472,11 +472,18 @@ def test_a_runs_folder_that_cannot_be_written_says_so(isolated_runs):
         isolated_runs.chmod(0o700)
 
 
-def test_a_disk_that_fills_during_training_fails_the_run_and_the_page_says_so(monkeypatch):
-    def disk_full(self, run_id, model):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(runs.RunStore, "save_model", disk_full)
+def test_a_disk_that_fills_during_training_fails_the_run_and_the_page_says_so(monkeypatch, tmp_path):
+    # The training runs in a worker process: the full disk is simulated there, by a sitecustomize module
+    # on the worker's PYTHONPATH that makes saving a model fail as a full disk does.
+    hook = tmp_path / "worker_hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import errno\n"
+        "from core import runs\n"
+        "def disk_full(self, run_id, model):\n"
+        "    raise OSError(errno.ENOSPC, 'No space left on device')\n"
+        "runs.RunStore.save_model = disk_full\n")
+    monkeypatch.setenv("PYTHONPATH", str(hook))
     submit = jobs.TrainingQueue.submit
     monkeypatch.setattr(jobs.TrainingQueue, "submit",
                         lambda self, *args, **kwargs: submit(self, *args, limit_train=640, **kwargs))

@@ -97,36 +97,38 @@ def test_a_training_killed_mid_way_is_interrupted_with_its_history_and_best_mode
 # --- a class pressing Train at once -----------------------------------------------------------------------------
 
 
-class _FakeTraining:
-    """Stands in for training.train: records the order and overlap of trainings, and holds the first one."""
-
-    def __init__(self):
-        self.started, self.running, self.most_at_once = [], 0, 0
-        self.lock = threading.Lock()
-        self.release_first = threading.Event()
-
-    def __call__(self, dataset, architecture, hyperparameters, *, store, run_id, on_event, stop_event,
-                 limit_train):
-        with self.lock:
-            self.started.append(run_id)
-            self.running += 1
-            self.most_at_once = max(self.most_at_once, self.running)
-        on_event({"kind": "start", "run_id": run_id})
-        if len(self.started) == 1:
-            assert self.release_first.wait(60)
+# A stand-in for the training worker process (a real process, started by the queue like the real one): it
+# logs when it starts and ends, holds the first job until the test releases it, and completes the run.
+_FAKE_WORKER = """
+import json, sys, time
+from pathlib import Path
+spec = json.loads(Path(sys.argv[1]).read_text())
+folder = Path(spec["runs_root"]) / spec["run_id"]
+log = Path(spec["runs_root"]).parent / "worker-log.txt"
+with open(log, "a") as file:
+    file.write(f"start {spec['run_id']} {time.time()}\\n")
+with open(folder / "events.jsonl", "a") as file:
+    file.write(json.dumps({"kind": "start", "run_id": spec["run_id"]}) + "\\n")
+release = Path(spec["runs_root"]).parent / "release"
+if len(log.read_text().splitlines()) == 1:
+    while not release.exists():
         time.sleep(0.01)
-        store.update(run_id, status="completed")
-        with self.lock:
-            self.running -= 1
-        on_event({"kind": "end", "status": "completed", "run_id": run_id})
-        return {"id": run_id, "status": "completed"}
+meta = json.loads((folder / "run.json").read_text())
+meta["status"] = "completed"
+(folder / "run.json").write_text(json.dumps(meta))
+with open(log, "a") as file:
+    file.write(f"end {spec['run_id']} {time.time()}\\n")
+with open(folder / "events.jsonl", "a") as file:
+    file.write(json.dumps({"kind": "end", "status": "completed", "run_id": spec["run_id"]}) + "\\n")
+"""
 
 
-def test_thirty_students_pressing_train_at_once_queue_up_and_train_one_at_a_time_in_order(tmp_path,
-                                                                                          monkeypatch):
-    fake = _FakeTraining()
-    monkeypatch.setattr(jobs.training, "train", fake)
-    queue = jobs.TrainingQueue(runs.RunStore(tmp_path / "runs"))
+def test_thirty_students_pressing_train_at_once_queue_up_and_train_one_at_a_time_in_order(tmp_path):
+    script = tmp_path / "fake_worker.py"
+    script.write_text(_FAKE_WORKER)
+    queue = jobs.TrainingQueue(runs.RunStore(tmp_path / "runs"), workers=1,
+                               worker_command=lambda spec: [sys.executable, str(script), str(spec)])
+    log = tmp_path / "worker-log.txt"
     students = 30
     barrier = threading.Barrier(students)
     submitted, errors = {}, []
@@ -146,26 +148,26 @@ def test_thirty_students_pressing_train_at_once_queue_up_and_train_one_at_a_time
     assert errors == [] and len(set(submitted.values())) == students
 
     # While the first trains, each of the others sees its own place in the queue: 1 to 29.
-    deadline = time.time() + 30
-    while not fake.started and time.time() < deadline:
+    deadline = time.time() + 60
+    while not (log.exists() and log.read_text()) and time.time() < deadline:
         time.sleep(0.01)
     statuses = {run_id: queue.status(run_id) for run_id in submitted.values()}
     running = [run_id for run_id, status in statuses.items() if status.state == "running"]
-    assert running == fake.started
+    assert running == [log.read_text().split()[1]]
     places = sorted((status.queue_position, run_id) for run_id, status in statuses.items()
                     if status.state == "queued")
     assert [place for place, _ in places] == list(range(1, students))
     assert all(status.owner.startswith("student-") for status in statuses.values())
 
-    fake.release_first.set()
-    deadline = time.time() + 60
+    (tmp_path / "release").touch()
+    deadline = time.time() + 120
     while len(queue.active()) and time.time() < deadline:
         time.sleep(0.05)
     assert queue.active() == []
     # Everybody's training ran exactly once, in the order of their places, never two at a time.
-    assert fake.started == running + [run_id for _, run_id in places]
-    assert fake.most_at_once == 1
-    # (The fake saves no model, so the store lists them as damaged; what the queue wrote is what counts here.)
+    lines = [line.split() for line in log.read_text().splitlines()]
+    assert [run_id for kind, run_id, _ in lines if kind == "start"] == running + [run_id for _, run_id in places]
+    assert [kind for kind, _, _ in lines] == ["start", "end"] * students
     assert [run.meta["status"] for run in queue.store.list()] == ["completed"] * students
 
 
