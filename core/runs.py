@@ -203,7 +203,8 @@ RUN_SCHEMA = {
     "dataset": _is_text,
     "architecture": _is_text,
     "hyperparameters": _is_settings,
-    "status": lambda value: value in ACTIVE_STATUSES + FINAL_STATUSES,
+    # "interrupted" is also written by the job engine when a worker died (core/jobs.py).
+    "status": lambda value: value in ACTIVE_STATUSES + FINAL_STATUSES + ("interrupted",),
     "owner": _is_text,
     "created": _is_text,
     "updated": _is_text,

@@ -320,3 +320,11 @@ def test_two_processes_updating_one_run_lose_nothing(store):
     meta = store.get(run.id).meta
     missing = [f"{prefix}{index}" for prefix in "pq" for index in range(60) if f"{prefix}{index}" not in meta]
     assert missing == []
+
+
+def test_a_run_the_job_engine_marked_interrupted_is_not_damaged(tmp_path):
+    store = runs.RunStore(tmp_path)
+    run = store.create(dataset="mnist_sample", architecture="ann", hyperparameters={"epochs": 1})
+    store.update(run.id, status="interrupted", problem="its worker stopped", best_epoch=1)
+    assert store.get(run.id).status == "interrupted"
+    assert [listed.status for listed in store.list()] == ["interrupted"]
