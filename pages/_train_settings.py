@@ -222,6 +222,10 @@ def training_settings(architecture: architectures.Architecture) -> dict:
     return settings_grid(architecture.name, [spec for spec in architecture.hyperparameters if spec.name not in own])
 
 
+# Rows of the layer table shown without scrolling: all of the smaller models; a longer table scrolls.
+TABLE_ROWS_SHOWN = 16
+
+
 def model_table(architecture: architectures.Architecture, dataset: str, own_settings: dict) -> dict | None:
     """The layers of the model these settings build, and its parameter count, before anything trains."""
     try:
@@ -236,11 +240,16 @@ def model_table(architecture: architectures.Architecture, dataset: str, own_sett
                     if summary["non_trainable"] else "."))
     rows = [{"Layer": row["name"], "Type": row["type"], "Output shape": readable_shape(row["output_shape"]),
              "Parameters": row["parameters"]} for row in summary["layers"]]
-    st.dataframe(rows, hide_index=True, height=min(38 + 35 * len(rows), 318),
+    # The smaller models show every layer; a longer table (the modern CNN, a deep DNN) scrolls, and the line
+    # under it names the output layers, so the class never misses where the network ends.
+    st.dataframe(rows, hide_index=True, height=38 + 35 * min(len(rows), TABLE_ROWS_SHOWN),
                  column_config={"Layer": st.column_config.TextColumn(width=84),
                                 "Type": st.column_config.TextColumn(width=92),
                                 "Output shape": st.column_config.TextColumn(width=84),
                                 "Parameters": st.column_config.NumberColumn(format="localized", width=76)})
+    if len(rows) > TABLE_ROWS_SHOWN:
+        ending = ", ".join(f"{row['Layer']} ({row['Type']}, {row['Output shape']})" for row in rows[-2:])
+        st.caption(f"{len(rows)} layers: scroll the table for the rest. It ends with {text.markdown_escape(ending)}.")
     return summary
 
 

@@ -498,3 +498,11 @@ def test_a_disk_that_fills_during_training_fails_the_run_and_the_page_says_so(mo
     assert "The training failed." in message and "could not be saved" in message and "is full" in message
     run = runs.RunStore().get(run_id)
     assert run.status == "failed" and not run.has_model
+
+
+def test_a_long_layer_table_names_the_output_layers_under_it():
+    app = open_train_page()
+    app.selectbox(key="train_architecture").set_value("modern_cnn").run()
+    assert not app.exception
+    captions = " ".join(caption.value for caption in app.caption)
+    assert "scroll the table for the rest" in captions and "probabilities" in captions
