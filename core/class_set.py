@@ -145,6 +145,11 @@ def created_time(drawing_id: str) -> datetime.datetime:
     return moment.replace(tzinfo=datetime.timezone.utc)
 
 
+# How many drawings one student may bring in by import (the teacher imports a whole class's set): without it,
+# one student could fill the class's set, up to MAX_DRAWINGS, and nobody else could save a drawing.
+STUDENT_IMPORT_LIMIT = 50
+
+
 def check_drawing(image, label) -> tuple[np.ndarray, int]:
     """The drawing and its label as the class set stores them, or a ValueError that says what is wrong."""
     if isinstance(label, bool) or not isinstance(label, (int, np.integer)):
@@ -349,11 +354,13 @@ class ClassSet:
         return drawing_id
 
     def add_many(self, images: np.ndarray, labels: np.ndarray, *, skip_duplicates: bool = True,
-                 owner: str = "") -> int:
+                 owner: str = "", owner_limit: int | None = None) -> int:
         """Saves several drawings at once and returns how many were added.
 
         With `skip_duplicates`, a drawing with the same pixels and label as one already saved (or as an
-        earlier one in `images`) is not saved again. Everything is checked before anything is written.
+        earlier one in `images`) is not saved again. With `owner_limit`, `owner` may hold at most that many
+        drawings afterwards (a student's import; the teacher's has none). Everything is checked before anything
+        is written.
         """
         images = np.asarray(images)
         labels = np.asarray(labels).reshape(-1)
@@ -375,6 +382,11 @@ class ClassSet:
                 continue
             seen.add(fingerprint)
             to_write.append((image, label))
+        if owner_limit is not None and len(self.owned_by(owner)) + len(to_write) > owner_limit:
+            raise ValueError(
+                f"A student may add at most {owner_limit:,} drawings of their own by import, and this file holds "
+                f"{len(to_write):,} new ones: ask the teacher to import it (the teacher key unlocks larger imports)."
+            )
         total = len(self) + len(to_write)
         if total > MAX_DRAWINGS:
             raise ValueError(

@@ -208,6 +208,16 @@ def save(folder: Path, key: str, test_map: TestSetMap) -> None:
         raise
 
 
+# One lock per run folder: a map is made by one visitor at a time (t-SNE takes the whole CPU for seconds).
+_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _lock_for(folder: str) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(folder, threading.Lock())
+
+
 def get_map(run, model, dataset, *, count: int = DEFAULT_COUNT, seed: int = 0) -> TestSetMap:
     """The map of `count` test images of `dataset` (a `core.datasets.Dataset`) for a run's model, cached.
 
@@ -221,14 +231,19 @@ def get_map(run, model, dataset, *, count: int = DEFAULT_COUNT, seed: int = 0) -
     cached = load_cached(folder, key)
     if cached is not None:
         return cached
-    indices = choose_images(dataset.y_test, count, seed)
-    test_map = compute_map(model, dataset.x_test[indices], dataset.y_test[indices], indices,
-                           dataset=dataset.name, seed=seed)
-    try:
-        save(folder, key, test_map)
-    except OSError:
-        pass  # a read-only runs folder: the map is made again next time
-    return test_map
+    # A class opening the map of a new model at once makes it once: the others wait for it, then read it.
+    with _lock_for(str(folder)):
+        cached = load_cached(folder, key)
+        if cached is not None:
+            return cached
+        indices = choose_images(dataset.y_test, count, seed)
+        test_map = compute_map(model, dataset.x_test[indices], dataset.y_test[indices], indices,
+                               dataset=dataset.name, seed=seed)
+        try:
+            save(folder, key, test_map)
+        except OSError:
+            pass  # a read-only runs folder: the map is made again next time
+        return test_map
 
 
 def nearest_neighbour_agreement(coordinates: np.ndarray, labels: np.ndarray) -> float:

@@ -202,11 +202,17 @@ def class_link(page_url: str | None, query: dict[str, str], *, base_url: str | N
                      f"{BASE_URL_VARIABLE} to the address students can reach.")
 
 
-def qr_code_svg(text: str, *, scale: int = 8) -> str:
-    """A QR code of `text` as an SVG document (dark modules on white), big enough to scan from a projector."""
+def qr_code_png(text: str, *, scale: int = 8) -> bytes:
+    """A QR code of `text` as PNG bytes (dark modules on white), big enough to scan from a projector.
+
+    A PNG rather than an SVG: the page shows it as an image, and Streamlit's HTML element strips inline SVG.
+    """
+    import io
+
     import segno
 
     if not text:
         raise ValueError("A QR code needs some text to encode; got an empty string.")
-    code = segno.make(text, error="m")
-    return code.svg_inline(scale=scale, dark="#111827", light="#ffffff", border=2)
+    buffer = io.BytesIO()
+    segno.make(text, error="m").save(buffer, kind="png", scale=scale, border=2, dark="#111827", light="#ffffff")
+    return buffer.getvalue()

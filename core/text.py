@@ -14,15 +14,23 @@ import html
 import re
 
 # CommonMark lets a backslash escape any ASCII punctuation, and escaping all of it also defeats what Streamlit
-# adds to Markdown: `:red[...]` colours, `:material/x:` icons, `$...$` formulas, and links that GitHub-style
-# Markdown makes of a bare `http://` or `www.` (a backslash in `http\://` keeps it from being recognised).
+# adds to Markdown: `:red[...]` colours, `:material/x:` icons and `$...$` formulas.
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
+# GitHub-style Markdown (Streamlit's) also makes links of bare addresses, `http://...`, `www....` and e-mail
+# addresses, whatever backslashes stand in them: an invisible word joiner (U+2060) inside each of those marks
+# keeps the text exactly as it reads while no link is recognised.
+WORD_JOINER = "\u2060"
+_AUTOLINK_MARKS = re.compile(r"(://|(?<![^\W_])www\.|@)", re.IGNORECASE)
+
+
+def _break_autolinks(text: str) -> str:
+    return _AUTOLINK_MARKS.sub(lambda mark: mark.group(0)[:-1] + WORD_JOINER + mark.group(0)[-1], text)
 
 
 def markdown_escape(text) -> str:
     """`text` as Markdown that shows it literally, on one line: no link, image, formatting or icon."""
-    return _PUNCTUATION.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(text)))
+    return _PUNCTUATION.sub(r"\\\1", _break_autolinks(_LINE_BREAKS.sub(" ", str(text))))
 
 
 def chart_label_escape(text) -> str:

@@ -99,10 +99,11 @@ def export(drawings: class_set.ClassSet, snapshot, version: str | None) -> None:
     if empty:
         st.caption("Nothing to export yet: save some drawings first.")
     else:
-        st.markdown(f"Keep the {len(snapshot):,} drawings for your next class, or study them in a notebook. The "
-                    "zip holds one 28x28 PNG per drawing in a folder named after its digit (`7/` holds the "
-                    "sevens) and a `labels.csv`; the `.npz` holds the arrays `x_test` and `y_test`, as Keras's "
-                    "`mnist.npz` does.")
+        plural = "" if len(snapshot) == 1 else "s"
+        st.markdown(f"Keep the {len(snapshot):,} drawing{plural} for your next class, or study them in a "
+                    "notebook. The zip holds one 28x28 PNG per drawing in a folder named after its digit (`7/` "
+                    "holds the sevens) and a `labels.csv`; the `.npz` holds the arrays `x_test` and `y_test`, as "
+                    "Keras's `mnist.npz` does.")
     today = datetime.date.today().isoformat()
     zip_column, npz_column = st.columns(2)
     zip_column.download_button(
@@ -128,7 +129,9 @@ def import_drawings(drawings: class_set.ClassSet) -> None:
         return
     try:
         images, labels = class_set.read_file(uploaded.getvalue(), uploaded.name)
-        added = drawings.add_many(images, labels, owner=_common.owner())
+        # A student's import is capped (one student must not fill the class's set); the teacher's is not.
+        limit = None if _teacher.is_teacher() else class_set.STUDENT_IMPORT_LIMIT
+        added = drawings.add_many(images, labels, owner=_common.owner(), owner_limit=limit)
     except ValueError as error:
         st.error(f"**Nothing was imported.** {text.markdown_escape(error)}", icon=":material/error:")
         return

@@ -104,7 +104,12 @@ PLOTLY_CONFIG = {"displayModeBar": False}
 
 
 def chart(figure, key: str, **options) -> None:
-    """A Plotly chart as wide as its column, without the toolbar; `options` go to `st.plotly_chart`."""
+    """A Plotly chart as wide as its column, without the toolbar; `options` go to `st.plotly_chart`.
+
+    In presenter mode its type and height grow through Plotly's own layout, so that legends and titles are laid
+    out at their new size instead of being cut."""
+    if _presenter.enabled():
+        figure = _presenter.enlarge(figure)
     st.plotly_chart(figure, key=key, config=PLOTLY_CONFIG, **options)
 
 

@@ -12,7 +12,7 @@ import pandas
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import explanations, gallery, inference, runs
+from core import charts, explanations, gallery, inference, runs
 from pages import _common, _inside_explain
 
 VIEW_KEY = "why_view"
@@ -85,7 +85,8 @@ def where_it_looks(explainer, image, reading, class_names) -> None:
         against = f" rather than **{class_names[versus]}**" if versus is not None else ""
         st.markdown(f"#### Why **{class_names[explained]}**{against}?")
         st.markdown(f"The model gives **{class_names[explained]}** a probability of "
-                    f"**{saliency.probability:.0%}**. The red places are where the evidence for it lies.")
+                    f"**{charts.percent(saliency.probability)}**. The red places are where the evidence for it "
+                    "lies.")
         if saliency.method == explanations.GRAD_CAM:
             st.caption("Grad-CAM: the last convolution's feature maps, weighted by how much each place of each map "
                        "raises the class's score. Its map is as coarse as that layer's, so it glows around the "
@@ -131,19 +132,20 @@ def cover_it_up(explainer, image, reading, class_names) -> None:
     covered, probabilities = explainer.cover(image, row, column, fill=fill)
     answer = int(np.argmax(probabilities))
     with covered_column:
-        st.image(_big(covered), width=SIDE, caption=f"Covered at row {row}, column {column}")
-        st.metric("Answer when covered", class_names[answer], delta=f"{probabilities[answer]:.0%} sure",
+        st.image(_big(covered), width="stretch", caption=f"Covered at row {row}, column {column}")
+        st.metric("Answer when covered", class_names[answer],
+                  delta=f"{charts.percent(probabilities[answer])} sure",
                   delta_color="off", delta_arrow="off")
     with text_column:
         before = class_names[reading.predicted_class]
         change = float(probabilities[watched]) - occlusion.probability
-        change_text = "unchanged" if abs(change) < 0.005 else f"{change:+.0%}"
+        change_text = "unchanged" if abs(change) < 0.005 else f"{100 * change:+.1f} points"
         if answer != reading.predicted_class:
             st.markdown(f":red[**Covered there, it says {class_names[answer]}**], not {before}.")
         else:
             st.markdown(f"Covered there, it still says **{before}**.")
-        st.caption(f"Probability of {class_names[watched]}: {occlusion.probability:.0%} uncovered, "
-                   f"{float(probabilities[watched]):.0%} covered ({change_text}).")
+        st.caption(f"Probability of {class_names[watched]}: {charts.percent(occlusion.probability)} uncovered, "
+                   f"{charts.percent(float(probabilities[watched]))} covered ({change_text}).")
 
 
 def occlusion_figure(image, occlusion) -> go.Figure:
@@ -200,17 +202,18 @@ def fool_the_model(explainer, image, reading, chosen, class_names) -> None:
     original_column, change_column, fooled_column, text_column = st.columns([1, 1, 1, 2], gap="small")
     original_column.image(_big(image, 150), width=150,
                           caption=f"Your drawing: {class_names[fooled.original_class]} "
-                                  f"({fooled.original_probability:.0%})")
+                                  f"({charts.percent(fooled.original_probability)})")
     change_column.image(_big(explanations.perturbation_picture(fooled.perturbation), 150), width=150,
                         caption="The change, magnified (red lighter, blue darker): at most "
                                 f"{fooled.largest_change:.2f}")
     fooled_column.image(_big(fooled.fooled, 150), width=150,
-                        caption=f"Changed: {class_names[fooled.fooled_class]} ({fooled.fooled_probability:.0%})")
+                        caption=f"Changed: {class_names[fooled.fooled_class]} "
+                                f"({charts.percent(fooled.fooled_probability)})")
     levels = round(fooled.epsilon * 255)
     with text_column:
         if fooled.success:
             st.metric("Fooled: it now says", class_names[fooled.fooled_class],
-                      delta=f"{fooled.fooled_probability:.0%} sure", delta_color="off", delta_arrow="off")
+                      delta=f"{charts.percent(fooled.fooled_probability)} sure", delta_color="off", delta_arrow="off")
             seen = ("To us it is the same drawing." if fooled.epsilon <= 0.1 else
                     "At this size the change starts to show: this model took some pushing.")
             st.markdown(f"The smallest change that did it: **ε = {fooled.epsilon:g}**, no pixel moved by more than "

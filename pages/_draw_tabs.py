@@ -200,10 +200,11 @@ def votes(reading: inference.Reading, picture, chosen: runs.Run, class_names: tu
                      "Model": st.column_config.TextColumn("Model"),
                      "Architecture": st.column_config.TextColumn("Architecture"),
                      "Prediction": st.column_config.TextColumn("Prediction", width=85),
+                     # Percentages with one decimal, as everywhere in the app (values are 0-100 here).
                      "Confidence": st.column_config.ProgressColumn(
-                         "Confidence", min_value=0.0, max_value=1.0, format="percent", width=140),
+                         "Confidence", min_value=0.0, max_value=100.0, format="%.1f%%", width=140),
                      "Test accuracy": st.column_config.NumberColumn(
-                         "Test accuracy", format="percent", width=105,
+                         "Test accuracy", format="%.1f%%", width=105,
                          help="Accuracy on the dataset's test images, measured after training."),
                  })
 
@@ -214,8 +215,8 @@ def votes_table(all_votes, expected: int, chosen, class_names):
         "Model": vote.run.name + ("  ← chosen" if vote.run.id == chosen.id else ""),
         "Architecture": vote.architecture,
         "Prediction": class_names[vote.predicted_class] if vote.predicted_class is not None else vote.error,
-        "Confidence": vote.confidence,
-        "Test accuracy": vote.run.test_accuracy,
+        "Confidence": None if vote.confidence is None else 100 * vote.confidence,
+        "Test accuracy": None if vote.run.test_accuracy is None else 100 * vote.run.test_accuracy,
     } for vote in all_votes])
     differs = [vote.predicted_class is not None and vote.predicted_class != expected for vote in all_votes]
 

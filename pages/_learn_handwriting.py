@@ -22,7 +22,8 @@ def learn_section(run: runs.Run, drawings: class_set.ClassSet, count: int) -> No
                 f"as many MNIST digits so that it does not forget everyone else. The result is a new model, listed "
                 f"with the others; this one stays as it is. It needs at least {handwriting.MIN_DRAWINGS} drawings.")
     if count < handwriting.MIN_DRAWINGS:
-        st.info(f"There are {count} drawings: save at least {handwriting.MIN_DRAWINGS} on the Draw page first.",
+        there = f"There is {count} drawing" if count == 1 else f"There are {count} drawings"
+        st.info(f"{there}: save at least {handwriting.MIN_DRAWINGS} on the Draw page first.",
                 icon=":material/draw:")
         return
     epochs = st.slider("Epochs", 1, 20, handwriting.DEFAULT_EPOCHS, key=EPOCHS_KEY,
@@ -44,7 +45,8 @@ def learn_section(run: runs.Run, drawings: class_set.ClassSet, count: int) -> No
     before, after, new = st.columns(3)
     before.metric("Held-back drawings, before", f"{result['before']:.1%}", border=True)
     after.metric("Held-back drawings, after", f"{result['after']:.1%}", border=True,
-                 delta=f"{(result['after'] - result['before']) * 100:+.1f} points")
+                 delta=f"{(result['after'] - result['before']) * 100:+.1f} points",
+                 delta_color="normal" if result["after"] != result["before"] else "off")
     new.metric("Drawings held back", f"{result['held_back']:,}", border=True,
                help=f"It learnt from the other {result['learnt_from']:,}.")
     st.caption("The new model is saved as a run of its own: choose it on the Draw page or score it above.")

@@ -10,17 +10,17 @@ from core import share
 
 KEY = "presenter_mode"
 
-# Streamlit sizes its text in rem and Plotly writes font sizes inline on its SVG text: the root size scales
-# the first, and !important overrides the second. Images grow with their columns already; small ones (a 28x28
-# digit shown at its own width) are given a minimum size.
+# Streamlit sizes its text in rem: the root size scales it all. A metric's value is Markdown too, so it is set
+# after the paragraph rule. Charts grow through Plotly's own layout (`enlarge`): a CSS override of their
+# font sizes would cut legends and titles laid out at the smaller size. Images grow with their columns
+# already; small ones (a 28x28 digit shown at its own width) are given a minimum size.
 _STYLE = """
 <style>
 html { font-size: 21px; }
 [data-testid='stMarkdownContainer'] p, [data-testid='stMarkdownContainer'] li,
-[data-testid='stCaptionContainer'], [data-testid='stMetricValue'], label p { font-size: 1.15rem !important; }
-[data-testid='stMetricValue'] { font-size: 2.2rem !important; }
-.js-plotly-plot .plotly text { font-size: 17px !important; }
-.js-plotly-plot .plotly .gtitle { font-size: 22px !important; }
+[data-testid='stCaptionContainer'], label p { font-size: 1.15rem !important; }
+[data-testid='stMetricValue'], [data-testid='stMetricValue'] p,
+[data-testid='stMetricValue'] div { font-size: 2.2rem !important; }
 [data-testid='stImage'] img { min-width: 96px; }
 [data-testid='stSidebarNav'] a span { white-space: normal; overflow: visible; text-overflow: clip; }
 </style>
@@ -50,3 +50,23 @@ def switch(container) -> None:
         st.query_params[share.PRESENTER_PARAMETER] = "on"
     elif share.PRESENTER_PARAMETER in st.query_params:
         del st.query_params[share.PRESENTER_PARAMETER]
+
+
+# How much larger a chart's type is in presenter mode, and its height with it.
+CHART_SCALE = 1.35
+
+
+def enlarge(figure):
+    """A copy of a Plotly figure with its fonts and height scaled for the back of the room."""
+    import plotly.graph_objects as go
+
+    figure = go.Figure(figure)
+    layout = figure.layout
+    figure.update_layout(font_size=round((layout.font.size or 12) * CHART_SCALE),
+                         title_font_size=round((layout.title.font.size or 17) * CHART_SCALE))
+    if layout.height:
+        figure.update_layout(height=round(layout.height * 1.2))
+    for annotation in layout.annotations or ():
+        if annotation.font and annotation.font.size:
+            annotation.font.size = round(annotation.font.size * CHART_SCALE)
+    return figure

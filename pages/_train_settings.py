@@ -183,7 +183,13 @@ def keep_address_in_step(dataset: str, architecture: str, settings: dict) -> sha
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
     st.session_state[SHARE_QUERY_KEY] = query
-    return share.class_link(st.context.url, query)
+    try:
+        return share.class_link(st.context.url, query)
+    except ValueError as error:
+        # NEURAL_CANVAS_BASE_URL is not a web address: say so, and share the page's own address meanwhile.
+        st.warning(f"{text.markdown_escape(error)} The link below uses this page's own address instead.",
+                   icon=":material/link_off:")
+        return share.class_link(st.context.url, query, base_url="")
 
 
 def shared_link_problems() -> None:
@@ -192,8 +198,8 @@ def shared_link_problems() -> None:
         st.warning(share.problems_message(problems), icon=":material/link_off:")
 
 
-# The QR code fills the popover, about 360 px: big enough to scan from the back of a room on a projector.
-QR_CODE_STYLE = "<style>.neural-canvas-qr svg { width: 360px; height: auto; }</style>"
+# The QR code fills the popover, 360 px: big enough to scan from the back of a room on a projector.
+QR_CODE_WIDTH = 360
 
 
 def share_setup(link: share.ClassLink) -> None:
@@ -205,8 +211,7 @@ def share_setup(link: share.ClassLink) -> None:
             st.caption(link.note)
         else:
             st.info(link.note, icon=":material/wifi_off:")
-        # The SVG is made by segno from the link; nothing in it is text a user typed as markup.
-        st.html(f"{QR_CODE_STYLE}<div class='neural-canvas-qr'>{share.qr_code_svg(link.url)}</div>")
+        st.image(share.qr_code_png(link.url), width=QR_CODE_WIDTH, caption="Scan to open this setup")
 
 
 def architecture_settings(architecture: architectures.Architecture) -> dict:

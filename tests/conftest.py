@@ -100,4 +100,4 @@ def shown(markdown_source: str) -> str:
     """What a reader sees of Markdown that escapes user text (core.text.markdown_escape): the backslashes gone."""
     import re
 
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(markdown_source))
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", str(markdown_source)).replace("\u2060", "")

@@ -506,3 +506,19 @@ def test_a_labels_csv_as_exported_is_read_in_full(tmp_path):
         drawings.add(image, label)
     images, labels = class_set.read_file(drawings.export_zip(), "export.zip")
     assert sorted(labels.tolist()) == list(range(10))
+
+
+def test_one_student_cannot_fill_the_class_set_by_import_the_teacher_can(tmp_path):
+    drawings = class_set.ClassSet(tmp_path)
+    rng = np.random.default_rng(0)
+    flood = rng.integers(0, 256, (class_set.STUDENT_IMPORT_LIMIT + 1, 28, 28), dtype=np.uint8)
+    labels = rng.integers(0, 10, len(flood))
+    with pytest.raises(ValueError, match="ask the teacher to import it"):
+        drawings.add_many(flood, labels, owner="mallory01", owner_limit=class_set.STUDENT_IMPORT_LIMIT)
+    assert len(drawings) == 0  # nothing written
+    assert drawings.add_many(flood[:10], labels[:10], owner="mallory01",
+                             owner_limit=class_set.STUDENT_IMPORT_LIMIT) == 10
+    # The teacher's import has no such limit; another student still saves a drawing.
+    assert drawings.add_many(flood, labels, owner="teacher01") == len(flood) - 10
+    drawings.add(flood[0] // 2, 3, owner="alice0001")
+    assert len(drawings) == len(flood) + 1

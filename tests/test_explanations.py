@@ -309,3 +309,29 @@ def test_a_damaged_map_file_is_made_again(trained, sample, tmp_path):
     assert test_map.coordinates.shape == (30, 2)
     with pytest.raises(ValueError, match="at least 10"):
         embedding.choose_images(sample.y_test, 5)
+
+
+def test_a_class_opening_a_new_map_at_once_makes_it_once(trained, sample, tmp_path, monkeypatch):
+    import threading
+
+    store, ids = trained
+    shutil.copytree(store.root / ids["ann"], tmp_path / ids["ann"])
+    run = runs.RunStore(tmp_path).get(ids["ann"])
+    model = model_of(trained, "ann")
+    made, real_compute = [], embedding.compute_map
+
+    def counted(*arguments, **keywords):
+        made.append(1)
+        return real_compute(*arguments, **keywords)
+
+    monkeypatch.setattr(embedding, "compute_map", counted)
+    maps = []
+    visitors = [threading.Thread(target=lambda: maps.append(embedding.get_map(run, model, sample, count=30)))
+                for _ in range(3)]
+    for visitor in visitors:
+        visitor.start()
+    for visitor in visitors:
+        visitor.join()
+    assert len(made) == 1 and len(maps) == 3
+    for other in maps[1:]:
+        np.testing.assert_array_equal(other.coordinates, maps[0].coordinates)

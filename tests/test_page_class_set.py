@@ -113,7 +113,7 @@ def test_a_drawing_is_removed_only_after_a_confirmation():
 
 def test_a_bad_file_shows_the_error_and_adds_nothing():
     seed_drawings(3)
-    at = open_page(PAGE)
+    at = open_page(PAGE, teacher=True)
     at.file_uploader[0].upload("notes.zip", b"these are not drawings", "application/zip").run()
     assert not at.exception
     assert "Nothing was imported" in texts(at.error)
@@ -127,7 +127,7 @@ def test_an_exported_zip_imports_again_to_the_same_count(served_files, tmp_path,
     exported_zip, exported_npz = served_files["zip"], served_files["npz"]
     # Next year's class: an empty collection, into which the teacher imports this year's file.
     monkeypatch.setenv(class_set.DRAWINGS_DIR_VARIABLE, str(tmp_path / "next year"))
-    at = open_page(PAGE)
+    at = open_page(PAGE, teacher=True)
     at.file_uploader[0].upload("class-drawings.zip", exported_zip, "application/zip").run()
     assert not at.exception
     assert "Added 12 drawings from class-drawings.zip." in texts(at.success)

@@ -411,7 +411,7 @@ def test_the_shared_link_is_on_the_address_students_reach_with_a_qr_code(monkeyp
     link = app.code[0].value
     assert link.startswith("https://canvas.school.example/class/train?")
     assert "epochs=3" in link and "presenter" not in link
-    assert share.qr_code_svg(link) in html_sources(app)
+    assert any("Scan to open this setup" in image.captions for image in app.image)
     assert any("NEURAL_CANVAS_BASE_URL" in caption.value for caption in app.caption)
 
 

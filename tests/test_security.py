@@ -6,13 +6,14 @@ people's pages.
 """
 
 import json
+import re
 import sys
 import types
 
 import pytest
 
 from conftest import open_page
-from core import runs
+from core import runs, text
 
 PAGES = ["pages/home.py", "pages/datasets.py", "pages/train.py", "pages/results.py", "pages/draw.py",
          "pages/inside.py", "pages/class_set.py"]
@@ -173,8 +174,21 @@ def test_a_hostile_entry_name_in_a_drawings_zip_shows_as_text(isolated_runs):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("../![z](http://attacker/z.png).png", b"x")
-    at = open_page("pages/class_set.py")
+    at = open_page("pages/class_set.py", teacher=True)
     at.file_uploader[0].set_value(("[Log in](http://attacker/).zip", buffer.getvalue(), "application/zip")).run()
     assert not at.exception
     assert any("attacker" in element.value for element in at.error)
     _assert_no_attacker_markup(at)
+
+
+@pytest.mark.parametrize("hostile", ["http://evil.example/x", "Log in at www.evil.example/login",
+                                     "HTTPS://EVIL.EXAMPLE", "mail teacher@evil.example", "Www.evil.example"])
+def test_bare_addresses_in_user_text_are_no_links(hostile):
+    # GitHub-style Markdown links bare addresses whatever backslashes stand in them (seen in Streamlit 1.67):
+    # the escaped text keeps no address mark whole, and still reads exactly as typed.
+    escaped = text.markdown_escape(hostile)
+    unescaped = re.sub(r"\\(.)", r"\1", escaped)
+    for mark in ("://", "www."):
+        assert mark not in unescaped.lower()
+    assert unescaped.count("@") == unescaped.count(text.WORD_JOINER + "@")
+    assert unescaped.replace(text.WORD_JOINER, "") == hostile

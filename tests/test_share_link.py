@@ -1,7 +1,5 @@
 """Links the class can open (core.share.class_link) and their QR code."""
 
-import xml.etree.ElementTree as ElementTree
-
 import pytest
 
 from core import share
@@ -50,13 +48,22 @@ def test_network_address_is_none_or_not_loopback():
     assert address is None or not address.startswith("127.")
 
 
-def test_the_qr_code_is_an_svg_of_dark_modules():
-    svg = share.qr_code_svg("http://192.168.1.20:8501/train?dataset=mnist_sample")
-    root = ElementTree.fromstring(svg)
-    assert root.tag.endswith("svg") and int(root.get("width")) >= 200
-    assert "#111827" in svg
+def test_the_qr_code_png_holds_the_links_qr_matrix():
+    import io
+
+    import numpy as np
+    import segno
+    from PIL import Image
+
+    url = "http://192.168.1.20:8501/train?dataset=mnist_sample"
+    picture = np.asarray(Image.open(io.BytesIO(share.qr_code_png(url, scale=8))).convert("L"))
+    matrix = np.asarray(segno.make(url, error="m").matrix, dtype=bool)
+    side = (len(matrix) + 4) * 8  # two modules of white border on each side
+    assert picture.shape == (side, side) and side >= 200
+    modules = picture[16:-16:8, 16:-16:8] < 128  # the top-left pixel of each module, dark or light
+    assert np.array_equal(modules, matrix)
     with pytest.raises(ValueError, match="needs some text"):
-        share.qr_code_svg("")
+        share.qr_code_png("")
 
 
 @pytest.mark.parametrize("value, expected", [("on", True), ("1", True), ("true", True), ("off", False),

@@ -1,0 +1,14 @@
+"""Presenter mode's charts: larger type and height through Plotly's own layout, the original untouched."""
+
+from core import charts
+from pages import _presenter
+
+
+def test_a_chart_grows_for_the_back_of_the_room_and_keeps_its_data():
+    figure = charts.history_curves({"loss": [1.0, 0.5], "val_loss": [0.9, 0.6]}, "loss")
+    larger = _presenter.enlarge(figure)
+    assert larger.layout.font.size > figure.layout.font.size
+    assert larger.layout.title.font.size > figure.layout.title.font.size
+    assert larger.layout.height > figure.layout.height
+    assert [trace.y for trace in larger.data] == [trace.y for trace in figure.data]
+    assert figure.layout.font.size == 14  # the page's own figure is not changed
