@@ -257,7 +257,7 @@ def test_every_compatible_model_votes_and_a_disagreement_is_named(trained_run, c
     assert list(rows["Model"]) == ["test cnn  ← chosen", "Dense one"]
     assert list(rows["Architecture"]) == ["CNN: one convolution", "ANN: one hidden layer"]
     assert list(rows["Prediction"]) == ["1", "7"]
-    assert rows["Confidence"][1] == pytest.approx(0.82)
+    assert rows["Confidence"][1] == pytest.approx(82.0)  # percent, shown with one decimal
     assert "1 of 2 models say **1**; Dense one says 7." in markdown_text(at)
     assert any("Rows in red do not say 1 (the answer at the top)" in caption.value for caption in at.caption)
 
