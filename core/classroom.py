@@ -20,7 +20,6 @@ import json
 import os
 import secrets
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -108,15 +107,6 @@ def set_max_jobs_per_student(value) -> int:
     settings = {**_read_settings(), "max_jobs_per_student": value}
     path = _settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".classroom-", suffix=".json")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            json.dump(settings, file)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
+    # Written whole or not at all: a server process reading it meanwhile sees the old file or the new one.
+    runs.write_atomically(path, lambda temporary: Path(temporary).write_text(json.dumps(settings), encoding="utf-8"))
     return value

@@ -350,21 +350,10 @@ class RQBackend:
         if time.time() - self._last_reconcile < RECONCILE_SECONDS:
             return
         self._last_reconcile = time.time()
-        try:
-            folders = [path for path in self.store.root.iterdir() if path.is_dir()]
-        except OSError:
-            return
-        for folder in folders:
-            try:
-                meta = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            info = meta.get("job")
-            if isinstance(info, dict) and info.get("backend") == self.backend \
-                    and meta.get("status") in ("queued", "running"):
-                if not self.redis.sismember(ACTIVE_SET, meta["id"]):
-                    self.redis.sadd(ACTIVE_SET, meta["id"])
-                    self.redis.hset(ROUNDS_HASH, meta["id"], info.get("round", 0))
+        for _folder, meta, info in jobs.unfinished_jobs(self.store, self.backend):
+            if not self.redis.sismember(ACTIVE_SET, meta["id"]):
+                self.redis.sadd(ACTIVE_SET, meta["id"])
+                self.redis.hset(ROUNDS_HASH, meta["id"], info.get("round", 0))
 
 
 def worker_main(queues: list[str], url: str | None = None, *, burst: bool = False, name: str | None = None) -> int:

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 from core import architectures, datasets, job_worker, training
-from core.runs import HEARTBEAT_STALE_SECONDS, PROCESS_TOKEN, RunStore, RunStoreError
+from core.runs import ACTIVE_STATUSES, HEARTBEAT_STALE_SECONDS, PROCESS_TOKEN, RunStore, RunStoreError
 
 MAX_BATCH_EVENTS = 3000
 
@@ -527,20 +527,7 @@ class TrainingQueue:
     def _adopt(self) -> None:
         """Takes over the local jobs an earlier app process left: waiting ones queue again, live ones are
         watched, dead ones are marked interrupted with their best epoch."""
-        try:
-            folders = sorted(path for path in self.store.root.iterdir() if path.is_dir())
-        except OSError:
-            return
-        for folder in folders:
-            try:
-                meta = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            job_info = meta.get("job")
-            if not isinstance(job_info, dict) or job_info.get("backend") != self.backend:
-                continue
-            if meta.get("status") not in ("queued", "running"):
-                continue
+        for folder, meta, job_info in unfinished_jobs(self.store, self.backend):
             run_id = meta["id"]
             spec = {"kind": "train", "run_id": run_id, "runs_root": str(self.store.root),
                     "dataset": meta["dataset"], "architecture": meta["architecture"],
@@ -563,6 +550,27 @@ class TrainingQueue:
             with self._lock:
                 self._jobs[run_id] = job
                 self._start_dispatcher()
+
+
+def unfinished_jobs(store: RunStore, backend: str):
+    """(folder, run.json, its "job" entry) of each run that `backend` queued or runs, read from the runs folder.
+
+    How a backend finds its jobs again after the app or Redis restarted. The run.json is read as written, with
+    the job's own entries (`job`, `worker`) that the typed Run does not hold; a run that cannot be read is skipped.
+    """
+    try:
+        folders = sorted(path for path in store.root.iterdir() if path.is_dir())
+    except OSError:
+        return
+    for folder in folders:
+        try:
+            meta = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        job_info = meta.get("job") if isinstance(meta, dict) else None
+        if isinstance(job_info, dict) and job_info.get("backend") == backend \
+                and meta.get("status") in ACTIVE_STATUSES and isinstance(meta.get("id"), str):
+            yield folder, meta, job_info
 
 
 def finish_import(result: dict | None, code, stderr: bytes, store: RunStore):

@@ -122,7 +122,7 @@ def _store_error(action: str, error: OSError) -> "RunStoreError":
     return store_error
 
 
-def _write_atomically(path: Path, write) -> None:
+def write_atomically(path: Path, write) -> None:
     """Calls write(temporary_path), then renames the temporary file over `path`.
 
     A failure of the disk (full, read-only) raises RunStoreError and leaves the previous `path` as it was,
@@ -463,7 +463,7 @@ class RunStore:
                 file.flush()
                 os.fsync(file.fileno())
 
-        _write_atomically(folder / "run.json", write)
+        write_atomically(folder / "run.json", write)
 
     def update(self, run_id: str, **fields) -> dict:
         """Changes fields of a run's run.json atomically and returns the new metadata."""
@@ -478,8 +478,8 @@ class RunStore:
     def save_model(self, run_id: str, model) -> None:
         """Saves a Keras model as the run's model.keras, replacing the previous one only once complete."""
         folder = self._folder(run_id)
-        # Keras insists on the .keras suffix, which _write_atomically keeps.
-        _write_atomically(folder / "model.keras", lambda path: model.save(path))
+        # Keras insists on the .keras suffix, which write_atomically keeps.
+        write_atomically(folder / "model.keras", lambda path: model.save(path))
         with run_lock(folder):
             if self._read_meta(folder).get("model_problem"):
                 self.update(run_id, model_problem=None)
@@ -493,7 +493,7 @@ class RunStore:
             with open(path, "wb") as file:
                 np.save(file, np.asarray(array), allow_pickle=False)
 
-        _write_atomically(folder / f"{name}.npy", write)
+        write_atomically(folder / f"{name}.npy", write)
 
     def rename(self, run_id: str, name: str) -> dict:
         cleaned = clean_name(name)
