@@ -131,10 +131,14 @@ def setup_section(dataset_info: datasets.DatasetInfo) -> tuple[architectures.Arc
                      icon=":material/tune:"):
         architecture = _train_settings.architecture_choice(dataset_info)
         settings_column, model_column = st.columns([1, 1.12], gap="medium")
+        # Two settings to a row, or one where the window is too narrow for two whole labels and values
+        # (at 1024 px a half-width box showed "constar" for "constant").
+        st.html("<style>[class*='st-key-train_settings_box'] [data-testid='stHorizontalBlock'] { flex-wrap: wrap; }"
+                "[class*='st-key-train_settings_box'] [data-testid='stColumn'] { min-width: 9.5rem; }</style>")
         with settings_column:
-            with st.container(border=True):
+            with st.container(border=True, key="train_settings_box_architecture"):
                 own_settings = _train_settings.architecture_settings(architecture)
-            with st.container(border=True):
+            with st.container(border=True, key="train_settings_box_training"):
                 common_settings = _train_settings.training_settings(architecture)
         with model_column.container(border=True):
             st.markdown("**The model**")
