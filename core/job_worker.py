@@ -11,11 +11,11 @@ process, which runs `run_training` or `run_import` here and talks back only thro
     older than `runs.HEARTBEAT_STALE_SECONDS` has lost its worker (kill -9, a machine off) and lists as
     interrupted, keeping its best finished epoch.
 
-Each job gets a process of its own (a fresh `python -m core.job_worker` for the local backend, a freshly forked
-RQ work horse whose parent never imported TensorFlow for the RQ backend), so Keras's process-wide settings
-and memory never carry from one job into the next.
+Each job gets a process of its own (a fresh `python -m core.job_worker` for the local backend, a fresh process
+started by RQ's SpawnWorker for the RQ backend), so Keras's process-wide settings and memory never carry from
+one job into the next.
 
-This module imports nothing heavy at the top: the RQ worker's parent imports it before forking.
+This module imports nothing heavy at the top: the RQ worker's own process imports it and never TensorFlow.
 """
 
 import json
