@@ -1,10 +1,11 @@
 """Screenshots of every page at the widths a class uses, for docs/screens/, and a list of cut-off text.
 
-    python3 scripts/screens.py http://127.0.0.1:8501 docs/screens [home,draw,... [1024,1280,phone]]
+    python3 scripts/screens.py http://127.0.0.1:8501 docs/screens [home,draw,... [1024,1280,1920,phone]]
 
 Needs a running app (with a trained run, so that every page has something to show), Python Playwright and
-Debian's chromium. Each page is shot at 1024 and 1280 px (900 px high) and on a 390x844 phone screen, as the
-first screen a visitor sees (not the whole page: the docs stay small). On the Draw page a "1" is drawn first.
+Debian's chromium. Each page is shot at 1024 and 1280 px (900 px high), at 1920x1080 and on a 390x844 phone
+screen, as the first screen a visitor sees (not the whole page: the docs stay small). On the Draw page a "1" is
+drawn first.
 Prints every piece of the app's text that the browser cut with an ellipsis (see CUT_TEXT_SCRIPT).
 """
 
@@ -19,7 +20,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run"]
 PAGES = ["", "datasets", "train", "results", "draw", "inside", "class_set"]
 SCREENS = {"1024": {"width": 1024, "height": 900}, "1280": {"width": 1280, "height": 900},
-           "phone": {"width": 390, "height": 844}}
+           "1920": {"width": 1920, "height": 1080}, "phone": {"width": 390, "height": 844}}
 
 # Text the browser cut: an element whose own text overflows its box with `text-overflow: ellipsis`, and
 # visible text that ends in an ellipsis, in the page's main area (not the sidebar's navigation). The app writes
