@@ -174,22 +174,18 @@ def run_training(spec: dict, channel: FileChannel) -> str:
         if event["kind"] == "start":
             # The time limit counts the training itself, not the seconds TensorFlow took to load.
             watcher.started = time.monotonic()
-        if event["kind"] == "end" and event["status"] == "stopped" and watcher.reason:
-            message = _stop_message(watcher.reason, spec.get("time_limit"))
-            if message:
-                event = {**event, "message": message, "stop_reason": watcher.reason}
         channel.emit(event)
+
+    def stop_details() -> dict:
+        """Who stopped it (the teacher, the time limit), written with the run's status in one update."""
+        message = _stop_message(watcher.reason, spec.get("time_limit")) if watcher.reason else None
+        return {"problem": message, "stop_reason": watcher.reason} if message else {}
 
     try:
         meta = training.train(spec["dataset"], spec["architecture"], spec["hyperparameters"], store=store,
                               run_id=run_id, on_event=on_event, stop_event=stop_event,
-                              limit_train=spec.get("limit_train"))
-        status = meta.get("status", "completed")
-        if status == "stopped" and watcher.reason:
-            message = _stop_message(watcher.reason, spec.get("time_limit"))
-            if message:
-                store.update(run_id, problem=message, stop_reason=watcher.reason)
-        return status
+                              stop_details=stop_details, limit_train=spec.get("limit_train"))
+        return meta.get("status", "completed")
     except Exception as error:  # noqa: BLE001 - the server reads the failure from the run, not from a traceback
         if isinstance(error, OSError):
             message = training.storage_problem(error, store.root)

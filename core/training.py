@@ -129,6 +129,7 @@ def train(
     run_id: str | None = None,
     on_event: EventHandler | None = None,
     stop_event: threading.Event | None = None,
+    stop_details: Callable[[], dict] | None = None,
     mixed_precision: str | None = None,
     limit_train: int | None = None,
 ) -> dict:
@@ -136,7 +137,9 @@ def train(
 
     `run_id` continues a run the caller already created (the app's queue does, to show it as queued);
     otherwise a new run is made. `limit_train` trains on the first N shuffled training images only (tests,
-    quick demos). Bad hyperparameters raise ValueError before anything is saved.
+    quick demos). `stop_details`, asked when a stop request ended the training, gives the fields that say who
+    or what stopped it (`problem`, `stop_reason`); they are written with the status, in the same update, and
+    sent in the end event. Bad hyperparameters raise ValueError before anything is saved.
     """
     hp = architectures.resolve_hyperparameters(architecture, hyperparameters)
     data = datasets.load(dataset)
@@ -206,6 +209,7 @@ def train(
             replay.save_replay(store, run_id, recorder.images, data.y_test[replay_indices], recorder.probabilities)
 
     storage_failed = False
+    stopped_by: dict = {}
     try:
         model.fit(
             train_pipeline,
@@ -219,6 +223,8 @@ def train(
         status, message = "completed", ""
     except (callbacks.StopRequested, KeyboardInterrupt):
         status, message = "stopped", "Stopped by request: the run keeps its best finished epoch."
+        stopped_by = dict(stop_details() if stop_details else {})
+        message = stopped_by.pop("problem", message)
     except callbacks.LossIsNotFinite as error:
         status = "failed"
         message = (f"The loss became NaN (not a number) at batch {error.args[0]} of epoch "
@@ -251,6 +257,8 @@ def train(
               "duration": time.time() - started, "best_epoch": checkpoint.best_epoch,
               "epochs_done": epochs_done, "stopped_early": stopped_early,
               "replay_seconds_per_epoch": recorder.seconds / epochs_done if epochs_done else None}
+    if status == "stopped":
+        fields.update(stopped_by)
     if storage_failed:
         # Nothing more is written but the status, which may fail too: the page then reads the end event.
         try:
@@ -271,5 +279,6 @@ def train(
                 fields[pen_shift.RUN_KEY] = pen_writers
         meta = store.update(run_id, **fields)
     emit({"kind": "end", "status": status, "message": message, "run_id": run_id,
-          "test": fields.get("test"), "elapsed": fields["duration"], "stopped_early": stopped_early})
+          "test": fields.get("test"), "elapsed": fields["duration"], "stopped_early": stopped_early,
+          **({"stop_reason": fields["stop_reason"]} if fields.get("stop_reason") else {})})
     return meta

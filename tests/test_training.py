@@ -100,6 +100,33 @@ def test_stop_keeps_history_and_best_finished_epoch(tmp_path):
     assert replay.load_replay(store, meta["id"]).epochs == 2
 
 
+def test_who_stopped_it_is_written_with_the_stopped_status_in_one_update(tmp_path):
+    # A reader between two updates (another process) must never see "stopped" without the reason.
+    store = runs.RunStore(tmp_path)
+    stop = threading.Event()
+    updates, events = [], []
+    update = store.update
+
+    def recording_update(run_id, **fields):
+        updates.append(dict(fields))
+        return update(run_id, **fields)
+
+    store.update = recording_update
+
+    def on_event(event):
+        events.append(event)
+        if event["kind"] == "epoch":
+            stop.set()
+
+    teacher = {"problem": "Stopped by the teacher: the run keeps its best finished epoch.", "stop_reason": "teacher"}
+    meta = training.train("mnist_sample", "ann", {"epochs": 20, "batch_size": 32}, store=store,
+                          on_event=on_event, stop_event=stop, stop_details=lambda: teacher, limit_train=400)
+    stopped = [fields for fields in updates if fields.get("status") == "stopped"]
+    assert stopped and all(fields["problem"] == teacher["problem"] for fields in stopped)
+    assert meta["stop_reason"] == "teacher" and meta["problem"] == teacher["problem"]
+    assert events[-1]["message"] == teacher["problem"] and events[-1]["stop_reason"] == "teacher"
+
+
 def test_nan_loss_fails_the_run_and_keeps_history(tmp_path, monkeypatch):
     import keras
 
