@@ -1,0 +1,89 @@
+"""The Draw page's default digit model, trained as its one click trains it, over several seeds.
+
+    python -m bench.default_model                          # seeds 42, 7 and 1, the shipped settings
+    python -m bench.default_model --set epochs=7 --set filters=24 --label "7 epochs, 24 filters"
+
+For each seed: the accuracy on the sample's 2,000 MNIST test digits, on the 2,498 digits of the 10 held-out pen
+writers (drawn on the canvas and preprocessed as the Draw page does), the training's own time (from building
+the model to its saved best epoch) and the machine's load average meanwhile. The minimum over the seeds is what
+issues 15 and 16 count. Appends one line per run to bench/default_model.jsonl (the table in docs/benchmarks.md
+is made from it), so that every variant tried stays on record.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from core import architectures, pen_shift, training  # noqa: E402
+from core.runs import RunStore  # noqa: E402
+
+SEEDS = (42, 7, 1)
+
+
+def _value(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def train_once(seed: int, overrides: dict, dataset: str, architecture: str) -> dict:
+    hyperparameters = {**architectures.DEFAULT_DIGIT_HYPERPARAMETERS, **overrides, "seed": seed}
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as folder:
+        began = time.time()
+        meta = training.train(dataset, architecture, hyperparameters, store=RunStore(folder))
+        wall = time.time() - began
+    pen = pen_shift.summary_of(meta) or {}
+    return {"seed": seed, "mnist": meta["test"]["accuracy"], "pen": pen.get("accuracy"),
+            "train_seconds": meta["duration"], "wall_seconds": wall,
+            "load": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="*", default=list(SEEDS))
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a hyperparameter that differs from the shipped default")
+    parser.add_argument("--dataset", default=architectures.DEFAULT_DIGIT_DATASET)
+    parser.add_argument("--architecture", default=architectures.DEFAULT_DIGIT_ARCHITECTURE)
+    parser.add_argument("--label", default="", help="what this variant changes, for the table")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "default_model.jsonl"))
+    options = parser.parse_args(argv)
+    overrides = {}
+    for item in options.set:
+        name, _, value = item.partition("=")
+        overrides[name] = _value(value)
+    results = []
+    for seed in options.seeds:
+        result = train_once(seed, overrides, options.dataset, options.architecture)
+        results.append(result)
+        print(f"seed {seed}: MNIST {result['mnist']:.2%}  pen {result['pen']:.2%}  "
+              f"{result['train_seconds']:.0f} s (load {result['load'][0]}-{result['load'][1]})", flush=True)
+    record = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+              "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "label": options.label,
+              "dataset": options.dataset, "architecture": options.architecture, "overrides": overrides,
+              "results": results, "min_mnist": min(r["mnist"] for r in results),
+              "min_pen": min(r["pen"] for r in results),
+              "max_train_seconds": max(r["train_seconds"] for r in results)}
+    with open(options.out, "a", encoding="utf-8") as file:
+        file.write(json.dumps(record) + "\n")
+    print(f"minimum MNIST {record['min_mnist']:.2%}, minimum pen {record['min_pen']:.2%}, "
+          f"slowest {record['max_train_seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
