@@ -43,7 +43,8 @@ PAGE_STYLE = """
 /* On a phone the columns stack: a smaller answer and title keep the answer on the first screen. */
 @media (max-width: 640px) {
   [data-testid="stMetric"] [data-testid="stMetricValue"] { font-size: 4rem; }
-  [data-testid="stMainBlockContainer"] { padding-top: 2rem; }
+  /* Just below the top bar (3.75rem high), not under it. */
+  [data-testid="stMainBlockContainer"] { padding-top: 4.25rem; }
   h1 { font-size: 1.8rem !important; padding-top: 0 !important; }
 }
 </style>

@@ -130,17 +130,21 @@ def setup_section(dataset_info: datasets.DatasetInfo) -> tuple[architectures.Arc
     with st.expander("Architecture and settings", expanded=True, key=SETUP_OPEN_KEY, on_change="rerun",
                      icon=":material/tune:"):
         architecture = _train_settings.architecture_choice(dataset_info)
-        settings_column, model_column = st.columns([1, 1.12], gap="medium")
-        # Two settings to a row, or one where the window is too narrow for two whole labels and values
-        # (at 1024 px a half-width box showed "constar" for "constant").
-        st.html("<style>[class*='st-key-train_settings_box'] [data-testid='stHorizontalBlock'] { flex-wrap: wrap; }"
+        # The layer table beside the settings, or below them where the window is too narrow for its four
+        # columns (at 1024 px it scrolled sideways and cut "Output shape"). Then two settings to a row, or one
+        # where a box is too narrow for two whole labels and values (at 1024 px "constar" for "constant").
+        st.html("<style>"
+                ".st-key-train_setup [data-testid='stHorizontalBlock'] { flex-wrap: wrap; }"
+                ".st-key-train_setup [data-testid='stColumn']:has(.st-key-train_model_box) "
+                "{ min-width: min(23.5rem, 100%); }"
                 "[class*='st-key-train_settings_box'] [data-testid='stColumn'] { min-width: 9.5rem; }</style>")
+        settings_column, model_column = st.container(key="train_setup").columns([1, 1.12], gap="medium")
         with settings_column:
             with st.container(border=True, key="train_settings_box_architecture"):
                 own_settings = _train_settings.architecture_settings(architecture)
             with st.container(border=True, key="train_settings_box_training"):
                 common_settings = _train_settings.training_settings(architecture)
-        with model_column.container(border=True):
+        with model_column.container(border=True, key="train_model_box"):
             st.markdown("**The model**")
             summary = _train_settings.model_table(architecture, dataset_info.name, own_settings)
     return architecture, {**own_settings, **common_settings}, summary
