@@ -95,6 +95,17 @@ def test_a_stopped_fine_tuning_ends_stopped_without_a_model(trained_run):
     assert not queue.store.get(new_id).has_model
 
 
+def test_a_fine_tuning_left_waiting_by_an_earlier_app_is_queued_again_and_runs(trained_run):
+    store = runs.RunStore()
+    spec = jobs.create_finetune_run(store, "local", trained_run, *one_writers_digits(count=24), epochs=1,
+                                    owner="alice", seconds=600)
+    store.update(spec["run_id"], process="an-earlier-app")
+    queue = jobs.TrainingQueue(store)
+    status = finished(queue, spec["run_id"], timeout=180)
+    assert status.status == "completed" and status.kind == "finetune"
+    assert store.get(spec["run_id"]).meta["handwriting"]["epochs"] == 1
+
+
 def test_a_fine_tuning_that_cannot_work_is_refused_before_anything_is_queued(trained_run, monkeypatch):
     store = runs.RunStore()
     queue = jobs.TrainingQueue(store)
