@@ -11,6 +11,10 @@ result is a new run (the original is left as it was), whose run.json says where 
 
 and whose test figures are on the original dataset's test split, as for any run, so a teacher sees both sides.
 
+The app runs it as a job (`core.jobs`, kind "finetune"): the server checks the request (`check`) and queues a new
+run, and a worker process calls `learn_handwriting` with that run's id, sending the same progress events as a
+training and obeying its stop flag and time limit.
+
 Example:
 
 ```python
@@ -102,8 +106,9 @@ def check(store: RunStore, run_id: str, images: np.ndarray, labels: np.ndarray, 
 
 
 def new_run_name(run) -> str:
-    """The fine-tuned run's name: the original's, and what was added."""
-    return f"{run.name} + class handwriting"
+    """The fine-tuned run's name: the original's, and what was added (once: fine-tuning it again says nothing new)."""
+    suffix = " + class handwriting"
+    return run.name if run.name.endswith(suffix) else f"{run.name}{suffix}"
 
 
 def learn_handwriting(store: RunStore, run_id: str, images: np.ndarray, labels: np.ndarray, *,

@@ -62,8 +62,9 @@ def learn_section(run: runs.Run, drawings: class_set.ClassSet, count: int, picke
             st.error(f"The model could not learn the class's handwriting: {text.markdown_escape(error)}",
                      icon=":material/error:")
             return
-        job = st.session_state[JOB_KEY] = {"from": run.id, "new": new_id}
-        busy = True
+        st.session_state[JOB_KEY] = {"from": run.id, "new": new_id}
+        # Drawn again at once, so that the slider and the button are greyed out while it runs.
+        st.rerun()
     if not job:
         return
     if busy:
@@ -82,7 +83,10 @@ def _live(run_id: str) -> None:
         _train_watch.queue_place(status)
     else:
         _train_watch.progress_bar(status)
-    _train_watch.stop_button(status)
+    with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+        _train_watch.stop_button(status)
+        st.caption("It learns in a worker process, a few seconds per epoch; you may leave this page meanwhile.",
+                   width="content")
 
 
 def _result(run_id: str, picker_key: str) -> None:
@@ -105,9 +109,10 @@ def _result(run_id: str, picker_key: str) -> None:
     result = new_run.meta.get("handwriting") or {}
     before, after, held = st.columns(3)
     before.metric("Held-back drawings, before", f"{result['before']:.1%}", border=True)
+    points = round((result["after"] - result["before"]) * 100, 1)
+    # No arrow for no change: Streamlit would draw "+0.0" as a rise.
     after.metric("Held-back drawings, after", f"{result['after']:.1%}", border=True,
-                 delta=f"{(result['after'] - result['before']) * 100:+.1f} points",
-                 delta_color="normal" if result["after"] != result["before"] else "off")
+                 delta=f"{points:+.1f} points" if points else None)
     held.metric("Drawings held back", f"{result['held_back']:,}", border=True,
                 help=f"It learnt from the other {result['learnt_from']:,}.")
     with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
