@@ -106,6 +106,17 @@ class RQBackend:
             self._enqueue(spec, count)
         return run.id
 
+    def submit_finetune(self, run_id: str, images, labels, *, epochs: int, owner: str = "") -> str:
+        """Queues "learn my handwriting" on run `run_id`'s model; see `core.jobs.TrainingQueue.submit_finetune`."""
+        with self._lock:
+            count = len(self._active_ids(owner))
+            jobs.refuse_over_limit(count, jobs.per_student_limit())
+            spec = jobs.create_finetune_run(self.store, self.backend, run_id, images, labels, epochs=epochs,
+                                            owner=owner, seconds=self.time_limit or jobs.time_limit())
+            self.store.update(spec["run_id"], job={**self.store.get(spec["run_id"]).meta["job"], "round": count})
+            self._enqueue(spec, count)
+        return spec["run_id"]
+
     def status(self, run_id: str) -> jobs.JobStatus | None:
         with self._lock:
             if run_id in self._finished:
@@ -135,7 +146,7 @@ class RQBackend:
                 self._hard_stop_if_ignored(run_id)
             return jobs.JobStatus(run_id, owner, "queued" if state == "queued" else "running",
                                   "queued" if state == "queued" else "running", "", position, tuple(events),
-                                  "train", self.backend)
+                                  (info.get("spec") or {}).get("kind", "train"), self.backend)
 
     def events(self, run_id: str, since: int = 0) -> list[dict]:
         status = self.status(run_id)
@@ -230,9 +241,10 @@ class RQBackend:
         run_id = spec["run_id"]
         self.redis.hset(ROUNDS_HASH, run_id, round_)
         self.redis.sadd(ACTIVE_SET, run_id)
-        queue.enqueue("core.job_worker.rq_train", spec, job_id=run_id,
+        function, verb = ("rq_finetune", "fine-tune") if spec.get("kind") == "finetune" else ("rq_train", "train")
+        queue.enqueue(f"core.job_worker.{function}", spec, job_id=run_id,
                       job_timeout=int(spec["time_limit"] + jobs.TIME_LIMIT_GRACE_SECONDS), result_ttl=7 * 24 * 3600,
-                      failure_ttl=7 * 24 * 3600, description=f"train {spec['architecture']} for {spec['owner']}")
+                      failure_ttl=7 * 24 * 3600, description=f"{verb} {spec['architecture']} for {spec['owner']}")
         self._round_robin(keys=[queue.key, ROUNDS_HASH], args=[run_id, round_])
 
     def _active_ids(self, owner: str | None) -> list[str]:

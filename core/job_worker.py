@@ -1,7 +1,7 @@
-"""What runs inside a job worker process: one training, or one model import, and nothing else.
+"""What runs inside a job worker process: one training, one fine-tuning or one model import, and nothing else.
 
 The web server never trains and never loads an uploaded model: it hands a job *spec* (a plain dict) to a worker
-process, which runs `run_training` or `run_import` here and talks back only through a *channel*:
+process, which runs `run_training`, `run_finetune` or `run_import` here and talks back only through a *channel*:
 
   * events: one JSON line per event appended to `events.jsonl` in the run folder (and, for the RQ backend,
     pushed to a Redis list as well, so that a page on another machine sees them within a second);
@@ -201,6 +201,61 @@ def run_training(spec: dict, channel: FileChannel) -> str:
         watcher.done.set()
 
 
+def run_finetune(spec: dict, channel: FileChannel) -> str:
+    """Learns the class's handwriting into the run `spec["run_id"]` (created queued by the server, the drawings
+    saved in its folder) from the model of run `spec["from_run"]`; returns its status."""
+    from core import handwriting, jobs, training
+    from core.runs import RunStore
+
+    store = RunStore(spec["runs_root"])
+    run_id = spec["run_id"]
+    stop_event = threading.Event()
+    watcher = Watcher(channel, stop_event, spec.get("time_limit"))
+    store.update(run_id, worker={"pid": os.getpid(), "host": os.uname().nodename})
+    channel.heartbeat()
+    watcher.start()
+
+    def on_event(event: dict) -> None:
+        if event["kind"] == "start":
+            watcher.started = time.monotonic()
+        channel.emit(event)
+
+    def stop_details() -> dict:
+        # A fine-tuning keeps no half-trained model, unlike a training's best finished epoch.
+        message = {"time limit": f"Stopped: time limit ({time_limit_text(spec.get('time_limit') or 0)}). "
+                                 "No new model was saved.",
+                   "teacher": "Stopped by the teacher: no new model was saved."}.get(watcher.reason)
+        return {"problem": message, "stop_reason": watcher.reason} if message else {}
+
+    try:
+        images = store.load_array(run_id, jobs.FINETUNE_IMAGES)
+        labels = store.load_array(run_id, jobs.FINETUNE_LABELS)
+        if images is None or labels is None:
+            raise ValueError("The class drawings this job was given are missing from its run folder.")
+        meta = handwriting.learn_handwriting(store, spec["from_run"], images, labels, epochs=spec["epochs"],
+                                             new_run_id=run_id, on_event=on_event, stop_event=stop_event,
+                                             stop_details=stop_details)
+        status = meta.get("status", "completed")
+    except Exception as error:  # noqa: BLE001 - the server reads the failure from the run, not from a traceback
+        if isinstance(error, OSError):
+            message = training.storage_problem(error, store.root)
+        else:
+            message = str(error) or type(error).__name__
+        try:
+            store.update(run_id, status="failed", problem=f"It could not learn the class's handwriting: {message}")
+        except Exception:  # noqa: BLE001 - the runs folder itself may be the problem
+            pass
+        channel.emit({"kind": "end", "status": "failed", "run_id": run_id,
+                      "message": f"It could not learn the class's handwriting: {message}"})
+        status = "failed"
+    finally:
+        watcher.done.set()
+    # The drawings were only lent to the job: they stay with the class set, not in a run that may be shared.
+    for name in (jobs.FINETUNE_IMAGES, jobs.FINETUNE_LABELS):
+        (Path(spec["runs_root"]) / run_id / f"{name}.npy").unlink(missing_ok=True)
+    return status
+
+
 def limit_resources(memory_bytes: int | None, cpu_seconds: int | None) -> None:
     """Caps this process's memory (address space) and CPU time: an import that asks for more dies alone."""
     import resource
@@ -243,6 +298,14 @@ def rq_train(spec: dict) -> str:
     return run_training(spec, RedisChannel(folder, get_current_job().connection, spec["run_id"]))
 
 
+def rq_finetune(spec: dict) -> str:
+    """The RQ job of "learn my handwriting", in a fresh work horse like a training."""
+    from rq import get_current_job
+
+    folder = Path(spec["runs_root"]) / spec["run_id"]
+    return run_finetune(spec, RedisChannel(folder, get_current_job().connection, spec["run_id"]))
+
+
 def rq_import(spec: dict) -> dict:
     """The RQ job of a model import, under the same memory and CPU-time limits as the local one."""
     try:
@@ -259,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     if spec["kind"] == "train":
         folder = Path(spec["runs_root"]) / spec["run_id"]
         run_training(spec, FileChannel(folder))
+        return 0
+    if spec["kind"] == "finetune":
+        run_finetune(spec, FileChannel(Path(spec["runs_root"]) / spec["run_id"]))
         return 0
     if spec["kind"] == "import":
         try:

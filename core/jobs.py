@@ -1,4 +1,4 @@
-"""The job engine: every training and every imported model runs in a worker process, never in the web server.
+"""The job engine: every training, fine-tuning and imported model runs in a worker process, never in the web server.
 
 A page `submit`s a training and gets its run id back, then reads `status(run_id)` (with the events so far) to
 draw progress; `stop` asks it to end (the best finished epoch is kept); `active` and `list` show the queue.
@@ -14,6 +14,9 @@ Two backends behind the same calls:
   * `core.job_rq.RQBackend` (when NEURAL_CANVAS_REDIS_URL is set): jobs go to RQ queues on a Redis server and
     `python -m core worker` processes on any number of machines run them (see the README, "A class on several
     machines").
+
+"Learn my handwriting" (`core.handwriting`) is a job too (`submit_finetune`, kind "finetune"): a new run,
+queued like a training, that fine-tunes a digit model on the class drawings saved beside it.
 
 Both apply the same limits, read when a job is submitted: at most `per_student_limit()` jobs queued or
 running per student, a wall-time limit per job (the run ends "stopped: time limit" with its best epoch),
@@ -137,6 +140,43 @@ def refuse_over_limit(count: int, limit: int) -> None:
         raise JobRefused(
             f"You already have {count} training{'s' if count != 1 else ''} queued or running, the most one "
             f"student may have at once ({limit}). Wait for one to finish, or stop one, then train again.")
+
+
+FINETUNE_IMAGES = "finetune_images"
+FINETUNE_LABELS = "finetune_labels"
+
+
+def create_finetune_run(store: RunStore, backend: str, from_run: str, images, labels, *, epochs: int, owner: str,
+                        seconds: float) -> dict:
+    """Checks a "learn my handwriting" job, creates its run (queued) with the drawings beside it; returns the spec.
+
+    The drawings go into the new run's folder (two .npy files, written whole or not at all), which the worker
+    reads wherever it runs: the runs folder is the one thing every worker of a class shares. A job that cannot
+    work (too few drawings, not a digit model, a deleted model) raises ValueError here, before anything is queued.
+    """
+    # Imported here: the RQ worker's own process imports this module and must not import Keras.
+    import numpy as np
+
+    from core import handwriting
+
+    source = handwriting.check(store, from_run, images, labels, epochs=epochs)
+    try:
+        run = store.create(dataset=source.dataset, architecture=source.architecture,
+                           hyperparameters=dict(source.meta.get("hyperparameters") or {}),
+                           name=handwriting.new_run_name(source), owner=owner, status="queued")
+        store.save_array(run.id, FINETUNE_IMAGES, np.asarray(images, dtype=np.uint8))
+        store.save_array(run.id, FINETUNE_LABELS, np.asarray(labels, dtype=np.int64))
+        spec = {"kind": "finetune", "run_id": run.id, "runs_root": str(store.root), "from_run": from_run,
+                "epochs": int(epochs), "architecture": source.architecture, "time_limit": seconds, "owner": owner}
+        store.update(run.id, fine_tuned_from=from_run,
+                     job={"backend": backend, "spec": spec, "time_limit": seconds, "submitted": time.time()})
+    except OSError as error:
+        if "run" in locals():
+            import shutil
+
+            shutil.rmtree(store.root / run.id, ignore_errors=True)
+        raise RunStoreError(f"{training.storage_problem(error, store.root)} No run was saved.") from error
+    return spec
 
 
 def insert_round_robin(waiting: list, new_round: int, rounds: dict) -> int:
@@ -326,6 +366,20 @@ class TrainingQueue:
         with self._lock:
             self._enqueue(_LocalJob(run.id, owner, spec))
         return run.id
+
+    def submit_finetune(self, run_id: str, images, labels, *, epochs: int, owner: str = "") -> str:
+        """Queues "learn my handwriting" on run `run_id`'s model (`core.handwriting`); returns the new run's id.
+
+        The same limits as a training (jobs per student, time limit); a job that cannot work raises ValueError
+        before anything is queued.
+        """
+        with self._lock:
+            refuse_over_limit(self._count_active(owner), per_student_limit())
+        spec = create_finetune_run(self.store, self.backend, run_id, images, labels, epochs=epochs, owner=owner,
+                                   seconds=self.time_limit or time_limit())
+        with self._lock:
+            self._enqueue(_LocalJob(spec["run_id"], owner, spec))
+        return spec["run_id"]
 
     def status(self, run_id: str) -> JobStatus | None:
         """What a job is doing now, or None if this backend does not know it (look in the run store)."""
@@ -533,6 +587,8 @@ class TrainingQueue:
                     "dataset": meta["dataset"], "architecture": meta["architecture"],
                     "hyperparameters": meta["hyperparameters"], "limit_train": job_info.get("limit_train"),
                     "time_limit": job_info.get("time_limit") or time_limit(), "owner": meta.get("owner", "")}
+            if isinstance(job_info.get("spec"), dict) and job_info["spec"].get("kind") == "finetune":
+                spec = job_info["spec"]
             job = _LocalJob(run_id, meta.get("owner", ""), spec)
             if meta["status"] == "queued":
                 # This app process owns the waiting run now: the run store lists it as queued again.

@@ -59,7 +59,7 @@ def score_a_model(candidates: list[runs.Run], drawings: class_set.ClassSet, snap
         st.caption("The share of each digit's drawings the model reads right. With a handful of drawings per "
                    "digit, one drawing moves a bar a lot.")
     mistake_grid(snapshot, result)
-    _learn_handwriting.learn_section(run, drawings, len(snapshot))
+    _learn_handwriting.learn_section(run, drawings, len(snapshot), RUN_KEY)
 
 
 def mistake_grid(snapshot, result) -> None:

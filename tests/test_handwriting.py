@@ -1,9 +1,14 @@
-"""Learn my handwriting: fine-tuning a digit model on the class drawings, measured on drawings held back."""
+"""Learn my handwriting: fine-tuning a digit model on the class drawings, measured on drawings held back, as a job
+of the job engine (a worker process, never the web server)."""
+
+import os
+import time
 
 import numpy as np
 import pytest
 
-from core import handwriting, pen_digits, runs
+from core import handwriting, jobs, pen_digits, runs
+from tests.job_helpers import finished, wait_for
 
 
 def one_writers_digits(writer: int = 3, count: int = 80):
@@ -54,11 +59,82 @@ def test_bad_epochs_are_refused(trained_run):
         handwriting.learn_handwriting(runs.RunStore(), trained_run, *one_writers_digits(), epochs=0)
 
 
+# As a job: the server queues it, a worker process trains.
+
+
+def test_learning_the_handwriting_is_a_job_that_trains_in_a_worker_process(trained_run):
+    queue = jobs.TrainingQueue(runs.RunStore())
+    images, labels = one_writers_digits(count=24)
+    new_id = queue.submit_finetune(trained_run, images, labels, epochs=2, owner="alice")
+    new_run = queue.store.get(new_id)
+    assert new_run.name == "test cnn + class handwriting" and new_run.meta["owner"] == "alice"
+    assert new_run.meta["fine_tuned_from"] == trained_run and new_run.status in ("queued", "running")
+    status = finished(queue, new_id, timeout=180)
+    assert status.status == "completed" and status.kind == "finetune", status
+    assert [event["epoch"] for event in status.epochs] == [1, 2] and status.start["train_images"] > 0
+    meta = queue.store.get(new_id).meta
+    assert meta["status"] == "completed" and meta["fine_tuned_from"] == trained_run
+    figures = meta["handwriting"]
+    assert 0 <= figures["before"] <= 1 and 0 <= figures["after"] <= 1 and figures["epochs"] == 2
+    assert figures["held_back"] + figures["learnt_from"] == 24
+    assert 0.5 < meta["test"]["accuracy"] <= 1.0 and queue.store.get(new_id).has_model
+    # Trained in a worker process, not in this one (the web server's, in the app).
+    assert meta["worker"]["pid"] != os.getpid()
+    # The drawings were lent to the job only.
+    assert not list((queue.store.root / new_id).glob("finetune_*.npy"))
+    assert "handwriting" not in queue.store.get(trained_run).meta
+
+
+def test_a_stopped_fine_tuning_ends_stopped_without_a_model(trained_run):
+    queue = jobs.TrainingQueue(runs.RunStore())
+    new_id = queue.submit_finetune(trained_run, *one_writers_digits(count=24), epochs=50, owner="alice")
+    wait_for(queue, new_id, lambda status: status.latest_batch is not None, 180, "a batch of")
+    assert not queue.stop(new_id, "bob") and queue.stop(new_id, "alice")
+    status = finished(queue, new_id, timeout=60)
+    assert status.status == "stopped" and "no new model was saved" in status.message
+    assert not queue.store.get(new_id).has_model
+
+
+def test_a_fine_tuning_left_waiting_by_an_earlier_app_is_queued_again_and_runs(trained_run):
+    store = runs.RunStore()
+    spec = jobs.create_finetune_run(store, "local", trained_run, *one_writers_digits(count=24), epochs=1,
+                                    owner="alice", seconds=600)
+    store.update(spec["run_id"], process="an-earlier-app")
+    queue = jobs.TrainingQueue(store)
+    status = finished(queue, spec["run_id"], timeout=180)
+    assert status.status == "completed" and status.kind == "finetune"
+    assert store.get(spec["run_id"]).meta["handwriting"]["epochs"] == 1
+
+
+def test_a_fine_tuning_that_cannot_work_is_refused_before_anything_is_queued(trained_run, monkeypatch):
+    store = runs.RunStore()
+    queue = jobs.TrainingQueue(store)
+    images, labels = one_writers_digits(count=24)
+    with pytest.raises(ValueError, match="at least 20 saved drawings"):
+        queue.submit_finetune(trained_run, images[:10], labels[:10], epochs=2)
+    with pytest.raises(ValueError, match="was not found"):
+        queue.submit_finetune("20250101-000000-cnn-abcdef", images, labels, epochs=2)
+    clothes = store.create(dataset="fashion_mnist", architecture="cnn", hyperparameters={}, name="clothes",
+                           status="completed")
+    with pytest.raises(ValueError, match="clothes is not a digit model"):
+        queue.submit_finetune(clothes.id, images, labels, epochs=2)
+    with pytest.raises(ValueError, match="Epochs must be a whole number"):
+        queue.submit_finetune(trained_run, images, labels, epochs=0)
+    assert sorted(run.id for run in store.list()) == sorted([trained_run, clothes.id])
+    # The same limit per student as trainings: the second job waits for the first to end.
+    monkeypatch.setenv(jobs.JOBS_PER_STUDENT_VARIABLE, "1")
+    first = queue.submit_finetune(trained_run, images, labels, epochs=1, owner="alice")
+    with pytest.raises(jobs.JobRefused, match="the most one student may have at once"):
+        queue.submit_finetune(trained_run, images, labels, epochs=1, owner="alice")
+    queue.stop(first, "alice")
+    finished(queue, first, timeout=120)
+
+
 # The section on the Class drawings page.
 
 
 def test_the_class_drawings_page_learns_the_class_s_handwriting_into_a_new_run(trained_run):
-    from conftest import open_page
+    from conftest import open_page, shown
     from core import class_set
 
     drawings = class_set.ClassSet()
@@ -71,6 +147,16 @@ def test_the_class_drawings_page_learns_the_class_s_handwriting_into_a_new_run(t
     [learn] = [button for button in at.button if button.label == "Learn the class's handwriting"]
     learn.click().run()
     assert not at.exception and not at.error
+    # The page trains nothing: the job runs in a worker process while the page is drawn again and again.
+    deadline = time.time() + 180
+    while not any(metric.label == "Held-back drawings, after" for metric in at.metric):
+        assert time.time() < deadline, "the fine-tuning did not finish"
+        time.sleep(1)
+        at.run()
+        assert not at.exception and not at.error
+        if not any(metric.label == "Held-back drawings, after" for metric in at.metric):
+            # While it runs, a second one cannot be started from here.
+            assert at.button(key="learn_handwriting_button").disabled
     metrics = {metric.label: metric.value for metric in at.metric}
     new_runs = [run for run in runs.RunStore().list() if run.meta.get("fine_tuned_from") == trained_run]
     [new_run] = new_runs
@@ -79,6 +165,10 @@ def test_the_class_drawings_page_learns_the_class_s_handwriting_into_a_new_run(t
     assert metrics["Held-back drawings, before"] == f"{figures['before']:.1%}"
     assert metrics["Held-back drawings, after"] == f"{figures['after']:.1%}"
     assert metrics["Drawings held back"] == f"{figures['held_back']:,}"
+    assert new_run.meta["worker"]["pid"] != os.getpid()
+    assert any("test cnn + class handwriting" in shown(block.value) for block in at.markdown)
+    at.button(key="learn_handwriting_use").click().run()
+    assert at.selectbox(key="class_set_run").value == new_run.id
 
 
 def test_with_too_few_drawings_the_page_says_how_many_are_needed(trained_run):

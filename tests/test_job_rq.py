@@ -226,3 +226,22 @@ def test_trainings_go_to_the_gpu_queue_while_a_gpu_worker_has_room(redis_server,
         assert backend._queue_name() == "cpu"
     finally:
         gpu_worker.register_death()
+
+
+def test_learning_the_class_s_handwriting_runs_on_an_rq_worker(class_setup, trained_run):
+    import numpy as np
+
+    from core import pen_digits
+
+    _, _, backend = class_setup
+    indices = np.flatnonzero(pen_digits.load().writers == 3)[:24]
+    images, labels = pen_digits.all_images()[indices], pen_digits.load().labels[indices]
+    new_id = backend.submit_finetune(trained_run, images, labels, epochs=2, owner="alice")
+    assert backend.status(new_id).kind == "finetune"
+    status = finished(backend, new_id)
+    assert status.status == "completed" and [event["epoch"] for event in status.epochs] == [1, 2], status
+    meta = backend.store.get(new_id).meta
+    assert meta["fine_tuned_from"] == trained_run and meta["handwriting"]["held_back"] > 0
+    assert meta["worker"]["pid"] != os.getpid() and backend.store.get(new_id).has_model
+    with pytest.raises(ValueError, match="at least 20 saved drawings"):
+        backend.submit_finetune(trained_run, images[:5], labels[:5], epochs=2, owner="alice")
