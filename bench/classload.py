@@ -132,6 +132,8 @@ class RQClass:
 def run_setup(name: str, students: int) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="neural-canvas-classload-"))
     os.environ[jobs.JOBS_PER_STUDENT_VARIABLE] = "2"
+    # The machine's own load, before and after: the figures only mean something on a quiet machine.
+    load_before = round(os.getloadavg()[0], 1)
     try:
         store = runs.RunStore(folder / "runs")
         if name == "local":
@@ -148,6 +150,7 @@ def run_setup(name: str, students: int) -> dict:
                 setup.close()
             result["workers"] = count
         result["setup"] = name
+        result["load_average"] = [load_before, round(os.getloadavg()[0], 1)]
         return result
     finally:
         shutil.rmtree(folder, ignore_errors=True)

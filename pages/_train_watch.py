@@ -31,11 +31,13 @@ def stop_button(status: jobs.JobStatus) -> None:
         st.caption("Only the browser session that started this training (or the teacher) can stop it.")
         return
     stopping = st.session_state.setdefault(STOPPING_KEY, set())
-    label = "Cancel" if status.state == "queued" else "Stop training"
+    finetune = status.kind == "finetune"
+    label = "Cancel" if status.state == "queued" else ("Stop learning" if finetune else "Stop training")
     if st.button(label, icon=":material/stop:", key=f"stop_{status.run_id}", disabled=status.run_id in stopping):
         if _common.training_queue().stop(status.run_id, _common.owner(), by_teacher=_teacher.is_teacher()):
             stopping.add(status.run_id)
-            st.toast("Stopping at the next batch; the run keeps what it has learnt.")
+            st.toast("Stopping at the next batch; no new model is saved." if finetune
+                     else "Stopping at the next batch; the run keeps what it has learnt.")
     if status.run_id in stopping:
         st.caption("Stopping…")
 
