@@ -1,6 +1,6 @@
 """The benchmark: how fast Neural Canvas trains, draws its live charts, reads a drawing and loads in a browser.
 
-    python -m bench                          # full: about 11 minutes on 2 CPU cores
+    python -m bench                          # full: about 17 minutes on 2 CPU cores (cost: about 4)
     python -m bench --quick                  # under a minute: checks that every measurement still runs (CI)
     python -m bench --out bench/results.json # where the JSON goes (the full mode's default)
     python -m bench --only chart_overhead    # one section (full sizes unless --quick)

@@ -161,6 +161,9 @@ def markdown_table(results: dict) -> str:
             f"p95 {section['p95_ratio']:.1f}×", f"p95 ≤ {TARGET_DURING_TRAINING_P95_MS:g} ms",
             _yes_no(section["meets_target"]))
     lines += ["", *fast_path_table(results)]
+    cost = cost_tables(results)
+    if cost:
+        lines += ["", *cost]
     return "\n".join(lines)
 
 
@@ -192,6 +195,48 @@ def fast_path_table(results: dict) -> list[str]:
         name = "TensorFlow's default" if setting["inter_op"] == 0 else \
             f"inter_op {setting['inter_op']}, intra_op {setting['intra_op']}"
         lines.append(f"| {name} | {setting['images_per_second']:,.0f} | {setting['speedup_vs_default']:.2f}× |")
+    return lines
+
+
+def _mib(size: float) -> str:
+    return f"{size / 2**20:,.0f} MiB"
+
+
+def cost_tables(results: dict) -> list[str]:
+    """The cost section's two tables (time and memory against training images and against depth) and its fits."""
+    section = results["sections"].get("cost")
+    if not section:
+        return []
+    if "error" in section or "skipped" in section:
+        reason = section.get("skipped") or "failed: " + section["error"].splitlines()[0][:80]
+        return [f"Cost against size and depth: not measured ({reason})."]
+    sizes, depths = section["size"], section["depth"]
+    first = sizes["points"][0]
+    lines = [f"| Training images ({first['architecture']}, {section['dataset']}, batch {first['batch_size']}) | "
+             "Seconds per epoch | Images/s | Peak memory | Of which training images |", "|---:|---:|---:|---:|---:|"]
+    for point in sizes["points"]:
+        lines.append(f"| {point['images']:,} | {point['seconds_per_epoch']:.2f} | "
+                     f"{point['images'] / point['seconds_per_epoch']:,.0f} | {_mib(point['peak_rss_bytes'])} | "
+                     f"{point['data_bytes'] / 2**20:.1f} MiB |")
+    time_fit, memory_fit = sizes["fit"]["time"], sizes["fit"]["memory"]
+    lines += ["", f"Fit against size: {time_fit['intercept']:.2f} s + {time_fit['slope'] * 1e6:.1f} µs per image "
+                  f"(R² {time_fit['r_squared']:.4f}); memory {_mib(memory_fit['intercept'])} + "
+                  f"{memory_fit['slope']:,.0f} bytes per image (R² {memory_fit['r_squared']:.4f}; one image's "
+                  f"pixels and label are {memory_fit.get('bytes_per_image_of_data', 0):,.0f} bytes).", ""]
+    first = depths["points"][0]
+    lines += [f"| Hidden layers (dnn, width 100, {first['images']:,} images, batch {first['batch_size']}) | "
+              "Parameters | Seconds per epoch | Peak memory |", "|---:|---:|---:|---:|"]
+    for point in depths["points"]:
+        lines.append(f"| {point['depth']} | {point['parameters']:,} | {point['seconds_per_epoch']:.2f} | "
+                     f"{_mib(point['peak_rss_bytes'])} |")
+    time_fit, memory_fit = depths["fit"]["time"], depths["fit"]["memory"]
+    per_step = depths["fit"]["time_per_step"]
+    lines += ["", f"Fit against depth: {time_fit['intercept']:.2f} s + {time_fit['slope']:.3f} s per layer "
+                  f"(R² {time_fit['r_squared']:.4f}; per step {per_step['fixed_seconds_per_step'] * 1e3:.2f} ms "
+                  f"fixed + {per_step['seconds_per_step_per_layer'] * 1e3:.3f} ms per layer; the fixed part is "
+                  f"{time_fit['fixed_share_at_smallest']:.0%} of the shallowest epoch); memory "
+                  f"{_mib(memory_fit['intercept'])} + {memory_fit['slope'] / 2**20:.2f} MiB per layer "
+                  f"(R² {memory_fit['r_squared']:.4f})."]
     return lines
 
 

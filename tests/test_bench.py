@@ -131,6 +131,8 @@ def test_quick_mode_prints_the_table(quick_run):
                    "8. Drawing → prediction while the queue trains"):
         assert number in printed
     assert "not measured" in printed
+    assert "| Candidate (cnn, mnist_sample, 2 rounds)" in printed and "Verdict (" in printed
+    assert "Fit against size:" in printed and "Fit against depth:" in printed
 
 
 def test_table_reports_a_failed_section_instead_of_a_figure():
