@@ -64,7 +64,7 @@ def _panel(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], panel: dic
             b = start + (end - start) * (index + 1) / pieces
             draw.line([at(a, fit["intercept"] + fit["slope"] * a), at(b, fit["intercept"] + fit["slope"] * b)],
                       fill=LINE, width=2)
-        draw.text((left + 10, top + 8), f"fit: {_label(fit['intercept'])} + {fit['slope']:.3g} x   "
+        draw.text((left + 10, top + 8), f"fit: {fit['intercept']:.3g} + {fit['slope']:.3g} x   "
                                          f"R^2 = {fit['r_squared']:.3f}", fill=LINE, font=small)
     points = [at(x, y) for x, y in zip(xs, ys)]
     draw.line(points, fill=POINT, width=1)
