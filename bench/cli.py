@@ -1,25 +1,29 @@
 """The benchmark: how fast Neural Canvas trains, draws its live charts, reads a drawing and loads in a browser.
 
-    python -m bench                          # full: about 11 minutes on 2 CPU cores
+    python -m bench                          # full: about 17 minutes on 2 CPU cores (cost: about 4)
     python -m bench --quick                  # under a minute: checks that every measurement still runs (CI)
     python -m bench --out bench/results.json # where the JSON goes (the full mode's default)
     python -m bench --only chart_overhead    # one section (full sizes unless --quick)
+    python -m bench --only training_throughput --rounds 5   # the fast-path candidates over 5 rounds
 
 It measures, writes every figure to a JSON file (after each section, so a crash keeps what was measured) and
 prints the markdown tables for the README. The machine this runs on is usually shared, so every figure is a ratio
 against a baseline measured in the same run, with the absolute times beside it. The two sides of a comparison are
-interleaved (one epoch of the baseline, one of ours, and again), and a ratio is the median of those paired
-ratios: a neighbour's burst of work slows both sides of a pair alike.
+interleaved (one fit of the baseline, one of ours, and again; or whole trainings in rounds whose order rotates),
+and a ratio is the median of those paired ratios: a neighbour's burst of work slows both sides of a pair alike.
 
 The sections, each a function in a module of this package (`bench.training`, `bench.prediction`,
 `bench.memory`, `bench.accuracy`, `bench.browser`, `bench.class_load`):
 
 1. `training_throughput`: images per second of our pipeline (uint8 through `tf.data`, scaling inside the model,
    the app's progress callback) against the seeds' way (float64 arrays divided by 255, one-hot labels,
-   `model.fit(x, y, validation_split=0.2, batch_size=32)`) for the same `cnn`, data and epochs, with both test
-   accuracies; and the other paths we tried: the seeds' batch size, `mixed_bfloat16`, `steps_per_execution`, XLA
-   (`jit_compile`), and TensorFlow's thread settings (`thread_settings`, one subprocess each: they can only be
-   set before TensorFlow starts).
+   `model.fit(x, y, validation_split=0.2, batch_size=32)`) for the same `cnn`, data and epochs, with the test
+   accuracies and the live charts' updates per second, for the shipped defaults and each candidate fast path
+   (`mixed_bfloat16`, `steps_per_execution` 8, a larger batch, combinations): every candidate a fresh model in
+   each of `--rounds` rounds (3), the order rotated, ratios to the seeds' way of the same round, median and
+   spread; a candidate becomes the verdict only if it beats the shipped defaults in every round at equal
+   accuracy with smooth charts (`training.decide`). And TensorFlow's thread settings (`thread_settings`, one
+   subprocess each: they can only be set before TensorFlow starts).
 2. `chart_overhead`: training with the app's progress callbacks and a reader polling the events every 0.5 s
    (as the Train page's fragment does) against training with no callbacks, in many short interleaved fits.
 3. `prediction_latency`: one canvas drawing -> `preprocess.preprocess` + `inference.Predictor.predict`,
@@ -36,6 +40,9 @@ The sections, each a function in a module of this package (`bench.training`, `be
    does); every answer must equal the single-thread one; latency percentiles and drawings per second.
 8. `prediction_during_training`: single readings while the training queue trains a `cnn` in the background
    (the Draw page's promise), against the same readings with the queue idle, before and after.
+9. `cost` (`bench.cost`): seconds per epoch and peak memory against the training-set size (Fashion-MNIST, 1k to
+   60k images) and the DNN's depth (1 to 50), a fresh process per point, straight-line fits, and the plots
+   docs/cost-vs-size.png and docs/cost-vs-depth.png.
 
 Quick mode uses tiny sizes and skips the thread subprocesses, most accuracy runs, Fashion-MNIST and the browser:
 it proves that the code runs, not that the targets are met.
@@ -50,7 +57,7 @@ import time
 import traceback
 from pathlib import Path
 
-from bench import accuracy, browser, class_load, memory, prediction, training
+from bench import accuracy, browser, class_load, cost, memory, prediction, training
 from bench.machine import busy_shares, cpu_times, machine_info
 from bench.report import markdown_table, write_json
 from bench.settings import DEFAULT_OUT, DEFAULT_QUICK_OUT, FULL, QUICK, Settings
@@ -66,6 +73,8 @@ SECTIONS = {
     "training_memory": memory.training_memory,
     "time_to_accuracy": accuracy.time_to_accuracy,
     "browser": browser.browser,
+    # Last: its own fresh processes, outside the accuracy runs' time budget (about 5 minutes on 2 cores).
+    "cost": cost.cost,
 }
 
 
@@ -76,6 +85,9 @@ def run_benchmark(settings: Settings, out: Path, only: list[str] | None = None, 
     counters = cpu_times()
     if settings.time_budget is not None:
         settings = dataclasses.replace(settings, deadline=started + settings.time_budget)
+    if settings.quick:
+        # The quick mode's plots go beside its JSON, so that a test or CI run never rewrites the docs' plots.
+        settings = dataclasses.replace(settings, cost_plot_dir=out.parent, cost_plot_prefix=f"{out.stem}-")
     for name, measure in SECTIONS.items():
         if only and name not in only:
             continue
@@ -102,6 +114,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="the JSON file to write (default bench/results.json, "
                                                   "bench/results-quick.json in quick mode)")
     parser.add_argument("--only", help="comma-separated sections to run: " + ", ".join(SECTIONS))
+    parser.add_argument("--rounds", type=int, help="rounds of the throughput candidates (default 3; 2 with --quick)")
     # The subprocesses the benchmark starts itself.
     parser.add_argument("--worker", choices=("memory", "threads"), help=argparse.SUPPRESS)
     parser.add_argument("--way", help=argparse.SUPPRESS)
@@ -124,6 +137,10 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
     settings = QUICK if args.quick else FULL
+    if args.rounds is not None:
+        if args.rounds < 1:
+            parser.error(f"--rounds must be at least 1; got {args.rounds}")
+        settings = dataclasses.replace(settings, throughput_rounds=args.rounds)
     out = args.out or (DEFAULT_QUICK_OUT if args.quick else DEFAULT_OUT)
     results = run_benchmark(settings, out, only)
     print()

@@ -1,133 +1,281 @@
-"""Sections 1 and 2: training throughput against the seeds' way, TensorFlow's thread settings, and the cost
-of the live charts' callbacks."""
+"""Sections 1 and 2: training throughput against the seeds' way (the candidate fast paths in rotated rounds, and
+the rule that picks a new default from them), TensorFlow's thread settings, and the cost of the live charts'
+callbacks."""
 
+import gc
 import math
 import statistics
 import threading
+import time
 
 import numpy as np
 
 from bench.common import EventLog, accuracy, epoch_timer, our_model, run_worker, sample_subset, seed_cnn
-from bench.settings import SEED_SETTINGS, TARGET_CHART_OVERHEAD, TARGET_THROUGHPUT_RATIO, Settings
+from bench.settings import (
+    ACCURACY_TOLERANCE,
+    CHART_UPDATES_ROUNDING,
+    SEED_SETTINGS,
+    TARGET_CHART_OVERHEAD,
+    TARGET_CHART_UPDATES_PER_SECOND,
+    TARGET_THROUGHPUT_RATIO,
+    Settings,
+)
 from bench.stats import paired_ratio, percentile
 from core import architectures, backend, callbacks, training
 
 
 def _throughput_configs(settings: Settings) -> list[dict]:
-    """Our training set-ups to compare with the seeds' way: the shipped `cnn` defaults first, then the others."""
+    """The candidates to compare with the seeds' way: the shipped `cnn` defaults first, then the fast paths."""
     defaults = architectures.resolve_hyperparameters("cnn")
-    shipped = f"batch {defaults['batch_size']}, lr {defaults['learning_rate']:g}"
+    batch, rate = defaults["batch_size"], defaults["learning_rate"]
+    shipped = f"batch {batch}, lr {rate:g}"
     seeds = f"batch {SEED_SETTINGS['batch_size']}, lr {SEED_SETTINGS['learning_rate']:g}"
+    # Twice the batch, the rate scaled by about sqrt(2) (the square-root rule suits Adam better than the linear
+    # one): half the steps, each as far in expectation.
+    larger = {"batch_size": 2 * batch, "learning_rate": float(f"{rate * math.sqrt(2):.2g}")}
+    larger_text = f"batch {larger['batch_size']}, lr {larger['learning_rate']:g}"
+    bf16 = {"mixed_precision": "mixed_bfloat16"}
+    spe8 = {"steps_per_execution": 8}
     configs = [
         {"name": "defaults", "label": f"ours, shipped cnn defaults ({shipped})", "hyperparameters": {}},
+        {"name": "bf16", "label": f"ours, {shipped}, mixed_bfloat16", "hyperparameters": {}, **bf16},
+        {"name": "spe8", "label": f"ours, {shipped}, steps_per_execution 8", "hyperparameters": {}, **spe8},
+        {"name": "larger_batch", "label": f"ours, {larger_text}", "hyperparameters": larger},
+        {"name": "bf16_larger_batch", "label": f"ours, {larger_text}, mixed_bfloat16", "hyperparameters": larger,
+         **bf16},
+        {"name": "bf16_spe8", "label": f"ours, {shipped}, mixed_bfloat16, steps_per_execution 8",
+         "hyperparameters": {}, **bf16, **spe8},
         {"name": "batch32", "label": f"ours, cnn with the seeds' settings ({seeds})",
          "hyperparameters": SEED_SETTINGS},
-        {"name": "spe8", "label": f"ours, {shipped}, steps_per_execution 8", "hyperparameters": {},
-         "steps_per_execution": 8},
-        {"name": "bf16", "label": f"ours, {shipped}, mixed_bfloat16", "hyperparameters": {},
-         "mixed_precision": "mixed_bfloat16"},
-        {"name": "bf16_batch32", "label": f"ours, {seeds}, mixed_bfloat16", "hyperparameters": SEED_SETTINGS,
-         "mixed_precision": "mixed_bfloat16"},
         {"name": "jit", "label": f"ours, {shipped}, jit_compile (XLA)", "hyperparameters": {}, "jit_compile": True},
     ]
     return [config for config in configs if config["name"] in settings.throughput_configs]
 
 
-def training_throughput(settings: Settings) -> dict:
-    """Images per second and test accuracy: the seeds' way against ours, epoch by epoch, interleaved."""
+SEED_CONFIG = {"name": "seed", "label": "seeds' way (float64 / 255, one-hot, validation_split, batch 32)"}
+
+
+def round_orders(names: list[str], rounds: int) -> list[list[str]]:
+    """Each round's order: the list rotated by one more place each round, so that no candidate always runs first
+    (in a cooler machine) or always follows the same one."""
+    return [names[index % len(names):] + names[:index % len(names)] for index in range(rounds)]
+
+
+def _batch_counter():
+    """A callback that counts the batch ends Keras reports per epoch (fewer with steps_per_execution)."""
     keras = backend.keras()
+
+    class BatchCounter(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.per_epoch = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.per_epoch.append(0)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.per_epoch[-1] += 1
+
+    return BatchCounter()
+
+
+def chart_pace(events: list[tuple[float, dict]], epoch_seconds: list[float], batch_calls: list[int]) -> dict:
+    """How often the live charts move during the measured epochs (all but the first), from the timed progress
+    events.
+
+    The pace is one over the median wait between two batch events of the same epoch: an epoch's last batch always
+    sends one, however soon after the one before, and counting it would flatter a short epoch. With fewer than two
+    events in every epoch it is the other events per second. Beside it: the batch ends Keras reported per second (fewer
+    with steps_per_execution), and the longest wait."""
+    measured = [(when, event) for when, event in events if event["kind"] == "batch" and event["epoch"] > 1]
+    seconds = sum(epoch_seconds[1:])
+    gaps = [later[0] - earlier[0] for earlier, later in zip(measured, measured[1:])
+            if later[1]["epoch"] == earlier[1]["epoch"] and later[1]["step"] != later[1]["steps"]]
+    if gaps:
+        pace = 1 / statistics.median(gaps)
+    else:
+        timed = [event for _, event in measured if event["step"] != event["steps"]]
+        pace = len(timed) / seconds if seconds > 0 else 0.0
+    return {"chart_updates_per_second": pace,
+            "batch_calls_per_second": sum(batch_calls[1:]) / seconds if seconds > 0 else 0.0,
+            "largest_update_gap_seconds": max(gaps) if gaps else None}
+
+
+def _train_candidate(config: dict, sample, images, labels, x_test, y_test, train_indices, validation_indices,
+                     epochs: int) -> dict:
+    """One fresh model of a candidate, trained `epochs` epochs in one fit as the app does: its pace and accuracy."""
+    keras = backend.keras()
+    # Each candidate starts from a clean Keras state and the same seed; the dtype policy is not global state
+    # here (build_model holds it for the build only), which the check after the fit confirms.
+    keras.backend.clear_session()
+    gc.collect()
+    keras.utils.set_random_seed(42)
+    timer = epoch_timer()
+    if config["name"] == "seed":
+        # verbose=0 spares the seed the cost of printing a progress bar, which the seeds paid. The images are in
+        # a random order (sample_subset), so that validation_split's last 20% holds every class.
+        model = seed_cnn(sample.image_shape)
+        x_float = images.astype(np.float64) / 255
+        y_one_hot = keras.utils.to_categorical(labels, 10)
+        model.fit(x_float, y_one_hot, validation_split=0.2, batch_size=SEED_SETTINGS["batch_size"], epochs=epochs,
+                  verbose=0, callbacks=[timer])
+        row = {"batch_size": SEED_SETTINGS["batch_size"], "learning_rate": SEED_SETTINGS["learning_rate"],
+               "pipeline": "NumPy arrays to fit", "chart_updates_per_second": None, "batch_calls_per_second": None,
+               "largest_update_gap_seconds": None}
+        test_images = x_test.astype(np.float64) / 255
+    else:
+        hp = architectures.resolve_hyperparameters("cnn", {"seed": 42, "epochs": epochs,
+                                                           **config["hyperparameters"]})
+        model = our_model("cnn", sample.image_shape, 10, hp, mixed_precision=config.get("mixed_precision"),
+                          jit_compile=config.get("jit_compile", False),
+                          steps_per_execution=config.get("steps_per_execution", 1))
+        # As training.train builds its pipelines and its progress callback.
+        pipeline = training.make_pipeline(images, labels, hp["batch_size"], shuffle=True, seed=42,
+                                          indices=train_indices)
+        validation = training.make_pipeline(images, labels, 512, shuffle=False, indices=validation_indices)
+        events = []
+        steps = math.ceil(len(train_indices) / hp["batch_size"])
+        progress = callbacks.ProgressEvents(lambda event: events.append((time.perf_counter(), event)), epochs,
+                                            steps, hp["batch_size"])
+        counter = _batch_counter()
+        model.fit(pipeline, validation_data=validation, epochs=epochs, shuffle=False, verbose=0,
+                  callbacks=[progress, counter, timer])
+        row = {"batch_size": hp["batch_size"], "learning_rate": hp["learning_rate"],
+               "pipeline": "training.make_pipeline", **chart_pace(events, timer.wall, counter.per_epoch)}
+        test_images = x_test
+    policy = keras.config.dtype_policy().name
+    if policy != "float32":
+        raise RuntimeError(f"{config['name']} left Keras's dtype policy at {policy}: the next candidate would "
+                           "inherit it")
+    wall = timer.wall[1:]
+    return {**row, "warm_up_epoch_seconds": timer.wall[0], "epoch_seconds": wall, "epoch_cpu_seconds": timer.cpu[1:],
+            "images_per_second": len(train_indices) / statistics.median(wall),
+            "test_accuracy": accuracy(model, test_images, y_test), "parameters": int(model.count_params())}
+
+
+def decide(rounds: dict[str, list[dict]], *, seed: str = "seed", shipped: str = "defaults",
+           target_ratio: float = TARGET_THROUGHPUT_RATIO, accuracy_tolerance: float = ACCURACY_TOLERANCE,
+           smooth_updates: float = TARGET_CHART_UPDATES_PER_SECOND * CHART_UPDATES_ROUNDING) -> dict:
+    """The rule of issue 15 on the rounds' figures: which candidate, if any, should become the default.
+
+    `rounds[name]` lists one dict per round with `images_per_second`, `test_accuracy` and
+    `chart_updates_per_second` (None for the seed). A candidate qualifies when it is faster than the shipped
+    default in every round, its median accuracy is at least the seed's and at most `accuracy_tolerance` below
+    the shipped default's, and its live charts get at least `smooth_updates` updates per second (median over
+    rounds). Of those that qualify, the fastest by median ratio to the seed becomes the verdict.
+    """
+    count = len(rounds[seed])
+    if count == 0 or any(len(runs) != count for runs in rounds.values()):
+        raise ValueError(f"Every candidate needs the same number of rounds (at least one); got "
+                         f"{ {name: len(runs) for name, runs in rounds.items()} }.")
+    seed_speed = [run["images_per_second"] for run in rounds[seed]]
+    shipped_speed = [run["images_per_second"] for run in rounds[shipped]]
+    seed_accuracy = statistics.median(run["test_accuracy"] for run in rounds[seed])
+    shipped_accuracy = statistics.median(run["test_accuracy"] for run in rounds[shipped])
+    rows = {}
+    for name, runs in rounds.items():
+        ratios = [run["images_per_second"] / base for run, base in zip(runs, seed_speed)]
+        median_accuracy = statistics.median(run["test_accuracy"] for run in runs)
+        updates = [run["chart_updates_per_second"] for run in runs if run.get("chart_updates_per_second") is not None]
+        row = {"ratios": ratios, "speedup_vs_seed": statistics.median(ratios), "speedup_min": min(ratios),
+               "speedup_max": max(ratios),
+               "images_per_second": statistics.median(run["images_per_second"] for run in runs),
+               "test_accuracy": median_accuracy, "accuracy_minus_seed": median_accuracy - seed_accuracy,
+               "chart_updates_per_second": statistics.median(updates) if updates else None}
+        if name != seed:
+            row["smooth"] = bool(updates) and row["chart_updates_per_second"] >= smooth_updates
+            row["meets_target"] = bool(row["speedup_vs_seed"] >= target_ratio and median_accuracy >= seed_accuracy)
+        if name not in (seed, shipped):
+            wins = [run["images_per_second"] > base for run, base in zip(runs, shipped_speed)]
+            row["rounds_won"] = sum(wins)
+            row["wins_every_round"] = all(wins)
+            row["accuracy_ok"] = bool(median_accuracy >= seed_accuracy
+                                      and median_accuracy >= shipped_accuracy - accuracy_tolerance)
+            row["qualifies"] = row["wins_every_round"] and row["accuracy_ok"] and row["smooth"]
+        rows[name] = row
+    qualifying = [name for name, row in rows.items() if row.get("qualifies")]
+    best = max(qualifying, key=lambda name: rows[name]["speedup_vs_seed"]) if qualifying else None
+    if best:
+        text = (f"make {best} the default: faster than the shipped default in all {count} rounds, "
+                f"{rows[best]['speedup_vs_seed']:.2f}x the seeds' way (median), accuracy "
+                f"{rows[best]['test_accuracy']:.2%}, {rows[best]['chart_updates_per_second']:.1f} chart updates/s")
+    else:
+        reasons = []
+        for name, row in rows.items():
+            if name in (seed, shipped):
+                continue
+            why = [f"won {row['rounds_won']} of {count} rounds"] if not row["wins_every_round"] else []
+            if not row["accuracy_ok"]:
+                why.append(f"accuracy {row['test_accuracy']:.2%}")
+            if not row["smooth"]:
+                pace = row["chart_updates_per_second"]
+                why.append(f"{pace:.1f} chart updates/s" if pace is not None else "no chart updates")
+            reasons.append(f"{name} ({', '.join(why)})")
+        text = "keep the shipped default" + (": " + "; ".join(reasons) if reasons else "")
+    return {"default": best, "text": text, "rows": rows}
+
+
+def training_throughput(settings: Settings) -> dict:
+    """Images per second, test accuracy and live-chart pace of each candidate against the seeds' way, in rounds.
+
+    Every round trains each candidate (the seeds' way included) as a fresh model on the same images for the
+    same epochs, in an order rotated from round to round; a ratio compares a candidate with the seeds' way of
+    the same round, and `decide` applies the rule for a new default to the rounds.
+    """
     sample, images, labels = sample_subset(settings.train_images)
     x_test, y_test = sample.x_test[:settings.test_images], sample.y_test[:settings.test_images]
     validation_fraction = 0.2
     train_indices, validation_indices = training.stratified_split(labels, validation_fraction, seed=42)
-    train_count = len(images) - int(round(len(images) * validation_fraction))
     epochs = 1 + settings.measured_epochs
-
-    runners = []
-
-    # The seeds' way. The images are in a random order (sample_subset), so that validation_split's last 20% holds
-    # every class: the sample's own order would leave the seed no 8s or 9s to learn from. verbose=0 spares it the
-    # cost of printing a progress bar, which the seeds paid.
-    keras.utils.set_random_seed(42)
-    seed_model = seed_cnn(sample.image_shape)
-    x_float = images.astype(np.float64) / 255
-    y_one_hot = keras.utils.to_categorical(labels, 10)
-    seed_timer = epoch_timer()
-
-    def seed_epoch(epoch):
-        seed_model.fit(x_float, y_one_hot, validation_split=validation_fraction, batch_size=32, epochs=epoch + 1,
-                       initial_epoch=epoch, verbose=0, callbacks=[seed_timer])
-
-    runners.append({"name": "seed", "label": "seeds' way (float64 / 255, one-hot, validation_split, batch 32)",
-                    "model": seed_model, "timer": seed_timer, "epoch": seed_epoch, "batch_size": 32,
-                    "learning_rate": 0.001, "test_images": x_test.astype(np.float64) / 255})
-
-    validation_pipeline = training.make_pipeline(images, labels, 512, shuffle=False, indices=validation_indices)
-    for config in _throughput_configs(settings):
-        hp = architectures.resolve_hyperparameters("cnn", {"seed": 42, "epochs": epochs, **config["hyperparameters"]})
-        keras.utils.set_random_seed(42)
-        model = our_model("cnn", sample.image_shape, 10, hp, mixed_precision=config.get("mixed_precision"),
-                          jit_compile=config.get("jit_compile", False),
-                          steps_per_execution=config.get("steps_per_execution", 1))
-        batch_size = hp["batch_size"]
-        # As training.train builds its pipelines.
-        pipeline = training.make_pipeline(images, labels, batch_size, shuffle=True, seed=42, indices=train_indices)
-        timer = epoch_timer()
-        events = []
-        steps = math.ceil(len(train_indices) / batch_size)
-        progress = callbacks.ProgressEvents(events.append, epochs, steps, batch_size)
-
-        def our_epoch(epoch, model=model, pipeline=pipeline, timer=timer, progress=progress):
-            model.fit(pipeline, validation_data=validation_pipeline, epochs=epoch + 1, initial_epoch=epoch,
-                      shuffle=False, verbose=0, callbacks=[progress, timer])
-
-        runners.append({**config, "model": model, "timer": timer, "epoch": our_epoch, "batch_size": batch_size,
-                        "learning_rate": hp["learning_rate"], "test_images": x_test})
-
-    for epoch in range(epochs):
-        for runner in runners:
-            runner["epoch"](epoch)
-
-    seed_runner = runners[0]
-    seed_wall = seed_runner["timer"].wall[1:]
-    seed_cpu = seed_runner["timer"].cpu[1:]
+    configs = {config["name"]: config for config in [SEED_CONFIG, *_throughput_configs(settings)]}
+    if "defaults" not in configs:
+        raise ValueError("The throughput section compares with the shipped defaults: keep 'defaults' in "
+                         "throughput_configs.")
+    if settings.throughput_rounds < 1:
+        raise ValueError(f"The throughput section needs at least 1 round; got {settings.throughput_rounds}.")
+    orders = round_orders(list(configs), settings.throughput_rounds)
+    rounds = {name: [] for name in configs}
+    for order in orders:
+        for name in order:
+            rounds[name].append(_train_candidate(configs[name], sample, images, labels, x_test, y_test,
+                                                 train_indices, validation_indices, epochs))
+    decision = decide(rounds)
     rows = {}
-    for runner in runners:
-        wall, cpu = runner["timer"].wall[1:], runner["timer"].cpu[1:]
-        row = {
-            "label": runner["label"],
-            "batch_size": runner["batch_size"],
-            "learning_rate": runner["learning_rate"],
-            "pipeline": "NumPy arrays to fit" if runner["name"] == "seed" else "training.make_pipeline",
-            "mixed_precision": runner.get("mixed_precision"),
-            "jit_compile": runner.get("jit_compile", False),
-            "steps_per_execution": runner.get("steps_per_execution", 1),
-            "warm_up_epoch_seconds": runner["timer"].wall[0],
-            "epoch_seconds": wall,
-            "epoch_cpu_seconds": cpu,
-            "median_epoch_seconds": statistics.median(wall),
-            "images_per_second": train_count / statistics.median(wall),
-            "test_accuracy": accuracy(runner["model"], runner["test_images"], y_test),
-            "parameters": int(runner["model"].count_params()),
+    for name, config in configs.items():
+        runs = rounds[name]
+        first = runs[0]
+        rows[name] = {
+            "label": config["label"],
+            "batch_size": first["batch_size"],
+            "learning_rate": first["learning_rate"],
+            "pipeline": first["pipeline"],
+            "mixed_precision": config.get("mixed_precision"),
+            "jit_compile": config.get("jit_compile", False),
+            "steps_per_execution": config.get("steps_per_execution", 1),
+            "parameters": first["parameters"],
+            "warm_up_epoch_seconds": statistics.median(run["warm_up_epoch_seconds"] for run in runs),
+            **decision["rows"][name],
+            "rounds": runs,
         }
-        row["speedup_vs_seed"] = paired_ratio(seed_wall, wall)
-        row["cpu_speedup_vs_seed"] = paired_ratio(seed_cpu, cpu)
-        rows[runner["name"]] = row
-    seed_accuracy = rows["seed"]["test_accuracy"]
-    for name, row in rows.items():
-        if name != "seed":
-            row["accuracy_minus_seed"] = row["test_accuracy"] - seed_accuracy
-            row["meets_target"] = bool(row["speedup_vs_seed"] >= TARGET_THROUGHPUT_RATIO
-                                       and row["test_accuracy"] >= seed_accuracy)
     return {
-        "what": "cnn on mnist_sample: seconds per epoch (after a warm-up epoch that traces), epochs interleaved; "
-                "speedup = median over epochs of seed seconds / our seconds; accuracy on the sample's test split "
-                f"after {epochs} epochs each",
-        "train_images": train_count,
-        "validation_images": len(images) - train_count,
+        "what": f"cnn on mnist_sample, {settings.throughput_rounds} rounds; in each, every candidate is a fresh "
+                f"model trained {epochs} epochs in one fit, the order rotated from round to round; images/s from "
+                "the median epoch after the first (which traces); ratio = images/s / the seeds' way's in the same "
+                "round, median and min-max over the rounds; accuracy on the sample's test split, median over the "
+                "rounds; chart updates/s = 1 / the median wait between two of ProgressEvents' batch events in an epoch "
+                "(the epochs after the first)",
+        "rounds": settings.throughput_rounds,
+        "orders": orders,
+        "train_images": len(train_indices),
+        "validation_images": len(validation_indices),
         "test_images": len(y_test),
         "epochs": epochs,
-        "target": f">= {TARGET_THROUGHPUT_RATIO:g}x, test accuracy >= the seed's",
+        "target": f">= {TARGET_THROUGHPUT_RATIO:g}x the seeds' way (median over rounds), test accuracy >= the seed's",
+        "rule": "a candidate becomes the default only if it is faster than the shipped default in every round, its "
+                f"median accuracy is >= the seed's and at most {ACCURACY_TOLERANCE:.1%} below the shipped "
+                f"default's, and the live charts get >= {TARGET_CHART_UPDATES_PER_SECOND:g} updates/s (less the "
+                f"throttle's rounding: >= {TARGET_CHART_UPDATES_PER_SECOND * CHART_UPDATES_ROUNDING:.1f})",
+        "verdict": {"default": decision["default"], "text": decision["text"]},
         "configs": rows,
     }
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import cli, common, report, stats
+from bench import cli, common, cost, report, stats, training
 from core import architectures
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +77,52 @@ def test_quick_mode_reads_a_class_of_drawings_at_once_and_during_a_training(quic
         assert during[key]["readings"] >= 6 and 0 < during[key]["p50_ms"] <= during[key]["p95_ms"]
 
 
+def test_quick_mode_runs_the_throughput_candidates_in_rotated_rounds(quick_run):
+    section = quick_run[0]["sections"]["training_throughput"]
+    rounds = section["rounds"]
+    assert rounds == 2 and len(section["orders"]) == rounds
+    # Each round runs every candidate once, in an order rotated by one place.
+    assert section["orders"][1] == section["orders"][0][1:] + section["orders"][0][:1]
+    configs = section["configs"]
+    assert set(section["orders"][0]) == set(configs) >= {"seed", "defaults", "spe8", "bf16_larger_batch"}
+    for name, config in configs.items():
+        assert len(config["rounds"]) == rounds and len(config["ratios"]) == rounds
+        assert config["speedup_min"] <= config["speedup_vs_seed"] <= config["speedup_max"]
+        assert all(run["images_per_second"] > 0 and 0 <= run["test_accuracy"] <= 1 for run in config["rounds"])
+        if name == "seed":
+            assert config["chart_updates_per_second"] is None
+        else:
+            assert config["chart_updates_per_second"] >= 0 and "smooth" in config
+    assert configs["bf16_larger_batch"]["batch_size"] == 2 * configs["defaults"]["batch_size"]
+    assert configs["bf16_larger_batch"]["mixed_precision"] == "mixed_bfloat16"
+    # steps_per_execution 8: Keras reports a batch end every 8 steps, so fewer chances to move the charts.
+    spe8 = [run["batch_calls_per_second"] / run["images_per_second"] for run in configs["spe8"]["rounds"]]
+    default = [run["batch_calls_per_second"] / run["images_per_second"] for run in configs["defaults"]["rounds"]]
+    assert max(spe8) < min(default)
+    assert section["verdict"]["default"] in (None, *configs) and section["verdict"]["text"]
+
+
+def test_quick_mode_measures_cost_against_size_and_depth(quick_run):
+    section = quick_run[0]["sections"]["cost"]
+    sizes, depths = section["size"]["points"], section["depth"]["points"]
+    assert [point["images"] for point in sizes] == [200, 400]
+    assert [point["depth"] for point in depths] == [1, 2]
+    for point in sizes + depths:
+        assert point["seconds_per_epoch"] > 0 and len(point["epoch_seconds"]) == 2
+        # Each point ran in its own process: its peak holds TensorFlow, which the pytest process's does not.
+        assert point["peak_rss_bytes"] >= point["rss_before_training_bytes"] > point["data_bytes"] > 0
+    assert sizes[1]["data_bytes"] == 2 * sizes[0]["data_bytes"]
+    # One more hidden layer of width 100: 100 x 100 weights and 100 biases more.
+    assert depths[1]["parameters"] - depths[0]["parameters"] == 100 * 100 + 100
+    for axis in ("size", "depth"):
+        for kind in ("time", "memory"):
+            assert {"slope", "intercept", "r_squared"} <= set(section[axis]["fit"][kind])
+    # The quick mode's plots lie beside its JSON, never in docs/.
+    for plot in section["plots"]:
+        path = Path(plot)
+        assert path.exists() and path.stat().st_size > 1000 and path.parent != ROOT / "docs"
+
+
 def test_quick_mode_prints_the_table(quick_run):
     _, printed = quick_run
     assert "| Measure | Ours" in printed
@@ -85,6 +131,8 @@ def test_quick_mode_prints_the_table(quick_run):
                    "8. Drawing → prediction while the queue trains"):
         assert number in printed
     assert "not measured" in printed
+    assert "| Candidate (cnn, mnist_sample, 2 rounds)" in printed and "Verdict (" in printed
+    assert "Fit against size:" in printed and "Fit against depth:" in printed
 
 
 def test_table_reports_a_failed_section_instead_of_a_figure():
@@ -101,6 +149,112 @@ def test_percentile_and_paired_ratio():
     assert stats.percentile([3, 1, 2], 0.5) == 2
     assert stats.percentile([0, 10], 0.95) == pytest.approx(9.5)
     assert stats.paired_ratio([2, 4, 9], [1, 1, 3]) == 3
+
+
+def _round(speed, accuracy, updates=4.0):
+    return {"images_per_second": speed, "test_accuracy": accuracy, "chart_updates_per_second": updates}
+
+
+def test_a_candidate_becomes_the_default_only_if_it_wins_every_round():
+    seed = [_round(100, 0.95, None)] * 3
+    shipped = [_round(200, 0.96), _round(210, 0.96), _round(190, 0.96)]
+    decision = training.decide({
+        "seed": seed,
+        "defaults": shipped,
+        # Fastest by median, but slower than the shipped default in the second round.
+        "fast_once": [_round(400, 0.96), _round(205, 0.96), _round(400, 0.96)],
+        # A little faster in every round.
+        "steady": [_round(220, 0.962), _round(215, 0.958), _round(200, 0.96)],
+    })
+    rows = decision["rows"]
+    assert rows["fast_once"]["rounds_won"] == 2 and not rows["fast_once"]["wins_every_round"]
+    assert rows["steady"]["wins_every_round"] and rows["steady"]["qualifies"]
+    assert decision["default"] == "steady" and decision["text"].startswith("make steady the default")
+    assert rows["fast_once"]["speedup_vs_seed"] == 4.0
+    assert (rows["steady"]["speedup_min"], rows["steady"]["speedup_max"]) == (2.0, 2.2)
+    assert rows["steady"]["speedup_vs_seed"] == 2.15 and not rows["steady"]["meets_target"]
+
+
+def test_a_faster_candidate_loses_on_accuracy_or_on_choppy_charts():
+    seed = [_round(100, 0.95, None)] * 3
+    shipped = [_round(200, 0.96)] * 3
+    decision = training.decide({
+        "seed": seed, "defaults": shipped,
+        # Faster every round, but below the shipped default by more than the tolerance.
+        "less_accurate": [_round(300, 0.95)] * 3,
+        # Faster every round at the same accuracy, but its charts move 3 times a second.
+        "choppy": [_round(300, 0.96, 3.0)] * 3,
+        # Just under 4 updates per second (the throttle's rounding) is smooth.
+        "smooth": [_round(260, 0.96, 3.8)] * 3,
+    })
+    rows = decision["rows"]
+    assert rows["less_accurate"]["wins_every_round"] and not rows["less_accurate"]["accuracy_ok"]
+    assert rows["choppy"]["wins_every_round"] and not rows["choppy"]["smooth"]
+    assert decision["default"] == "smooth"
+    assert rows["smooth"]["meets_target"] is True and rows["smooth"]["speedup_vs_seed"] == 2.6
+    without = training.decide({"seed": seed, "defaults": shipped, "choppy": [_round(300, 0.96, 3.0)] * 3})
+    assert without["default"] is None
+    assert without["text"] == "keep the shipped default: choppy (3.0 chart updates/s)"
+    with pytest.raises(ValueError, match="same number of rounds"):
+        training.decide({"seed": seed, "defaults": shipped[:2]})
+
+
+def test_rounds_rotate_the_order():
+    assert training.round_orders(["a", "b", "c"], 4) == [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"],
+                                                         ["a", "b", "c"]]
+
+
+def test_chart_pace_ignores_the_first_epoch_and_the_last_batch_event():
+    def batch(epoch, step, steps=10):
+        return {"kind": "batch", "epoch": epoch, "step": step, "steps": steps}
+
+    events = [(0.0, batch(1, 1)), (0.1, batch(1, 10)),
+              (1.0, batch(2, 2)), (1.25, batch(2, 4)), (1.5, batch(2, 6)), (1.55, batch(2, 10)),
+              (1.6, {"kind": "epoch", "epoch": 2})]
+    pace = training.chart_pace(events, [1.0, 0.6], [10, 10])
+    assert pace["chart_updates_per_second"] == pytest.approx(4.0)
+    assert pace["batch_calls_per_second"] == pytest.approx(10 / 0.6)
+    assert pace["largest_update_gap_seconds"] == pytest.approx(0.25)
+    # Epochs too short for two timed events: the events per second, less each epoch's last-batch one.
+    short = [(1.0, batch(2, 3)), (1.2, batch(2, 10)), (1.5, batch(3, 2)), (1.6, batch(3, 10))]
+    assert training.chart_pace(short, [1.0, 0.4, 0.4], [10, 10, 10])["chart_updates_per_second"] == 2.5
+
+
+def test_linear_fit():
+    fit = stats.linear_fit([1, 2, 3, 4], [3, 5, 7, 9])
+    assert fit["slope"] == pytest.approx(2) and fit["intercept"] == pytest.approx(1)
+    assert fit["r_squared"] == pytest.approx(1)
+    noisy = stats.linear_fit([0, 1, 2, 3], [0, 2, 1, 3])
+    assert noisy["slope"] == pytest.approx(0.8) and noisy["intercept"] == pytest.approx(0.3)
+    assert noisy["r_squared"] == pytest.approx(0.64)
+    assert stats.linear_fit([0, 1], [5, 5])["r_squared"] == 1.0
+    with pytest.raises(ValueError, match="two points"):
+        stats.linear_fit([1], [1])
+    with pytest.raises(ValueError, match="same"):
+        stats.linear_fit([2, 2], [1, 3])
+
+
+def test_cost_builds_the_app_dnn_and_goes_deeper_than_its_slider():
+    model, hp = cost.dnn_model(3, (28, 28))
+    app = architectures.build_model("dnn", (28, 28), 10, {"depth": 3})
+    assert model.count_params() == app.count_params()
+    assert [type(layer).__name__ for layer in model.layers] == [type(layer).__name__ for layer in app.layers]
+    deep, _ = cost.dnn_model(50, (28, 28))
+    assert deep.count_params() - model.count_params() == 47 * (100 * 100 + 100)
+
+
+def test_cost_plot_is_a_png(tmp_path):
+    from PIL import Image
+
+    from bench import plot
+
+    fit = stats.linear_fit([1000, 2000, 5000], [0.2, 0.4, 1.0])
+    path = plot.two_panels(tmp_path / "cost.png", "title", [
+        {"x": [1000, 2000, 5000], "y": [0.2, 0.4, 1.0], "fit": fit, "x_label": "images", "y_label": "s"},
+        {"x": [1000, 2000, 5000], "y": [700, 702, 706], "fit": None, "x_label": "images", "y_label": "MiB"}])
+    with Image.open(path) as image:
+        assert image.size == (plot.WIDTH, plot.HEIGHT)
+    assert plot.nice_ticks(0, 60000) == [0, 20000, 40000, 60000]
 
 
 def test_canvas_drawing_puts_the_digit_in_the_alpha_channel():
