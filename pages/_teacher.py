@@ -41,6 +41,8 @@ def sidebar_panel() -> None:
             return
         st.success("Teacher mode: you can remove any drawing, delete any run and stop any training.",
                    icon=":material/school:")
+        st.caption("It lasts while this tab stays open: a reload or a new tab asks for the key again, so a "
+                   "student who takes over the computer later is not a teacher.")
         limit = st.number_input("Trainings per student at once", min_value=1,
                                 max_value=classroom.MAX_JOBS_PER_STUDENT_LIMIT,
                                 value=classroom.max_jobs_per_student(), step=1, key="teacher_max_jobs")

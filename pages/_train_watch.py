@@ -93,9 +93,12 @@ def live_training(run_id: str, name: str, epochs: int | None) -> None:
         st.rerun(scope="app")
         return
     seen = st.session_state.setdefault(SEEN_STATE_KEY, {})
-    if seen.setdefault(run_id, status.state) != status.state:
+    # Running once the training itself has begun: the worker writes "running" into run.json, which the sidebar
+    # reads, just before its first event, and a few seconds after its process started (TensorFlow, the data).
+    phase = "running" if status.start is not None else "queued"
+    if seen.setdefault(run_id, phase) != phase:
         # Queued -> running: draw the whole page once more, so that the sidebar says "running" too.
-        seen[run_id] = status.state
+        seen[run_id] = phase
         st.rerun(scope="app")
         return
     if status.owner == _common.owner():

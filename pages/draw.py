@@ -67,9 +67,11 @@ candidates = inference.compatible_runs(store.list())
 # place in the page when the training starts, ends or first gives a model. (The browser remounts a component
 # whose place moves, and a remounted canvas is empty, so a student's drawing would vanish.)
 trainer_slot, model_slot = st.container(), st.container()
-if st.session_state.get(_draw_model.TRAINING_KEY) or not any(inference.reads_digits(run) for run in candidates):
+# The one-click training stays on offer until a default digit model exists: a small model trained earlier on
+# the Train page reads MNIST, but not people's handwriting as well.
+if st.session_state.get(_draw_model.TRAINING_KEY) or not any(map(_draw_model.is_default_digit_model, candidates)):
     with trainer_slot:
-        _draw_model.default_model_trainer()
+        _draw_model.default_model_trainer(has_digit_model=any(map(inference.reads_digits, candidates)))
 with model_slot:
     chosen = _draw_model.model_choice(candidates) if candidates else None
     predictor = _draw_model.load_predictor(chosen) if chosen is not None else None

@@ -164,6 +164,25 @@ def test_without_a_model_one_click_trains_the_default_digit_model_and_the_page_c
     assert run.status == "completed"
 
 
+def test_after_a_small_model_from_the_train_page_the_default_digit_model_is_still_offered(trained_run, canvas,
+                                                                                         isolated_runs):
+    # The lesson's order: Train first, then Draw. The small model reads drawings, and the one click that trains
+    # the model that reads people's handwriting best stays on offer, second to the model already there.
+    canvas.picture = drawn_one()
+    at = open_draw_page()
+    assert not at.exception, at.exception
+    assert prediction_metric(at)
+    [train] = [button for button in at.button if button.label == TRAIN_BUTTON]
+    assert train.proto.type == "secondary"
+    assert "reads people's handwriting best" in infos(at)
+    # Once a default digit model exists, the offer is gone.
+    copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef",
+             dataset=architectures.DEFAULT_DIGIT_DATASET)
+    at.run()
+    assert not at.exception, at.exception
+    assert not any(button.label == TRAIN_BUTTON for button in at.button)
+
+
 # --- below the answer: votes, robustness sliders, saving, and the drawing other pages look at ---------------
 
 from core import class_set, inference, preprocess, robustness  # noqa: E402
