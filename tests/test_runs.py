@@ -119,6 +119,18 @@ def test_only_the_owner_deletes(store):
     assert store.list() == []
 
 
+def test_a_run_without_owner_is_deleted_only_by_the_teacher(store):
+    run = _new(store)
+    store.update(run.id, status="completed")
+    assert not store.get(run.id).owner
+    for student in ("bob", ""):
+        with pytest.raises(PermissionError, match="only the teacher can delete it"):
+            store.delete(run.id, owner=student)
+    # The teacher (and the command line) delete without an owner.
+    store.delete(run.id, owner=None)
+    assert store.list() == []
+
+
 def test_arrays_round_trip(store):
     run = _new(store)
     store.save_array(run.id, "test_probabilities", np.eye(3, dtype=np.float32))
