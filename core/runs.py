@@ -508,7 +508,7 @@ class RunStore:
         with run_lock(folder):
             run = self.get(run_id)
             if owner is not None and (not run.owner or run.owner != owner):
-                raise PermissionError("Only the session that trained this run (or the teacher) can delete it."
+                raise PermissionError("Only the student who trained this run (or the teacher) can delete it."
                                       if run.owner else
                                       "This run has no owner: only the teacher can delete it.")
             if run.status in ("running", "queued"):

@@ -113,7 +113,7 @@ def test_nan_in_history_is_stored_as_null(store):
 def test_only_the_owner_deletes(store):
     run = _new(store, owner="alice")
     store.update(run.id, status="stopped")
-    with pytest.raises(PermissionError, match="Only the session that trained"):
+    with pytest.raises(PermissionError, match="Only the student who trained"):
         store.delete(run.id, owner="bob")
     store.delete(run.id, owner="alice")
     assert store.list() == []
