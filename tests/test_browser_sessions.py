@@ -6,6 +6,9 @@ queue. Each page shows only its own training as the one it watches and may stop;
 marked "(yours)", with no Stop for it. Bob presses Stop: only his run stops (it keeps its finished epochs), and
 Alice's training then starts by itself and completes. Afterwards both see both runs: finished runs are shared.
 
+A student is their browser, not their Streamlit session (core/students.py): after a reload, or in a new tab,
+Alice still watches and may stop her own training; Bob, even with a hostile cookie, may not.
+
 Run it alone with `python -m pytest -m browser tests/test_browser_sessions.py` (about a minute on two cores).
 """
 
