@@ -46,6 +46,8 @@ from pages import _common, _presenter  # noqa: E402 - after set_page_config, whi
 
 # Large type for a projector when the visitor (or the link they opened) asked for it.
 _presenter.apply()
+# Who the student is, from their browser's cookie (made and stored on their first visit).
+_common.remember_student()
 
 # The sidebar is filled after the page has run, so that it shows the dataset and model the page just chose;
 # its place at the top of the sidebar is kept from the start.

@@ -17,9 +17,10 @@ two sessions saving at once never corrupt anything. The folder is `NEURAL_CANVAS
 `drawings/` beside the code.
 
 Who saved a drawing is kept beside it, as an empty file named after the drawing in a folder named after the
-owner (the browser session's id): `drawings/.owners/<owner>/<drawing id>`. It is written before the drawing
-appears, and listing one owner's drawings costs one folder listing. A student removes only their own drawings
-(`remove(drawing_id, owner=...)`); removing anyone's, or all (`clear`), is the teacher's (see core/classroom.py).
+owner (the student's owner id, core/students.py): `drawings/.owners/<owner>/<drawing id>`. It is written before
+the drawing appears, and listing one owner's drawings costs one folder listing. A student removes only their own
+drawings (`remove(drawing_id, owner=...)`); removing anyone's, or all (`clear`), is the teacher's (see
+core/classroom.py).
 
     from core import class_set
 
@@ -294,7 +295,7 @@ class ClassSet:
         Args:
             image: The 28x28 uint8 image the model reads (white digit on black, as core.preprocess makes it).
             label: The digit the student meant, 0 to 9.
-            owner: The id of the browser session that saves it: only that session (or the teacher) may remove
+            owner: The owner id of the student who saves it: only that student (or the teacher) may remove
                 it. Empty: nobody's, removed by the teacher only.
 
         Raises:
@@ -314,7 +315,7 @@ class ClassSet:
         return self.root / OWNERS_FOLDER / owner
 
     def owned_by(self, owner: str) -> set[str]:
-        """The ids of the drawings saved by `owner` (a browser session's id); empty for an unknown owner."""
+        """The ids of the drawings saved by `owner` (a student's owner id); empty for an unknown owner."""
         if not owner or not _OWNER.match(str(owner)):
             return set()
         try:
@@ -409,7 +410,7 @@ class ClassSet:
         if not is_drawing_id(drawing_id):
             raise ValueError(f"{drawing_id!r} is not a drawing id, so nothing was removed.")
         if owner is not None and drawing_id not in self.owned_by(owner):
-            raise PermissionError("Only the browser session that saved this drawing, or the teacher, can "
+            raise PermissionError("Only the student who saved this drawing, or the teacher, can "
                                   "remove it.")
         try:
             drawing = self._find(drawing_id)

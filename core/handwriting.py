@@ -33,7 +33,7 @@ import time
 
 import numpy as np
 
-from core import backend, datasets, evaluation, inference, pen_shift
+from core import backend, datasets, evaluation, inference, pen_shift, runs
 from core.runs import RunStore
 
 MIN_DRAWINGS = 20
@@ -108,7 +108,13 @@ def check(store: RunStore, run_id: str, images: np.ndarray, labels: np.ndarray, 
 def new_run_name(run) -> str:
     """The fine-tuned run's name: the original's, and what was added (once: fine-tuning it again says nothing new)."""
     suffix = " + class handwriting"
-    return run.name if run.name.endswith(suffix) else f"{run.name}{suffix}"
+    if run.name.endswith(suffix):
+        return run.name
+    # A long name is shortened, not the suffix: a name cut to the run store's limit would be exactly the
+    # source's, and two runs would look the same.
+    room = runs.MAX_NAME_LENGTH - len(suffix)
+    name = run.name if len(run.name) <= room else run.name[:room - 1].rstrip() + "…"
+    return f"{name}{suffix}"
 
 
 def learn_handwriting(store: RunStore, run_id: str, images: np.ndarray, labels: np.ndarray, *,

@@ -168,6 +168,7 @@ class RQBackend:
                 pass
             message = "Cancelled by the teacher before it started." if by_teacher else "Cancelled before it started."
             self.store.update(run_id, status="stopped", problem=message)
+            jobs.discard_finetune_drawings(self.store.root, run_id)
             self._finish(run_id, status.owner, "stopped", message, list(status.events))
             return True
         self.redis.set(keys.stop, reason, ex=7 * 24 * 3600)
@@ -188,11 +189,24 @@ class RQBackend:
 
     def import_model(self, data: bytes, filename: str, store: RunStore | None = None, *, dataset: str,
                      owner: str = "", name: str = ""):
-        """Checks and evaluates an uploaded model as a job on a worker (memory and CPU-time limits)."""
-        from rq.job import Job, JobStatus
-
+        """Checks and evaluates an uploaded model as a job on a worker (memory and CPU-time limits); one per
+        student at a time (ImportBusy)."""
         store = store or self.store
         datasets.get_info(dataset)
+        # One check per student at a time, on every app process of the class: a key in Redis while it runs
+        # (it expires by itself if this process dies mid-check). The workers bound how many run at once.
+        busy_key = f"{PREFIX}:importing:{owner}"
+        if not self.redis.set(busy_key, "1", nx=True, ex=IMPORT_WAIT_SECONDS + jobs.IMPORT_CPU_SECONDS * 2):
+            raise jobs.ImportBusy(jobs.IMPORT_OWN_BUSY_MESSAGE)
+        try:
+            return self._import_on_worker(data, filename, store, dataset=dataset, owner=owner, name=name)
+        finally:
+            self.redis.delete(busy_key)
+
+    def _import_on_worker(self, data: bytes, filename: str, store: RunStore, *, dataset: str, owner: str,
+                          name: str):
+        from rq.job import Job, JobStatus
+
         uploads = store.root / ".imports"
         uploads.mkdir(parents=True, exist_ok=True)
         upload = uploads / f"{secrets.token_hex(8)}.keras"

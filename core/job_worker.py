@@ -251,8 +251,7 @@ def run_finetune(spec: dict, channel: FileChannel) -> str:
     finally:
         watcher.done.set()
     # The drawings were only lent to the job: they stay with the class set, not in a run that may be shared.
-    for name in (jobs.FINETUNE_IMAGES, jobs.FINETUNE_LABELS):
-        (Path(spec["runs_root"]) / run_id / f"{name}.npy").unlink(missing_ok=True)
+    jobs.discard_finetune_drawings(spec["runs_root"], run_id)
     return status
 
 

@@ -48,6 +48,7 @@ JOBS_PER_STUDENT_VARIABLE = "NEURAL_CANVAS_JOBS_PER_STUDENT"
 TIME_LIMIT_VARIABLE = "NEURAL_CANVAS_JOB_TIME_LIMIT"
 MAX_STEP_WORK_VARIABLE = "NEURAL_CANVAS_MAX_STEP_WORK"
 SLOTS_VARIABLE = "NEURAL_CANVAS_JOB_SLOTS"
+IMPORT_SLOTS_VARIABLE = "NEURAL_CANVAS_IMPORT_SLOTS"
 
 DEFAULT_JOBS_PER_STUDENT = 2
 DEFAULT_TIME_LIMIT = 600.0
@@ -61,11 +62,22 @@ HARD_STOP_SECONDS = 15.0
 TIME_LIMIT_GRACE_SECONDS = 120.0
 IMPORT_MEMORY_LIMIT = 4 * 2**30
 IMPORT_CPU_SECONDS = 120
+# Each model check is a whole TensorFlow process (up to IMPORT_MEMORY_LIMIT): at most this many at once on the
+# server, one per student, beside the training slots. Another upload waits this long for a free slot, then is
+# refused rather than piling up.
+DEFAULT_IMPORT_SLOTS = 1
+IMPORT_QUEUE_WAIT_SECONDS = 15.0
+IMPORT_BUSY_MESSAGE = "Another model is being checked; try again in a minute."
+IMPORT_OWN_BUSY_MESSAGE = "Your previous model is still being checked; wait for it, then try again."
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 class JobRefused(ValueError):
     """A job the limits do not allow (too many queued for this student, too much work per step)."""
+
+
+class ImportBusy(JobRefused):
+    """A model upload refused because the model checks it would run beside are already at their limit."""
 
 
 def _env_number(name: str, default: float, kind=float):
@@ -87,6 +99,11 @@ def per_student_limit() -> int:
     from core import classroom
 
     return classroom.max_jobs_per_student(default=_env_number(JOBS_PER_STUDENT_VARIABLE, DEFAULT_JOBS_PER_STUDENT, int))
+
+
+def import_slots() -> int:
+    """How many uploaded models may be checked at once on this server (NEURAL_CANVAS_IMPORT_SLOTS, default 1)."""
+    return _env_number(IMPORT_SLOTS_VARIABLE, DEFAULT_IMPORT_SLOTS, int)
 
 
 def time_limit() -> float:
@@ -144,6 +161,19 @@ def refuse_over_limit(count: int, limit: int) -> None:
 
 FINETUNE_IMAGES = "finetune_images"
 FINETUNE_LABELS = "finetune_labels"
+
+
+def discard_finetune_drawings(runs_root, run_id: str) -> None:
+    """Deletes the class drawings a "learn my handwriting" job was lent (nothing for any other run).
+
+    They belong to the class set, not to a run that may be shared or exported: every way such a job ends (its
+    worker, a cancel before it started, a worker that died, a worker that could not start) calls this.
+    """
+    for name in (FINETUNE_IMAGES, FINETUNE_LABELS):
+        try:
+            (Path(runs_root) / run_id / f"{name}.npy").unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def create_finetune_run(store: RunStore, backend: str, from_run: str, images, labels, *, epochs: int, owner: str,
@@ -294,6 +324,7 @@ def mark_interrupted(store: RunStore, run_id: str, reason: str) -> tuple[str, di
     except Exception:  # noqa: BLE001 - a run folder gone or unreadable: say what happened anyway
         run = None
     message = _interrupted_message(run, reason)
+    discard_finetune_drawings(store.root, run_id)
     try:
         store.update(run_id, status="interrupted", problem=message, best_epoch=best_saved_epoch(run))
     except Exception:  # noqa: BLE001 - the runs folder itself may be the problem
@@ -332,6 +363,10 @@ class TrainingQueue:
         self._jobs: dict[str, _LocalJob] = {}
         self._waiting: list[str] = []
         self._lock = threading.RLock()
+        # Owners whose uploaded model is being checked now (see import_model).
+        self._importing: list[str] = []
+        self._import_freed = threading.Condition()
+        self.import_wait = IMPORT_QUEUE_WAIT_SECONDS
         self._wake = threading.Event()
         self._dispatcher: threading.Thread | None = None
         self._adopt()
@@ -415,6 +450,7 @@ class TrainingQueue:
                 job.message = ("Cancelled by the teacher before it started." if by_teacher
                                else "Cancelled before it started.")
                 self.store.update(run_id, status="stopped", problem=job.message)
+                discard_finetune_drawings(self.store.root, run_id)
                 return True
             job.stop_asked = job.stop_asked or time.time()
         (self.store.root / run_id / job_worker.STOP_FILE).write_text("teacher" if by_teacher else "owner")
@@ -442,6 +478,40 @@ class TrainingQueue:
         """
         store = store or self.store
         datasets.get_info(dataset)
+        self._take_import_slot(owner)
+        try:
+            return self._import_in_worker(data, filename, store, dataset=dataset, owner=owner, name=name)
+        finally:
+            with self._import_freed:
+                self._importing.remove(owner)
+                self._import_freed.notify_all()
+
+    def imports_in_progress(self) -> int:
+        """How many uploaded models are being checked now."""
+        with self._import_freed:
+            return len(self._importing)
+
+    def _take_import_slot(self, owner: str) -> None:
+        """Waits (at most `import_wait` seconds) for a free model-check slot; ImportBusy when none came free.
+
+        One check per student at a time (a second upload of theirs is refused at once: waiting would not help
+        them), at most `import_slots()` on the server.
+        """
+        deadline = time.monotonic() + self.import_wait
+        with self._import_freed:
+            while True:
+                if owner in self._importing:
+                    raise ImportBusy(IMPORT_OWN_BUSY_MESSAGE)
+                if len(self._importing) < import_slots():
+                    self._importing.append(owner)
+                    return
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ImportBusy(IMPORT_BUSY_MESSAGE)
+                self._import_freed.wait(left)
+
+    def _import_in_worker(self, data: bytes, filename: str, store: RunStore, *, dataset: str, owner: str,
+                          name: str):
         with tempfile.TemporaryDirectory(prefix="neural-canvas-import-") as folder:
             upload = Path(folder) / "upload.keras"
             upload.write_bytes(data)
@@ -513,6 +583,7 @@ class TrainingQueue:
             except OSError as error:
                 job.state, job.status = "finished", "failed"
                 job.message = training.storage_problem(error, self.store.root)
+                discard_finetune_drawings(self.store.root, run_id)
                 try:
                     self.store.update(run_id, status="failed", problem=job.message)
                 except OSError:

@@ -135,9 +135,9 @@ def _unbreakable(class_name) -> str:
 # --- deleting a run -----------------------------------------------------------------------------------------
 
 def deletion_refusal(run, owner: str, teacher: bool = False) -> str | None:
-    """Why the browser session `owner` may not delete `run`, in a sentence for the page; None when it may.
+    """Why the student `owner` may not delete `run`, in a sentence for the page; None when it may.
 
-    Runs are shared by the whole class, so only the session that trained (or imported) a run deletes it, and
+    Runs are shared by the whole class, so only the student who trained (or imported) a run deletes it, and
     never while it trains. A run without an owner (trained from the command line) is not deleted from a page.
     The teacher (a session that entered the teacher key, see core/classroom.py) may delete any run that is
     not training.

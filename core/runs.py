@@ -502,12 +502,15 @@ class RunStore:
         return self.update(run_id, name=cleaned)
 
     def delete(self, run_id: str, owner: str | None = None) -> None:
-        """Deletes a run. With `owner`, only a run created by that owner (or with none) may be deleted."""
+        """Deletes a run. With `owner` (a student), only a run created by that owner may be deleted; a run
+        without an owner (trained from the command line) only without `owner` (the teacher, the command line)."""
         folder = self._folder(run_id)
         with run_lock(folder):
             run = self.get(run_id)
-            if owner is not None and run.owner and run.owner != owner:
-                raise PermissionError("Only the session that trained this run (or the teacher) can delete it.")
+            if owner is not None and (not run.owner or run.owner != owner):
+                raise PermissionError("Only the student who trained this run (or the teacher) can delete it."
+                                      if run.owner else
+                                      "This run has no owner: only the teacher can delete it.")
             if run.status in ("running", "queued"):
                 raise ValueError("This run is still training: stop it before deleting it.")
             # Rename first, so that a half-deleted folder is never listed as a run.

@@ -6,11 +6,10 @@ Not a page itself (the underscore keeps it out of the navigation). State that be
 """
 
 import math
-import secrets
 
 import streamlit as st
 
-from core import backend, datasets, gallery, jobs, runs, text
+from core import backend, datasets, gallery, jobs, runs, students, text
 from pages import _presenter, _streamlit_patches, _teacher
 
 # Streamlit may run a page file without the router (its legacy `pages/` mode, on a fresh server): every page
@@ -23,11 +22,46 @@ RUN_KEY = "run_id"
 OWNER_KEY = "owner"
 
 
+# The token this session made because its browser sent none (or a bad one), until the browser keeps it.
+NEW_STUDENT_TOKEN_KEY = "student_token_to_store"
+
+
 def owner() -> str:
-    """An id for this browser session: it owns the trainings it starts (only it may stop or delete them)."""
+    """The student's owner id (core/students.py): it owns the trainings, runs and drawings they make.
+
+    From the student's cookie, so that a reload or a new tab of the same browser is the same student. Without
+    a valid cookie (a first visit, a private window, AppTest) a new token is made for this session, and
+    `remember_student` stores it in the browser.
+    """
     if OWNER_KEY not in st.session_state:
-        st.session_state[OWNER_KEY] = secrets.token_hex(8)
+        token = _cookie_token()
+        if token is None:
+            token = students.new_token()
+            st.session_state[NEW_STUDENT_TOKEN_KEY] = token
+        st.session_state[OWNER_KEY] = students.owner_id(token)
     return st.session_state[OWNER_KEY]
+
+
+def _cookie_token() -> str | None:
+    """The student token the browser sent with this session, if it is exactly one (anything else is ignored)."""
+    try:
+        value = st.context.cookies.get(students.COOKIE_NAME)
+    except Exception:  # noqa: BLE001 - no browser context (a script run outside a server): no cookie
+        return None
+    return value if students.valid_token(value) else None
+
+
+def remember_student() -> None:
+    """The router calls it on every run: settles who this session's student is and, when their browser had no
+    valid token, has the browser keep the new one (a script in a hidden container: no gap on the page)."""
+    owner()
+    token = st.session_state.get(NEW_STUDENT_TOKEN_KEY)
+    if token:
+        # Style-only HTML goes to Streamlit's event container and takes no room; display:none keeps the
+        # script's own element out of the page's layout (and its gaps) while the script still runs.
+        st.html("<style>.st-key-student_cookie { display: none; }</style>")
+        with st.container(key="student_cookie"):
+            st.html(students.cookie_script(token), unsafe_allow_javascript=True)
 
 
 def run_store() -> runs.RunStore:

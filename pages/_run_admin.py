@@ -4,7 +4,7 @@ confirmation), importing a colleague's `.keras` file as a run, and the message s
 
 import streamlit as st
 
-from core import charts, datasets, model_import, results_view, runs, text
+from core import charts, datasets, jobs, model_import, results_view, runs, text
 from pages import _common, _teacher
 
 PICKER_KEY = "results_page_run"
@@ -110,7 +110,7 @@ def import_section() -> None:
                 run = _common.training_queue().import_model(uploaded.getvalue(), uploaded.name,
                                                             _common.run_store(), dataset=dataset,
                                                             owner=_common.owner(), name=name)
-        except model_import.ModelRejected as error:
+        except (model_import.ModelRejected, jobs.ImportBusy) as error:
             st.error(f"**{text.markdown_escape(uploaded.name)} was not imported.** "
                      f"{text.markdown_escape(error)}", icon=":material/block:")
             return

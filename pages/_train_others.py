@@ -1,6 +1,7 @@
 """The Train page's list of the other trainings on this server: each in one line, any of them can be watched.
 
-After a full page reload the browser is a new session: the training it started is found here. While anything
+A training another student started is found here (a student's own is the one their page watches, even after
+a reload: see `_train_watch.watch_own_training`). While anything
 trains the list follows by itself; once all is quiet it is drawn once and polls nothing.
 """
 
@@ -62,8 +63,8 @@ def draw_other_trainings(shown: list[runs.Run]) -> None:
         return
     st.divider()
     st.subheader("Trainings on this server")
-    st.caption("They train one after another. One started before the page was reloaded is listed here too: "
-               "watch it, but only the browser session that started it can stop it.")
+    st.caption("They train one after another. Watch any of them; only the student who started one (or the "
+               "teacher) can stop it.")
     me = _common.owner()
     for run in shown:
         text_column, button_column = st.columns([4, 1], vertical_alignment="center")
@@ -85,7 +86,7 @@ def other_trainings() -> None:
     """Trainings queued or running on this server other than the watched one, each of which can be watched,
     and the last few of them that ended since this visitor saw them.
 
-    After a full page reload the browser is a new session: the training it started is found here.
+    A reload or a new tab is the same student (core/students.py): their own training is the watched one.
     While anything trains the list follows by itself (places in the queue, epochs, the end); once all is
     quiet it is drawn once and polls nothing.
     """

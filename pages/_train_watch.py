@@ -26,9 +26,9 @@ def is_done(status: jobs.JobStatus) -> bool:
 
 
 def stop_button(status: jobs.JobStatus) -> None:
-    """Stop, for the session that started the training only."""
+    """Stop, for the student who started the training only (or the teacher)."""
     if status.owner != _common.owner() and not _teacher.is_teacher():
-        st.caption("Only the browser session that started this training (or the teacher) can stop it.")
+        st.caption("Only the student who started this training (or the teacher) can stop it.")
         return
     stopping = st.session_state.setdefault(STOPPING_KEY, set())
     finetune = status.kind == "finetune"
@@ -192,6 +192,15 @@ def finished_training(run: runs.Run) -> None:
         results_column.page_link("pages/results.py", label="See its predictions and mistakes",
                                  icon=":material/analytics:")
         draw_column.page_link("pages/draw.py", label="Draw a digit for it", icon=":material/draw:")
+
+
+def watch_own_training() -> None:
+    """A session that watches nothing yet (a reload, a new tab) watches its student's own training, if one is
+    queued or running: the student is their browser (core/students.py), not the page's session."""
+    if st.session_state.get(WATCHED_RUN_KEY) is None:
+        own = [status for status in _common.training_queue().active(_common.owner()) if status.kind == "train"]
+        if own:
+            st.session_state[WATCHED_RUN_KEY] = own[0].run_id
 
 
 def watched_training_is_active() -> bool:

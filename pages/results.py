@@ -16,7 +16,7 @@ says what is wrong with it instead of breaking the page), then six tabs.
 - **Export**: the trained model as a `.keras` file, and a standalone Python script in the style of the Keras
   examples that builds and trains the same model with the same settings.
 
-Beside the run choice, **Delete** removes a run (only from the browser session that trained it, after a
+Beside the run choice, **Delete** removes a run (only by the student who trained it, after a
 confirmation), and **Import a model** turns a colleague's `.keras` file into a run like the others, after
 checking it safely (see `core/model_import.py`).
 

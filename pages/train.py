@@ -165,6 +165,7 @@ def setup_summary(architecture: architectures.Architecture, settings: dict, summ
 def train_page() -> None:
     # A link opened in the browser decides the dataset, architecture and settings before any widget is drawn.
     _train_settings.apply_shared_link()
+    _train_watch.watch_own_training()
     dataset_info = datasets.get_info(_common.dataset_name())
     available = page_header(dataset_info)
     _train_settings.shared_link_problems()

@@ -6,6 +6,9 @@ queue. Each page shows only its own training as the one it watches and may stop;
 marked "(yours)", with no Stop for it. Bob presses Stop: only his run stops (it keeps its finished epochs), and
 Alice's training then starts by itself and completes. Afterwards both see both runs: finished runs are shared.
 
+A student is their browser, not their Streamlit session (core/students.py): after a reload, or in a new tab,
+Alice still watches and may stop her own training; Bob, even with a hostile cookie, may not.
+
 Run it alone with `python -m pytest -m browser tests/test_browser_sessions.py` (about a minute on two cores).
 """
 
@@ -161,3 +164,63 @@ def test_two_students_train_at_once_and_stop_only_their_own(students, isolated_r
     wait_for_app(bob)
     for page, other in ((alice, BOB), (bob, ALICE)):
         wait_for_text(page, other, after="Compare runs")
+
+
+def test_a_student_is_their_browser_a_reload_or_a_new_tab_keeps_their_training(students, isolated_runs, app_url):
+    from core import students as student_ids
+
+    alice, bob = students
+    wait_for_app(alice)
+    # Her first visit stored a new random token in her browser, for this app only, for 30 days.
+    cookie = next(cookie for cookie in alice.context.cookies() if cookie["name"] == student_ids.COOKIE_NAME)
+    assert re.fullmatch(r"[0-9a-f]{32}", cookie["value"]), cookie
+    assert cookie["path"] == "/" and cookie["sameSite"] == "Strict" and not cookie["httpOnly"]
+    assert 29 * 24 * 3600 < cookie["expires"] - time.time() <= 30 * 24 * 3600
+    # The script that stored it takes no room on the page.
+    assert alice.locator(".st-key-student_cookie").count() == 1
+    assert alice.locator(".st-key-student_cookie").bounding_box() is None
+
+    name = "Alice's long cnn"
+    set_up_training(alice, name, epochs=BOB_EPOCHS)
+    press_train(alice)
+    alice.get_by_role("button", name="Stop training").wait_for(timeout=TRAINING_TIMEOUT_MS)
+
+    # A reload is a new Streamlit session, but the same student: she still watches and may stop her training.
+    alice.reload()
+    wait_for_app(alice)
+    wait_for_text(alice, f"Training: {name}")
+    alice.get_by_role("button", name="Stop training").wait_for()
+    # Her browser sent the token: nothing new to store.
+    assert alice.locator(".st-key-student_cookie").count() == 0
+    # A new tab of her browser too.
+    tab = alice.context.new_page()
+    tab.goto(f"{app_url}/train")
+    wait_for_app(tab)
+    wait_for_text(tab, f"Training: {name}")
+    tab.get_by_role("button", name="Stop training").wait_for()
+    tab.close()
+
+    # Bob, in another browser, sees it listed as someone else's, with nothing he could stop: not even with a
+    # hostile cookie of his own making (it is ignored and replaced by a new token).
+    hostile = "../../owners<b>x</b>"
+    bob.context.add_cookies([{"name": student_ids.COOKIE_NAME, "value": hostile, "url": app_url}])
+    bob.reload()
+    wait_for_app(bob)
+    shown = wait_for_text(bob, name)
+    assert "(yours)" not in shown and bob.get_by_role("button", name="Stop training").count() == 0
+    bob_cookie = next(cookie for cookie in bob.context.cookies() if cookie["name"] == student_ids.COOKIE_NAME)
+    assert re.fullmatch(r"[0-9a-f]{32}", bob_cookie["value"]) and bob_cookie["value"] != cookie["value"]
+
+    # On disk the run's owner is a hash of her token, never the token: reading it does not let anyone be her.
+    run = runs.RunStore(isolated_runs).list()[0]
+    assert run.owner == student_ids.owner_id(cookie["value"]) and cookie["value"] not in json_text(run)
+
+    alice.get_by_role("button", name="Stop training").click()
+    deadline = time.time() + 60
+    while runs.RunStore(isolated_runs).get(run.id).status in runs.ACTIVE_STATUSES:
+        assert time.time() < deadline, "Alice's Stop did not stop her training"
+        time.sleep(0.5)
+
+
+def json_text(run) -> str:
+    return (run.path / "run.json").read_text(encoding="utf-8")

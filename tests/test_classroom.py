@@ -62,7 +62,7 @@ def test_a_student_removes_only_their_own_drawings_the_teacher_any(tmp_path):
     alice = drawings.add(_drawing(1), 1, owner="alice")
     bob = drawings.add(_drawing(2), 2, owner="bob")
     assert drawings.owned_by("alice") == {alice} and drawings.owned_by("bob") == {bob}
-    with pytest.raises(PermissionError, match="Only the browser session that saved this drawing"):
+    with pytest.raises(PermissionError, match="Only the student who saved this drawing"):
         drawings.remove(bob, owner="alice")
     assert len(drawings) == 2  # nothing lost
     assert drawings.remove(alice, owner="alice")

@@ -182,3 +182,44 @@ def test_with_too_few_drawings_the_page_says_how_many_are_needed(trained_run):
     at = open_page("pages/class_set.py")
     assert any("save at least 20 on the Draw page" in info.value for info in at.info)
     assert not [button for button in at.button if button.label == "Learn the class's handwriting"]
+
+
+def test_the_class_drawings_never_stay_in_a_fine_tuning_that_ends_outside_its_worker(trained_run):
+    import signal
+
+    # A stand-in worker that never trains (and so never deletes the drawings itself): the first job holds the
+    # only slot, the second waits.
+    queue = jobs.TrainingQueue(runs.RunStore(), workers=1, worker_command=lambda spec_path: ["sleep", "120"])
+    images, labels = one_writers_digits(count=24)
+    running = queue.submit_finetune(trained_run, images, labels, epochs=1, owner="alice")
+    waiting = queue.submit_finetune(trained_run, images, labels, epochs=1, owner="bob")
+
+    def lent(run_id):
+        return sorted(path.name for path in (queue.store.root / run_id).glob("finetune_*.npy"))
+
+    wait_for(queue, running, lambda status: status.state == "running", 30, "the start of")
+    assert lent(waiting) == ["finetune_images.npy", "finetune_labels.npy"]
+    # Cancelled before it started.
+    assert queue.stop(waiting, "bob")
+    assert lent(waiting) == [] and queue.store.get(waiting).status == "stopped"
+    # Its worker killed.
+    os.kill(queue._jobs[running].process.pid, signal.SIGKILL)
+    status = finished(queue, running, timeout=30)
+    assert status.status == "interrupted"
+    assert lent(running) == []
+
+
+def test_a_long_name_is_shortened_so_the_fine_tuned_run_never_carries_its_source_s_name(tmp_path):
+    store = runs.RunStore(tmp_path)
+    long_name = "x" * (runs.MAX_NAME_LENGTH - 5) + " abcd"
+    assert len(long_name) == runs.MAX_NAME_LENGTH
+    source = store.create(dataset="mnist_sample", architecture="cnn", hyperparameters={}, name=long_name)
+    name = handwriting.new_run_name(source)
+    assert name != long_name and name.endswith("… + class handwriting") and name.startswith("xxxxx")
+    assert len(name) == runs.MAX_NAME_LENGTH
+    stored = store.create(dataset="mnist_sample", architecture="cnn", hyperparameters={}, name=name)
+    assert stored.name == name
+    # Fine-tuning the fine-tuned run again adds nothing; a short name is kept whole.
+    assert handwriting.new_run_name(stored) == name
+    short = store.create(dataset="mnist_sample", architecture="cnn", hyperparameters={}, name="digits")
+    assert handwriting.new_run_name(short) == "digits + class handwriting"

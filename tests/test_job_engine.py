@@ -171,3 +171,45 @@ def test_the_teachers_class_setting_sets_the_per_student_limit(tmp_path, monkeyp
         queue.submit("mnist_sample", "ann", TINY, owner="mallory")
     assert queue.stop(first, by_teacher=True)
     assert finished(queue, first).status == "stopped"
+
+
+def test_model_checks_are_one_per_student_and_capped_on_the_server(tmp_path, monkeypatch):
+    import threading
+
+    monkeypatch.setenv(jobs.IMPORT_SLOTS_VARIABLE, "1")
+    queue = jobs.TrainingQueue(runs.RunStore(tmp_path / "runs"), workers=1)
+    queue.import_wait = 0.3
+    poisoned_model_bytes(tmp_path)
+    # The small valid model the helper starts from: its check loads TensorFlow and tests it, seconds long.
+    data = (tmp_path / "good.keras").read_bytes()
+    outcome = []
+
+    def first_import():
+        try:
+            outcome.append(queue.import_model(data, "first.keras", dataset="mnist_sample", owner="alice"))
+        except Exception as error:  # noqa: BLE001 - the test reads what happened
+            outcome.append(error)
+
+    thread = threading.Thread(target=first_import)
+    thread.start()
+    deadline = time.time() + 30
+    while queue.imports_in_progress() == 0:
+        assert time.time() < deadline and thread.is_alive(), outcome
+        time.sleep(0.01)
+    # While Alice's model is checked (a whole TensorFlow process): her second upload is refused at once...
+    started = time.monotonic()
+    with pytest.raises(jobs.ImportBusy, match="Your previous model is still being checked"):
+        queue.import_model(data, "again.keras", dataset="mnist_sample", owner="alice")
+    assert time.monotonic() - started < 0.3
+    # ...and Bob's waits a moment for the server's only check slot, then is refused rather than piling up.
+    with pytest.raises(jobs.ImportBusy, match="Another model is being checked; try again in a minute."):
+        queue.import_model(data, "bob.keras", dataset="mnist_sample", owner="bob")
+    assert time.monotonic() - started >= 0.3
+    thread.join(timeout=240)
+    # Alice's own check ran to its end (her model is imported), and the slot is free again.
+    assert len(outcome) == 1 and isinstance(outcome[0], runs.Run), outcome
+    assert outcome[0].owner == "alice" and [run.id for run in queue.store.list()] == [outcome[0].id]
+    assert queue.imports_in_progress() == 0
+    monkeypatch.setenv(jobs.IMPORT_SLOTS_VARIABLE, "none")
+    with pytest.raises(ValueError, match="NEURAL_CANVAS_IMPORT_SLOTS must be a number"):
+        queue.import_model(data, "bob.keras", dataset="mnist_sample", owner="bob")

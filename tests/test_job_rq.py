@@ -245,3 +245,44 @@ def test_learning_the_class_s_handwriting_runs_on_an_rq_worker(class_setup, trai
     assert meta["worker"]["pid"] != os.getpid() and backend.store.get(new_id).has_model
     with pytest.raises(ValueError, match="at least 20 saved drawings"):
         backend.submit_finetune(trained_run, images[:5], labels[:5], epochs=2, owner="alice")
+
+
+def test_no_worker_yet_one_model_check_per_student_and_a_cancelled_fine_tuning_keeps_no_drawings(
+        redis_server, trained_run, tmp_path, monkeypatch):
+    """Without any worker, jobs wait in Redis: what is refused, and what is cleaned, before any worker runs."""
+    import threading
+
+    from core import job_rq
+    from tests.test_handwriting import one_writers_digits
+
+    monkeypatch.setattr(job_rq, "IMPORT_WAIT_SECONDS", 3)
+    backend = job_rq.RQBackend(redis_server.url, runs.RunStore())
+    data = poisoned_model_bytes(tmp_path)
+    outcome = []
+
+    def first_import():
+        try:
+            backend.import_model(data, "first.keras", dataset="mnist_sample", owner="alice")
+        except Exception as error:  # noqa: BLE001 - the test reads what happened
+            outcome.append(error)
+
+    thread = threading.Thread(target=first_import)
+    thread.start()
+    deadline = time.time() + 30
+    while not backend.redis.exists(f"{job_rq.PREFIX}:importing:alice"):
+        assert time.time() < deadline and thread.is_alive(), outcome
+        time.sleep(0.01)
+    with pytest.raises(jobs.ImportBusy, match="Your previous model is still being checked"):
+        backend.import_model(data, "again.keras", dataset="mnist_sample", owner="alice")
+    thread.join(timeout=30)
+    assert len(outcome) == 1 and "No worker checked this model" in str(outcome[0])
+    assert not backend.redis.exists(f"{job_rq.PREFIX}:importing:alice")
+
+    # A "learn my handwriting" job cancelled while it waits leaves no class drawing in its run folder.
+    new_id = backend.submit_finetune(trained_run, *one_writers_digits(count=24), epochs=1, owner="alice")
+    folder = backend.store.root / new_id
+    assert sorted(path.name for path in folder.glob("finetune_*.npy")) == ["finetune_images.npy",
+                                                                           "finetune_labels.npy"]
+    assert backend.status(new_id).state == "queued"
+    assert backend.stop(new_id, "alice")
+    assert not list(folder.glob("finetune_*.npy")) and backend.store.get(new_id).status == "stopped"

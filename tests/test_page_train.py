@@ -177,7 +177,7 @@ def test_a_new_session_finds_a_running_training_and_may_watch_but_not_stop_it():
         assert not app.exception
         assert any(shown(header.value) == "Training: teacher's cnn" for header in app.subheader)
         assert not [button for button in app.button if button.key == f"stop_{run_id}"]
-        assert any("Only the browser session that started" in shown(caption.value) for caption in app.caption)
+        assert any("Only the student who started this training" in shown(caption.value) for caption in app.caption)
     finally:
         queue.stop(run_id, "teacher")
         wait_for(lambda: queue.status(run_id).state == "finished", timeout=60, message="the training to stop")

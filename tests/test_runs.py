@@ -113,9 +113,21 @@ def test_nan_in_history_is_stored_as_null(store):
 def test_only_the_owner_deletes(store):
     run = _new(store, owner="alice")
     store.update(run.id, status="stopped")
-    with pytest.raises(PermissionError, match="Only the session that trained"):
+    with pytest.raises(PermissionError, match="Only the student who trained"):
         store.delete(run.id, owner="bob")
     store.delete(run.id, owner="alice")
+    assert store.list() == []
+
+
+def test_a_run_without_owner_is_deleted_only_by_the_teacher(store):
+    run = _new(store)
+    store.update(run.id, status="completed")
+    assert not store.get(run.id).owner
+    for student in ("bob", ""):
+        with pytest.raises(PermissionError, match="only the teacher can delete it"):
+            store.delete(run.id, owner=student)
+    # The teacher (and the command line) delete without an owner.
+    store.delete(run.id, owner=None)
     assert store.list() == []
 
 
