@@ -263,3 +263,17 @@ def test_canvas_drawing_puts_the_digit_in_the_alpha_channel():
     picture = common.canvas_drawing(digit)
     assert picture.shape == (280, 280, 4) and picture.dtype == np.uint8
     assert picture[..., 3].max() == 255 and picture[0, 0, 3] == 0
+
+
+def test_the_default_model_runner_records_every_seed_and_its_minimum(tmp_path, capsys):
+    from bench import default_model
+
+    out = tmp_path / "runs.jsonl"
+    assert default_model.main(["--seeds", "42", "7", "--set", "epochs=1", "--set", "filters=4",
+                               "--label", "tiny", "--out", str(out)]) == 0
+    [record] = [json.loads(line) for line in out.read_text().splitlines()]
+    assert record["label"] == "tiny" and record["overrides"] == {"epochs": 1, "filters": 4}
+    assert [result["seed"] for result in record["results"]] == [42, 7]
+    assert record["min_mnist"] == min(result["mnist"] for result in record["results"])
+    assert 0.5 < record["min_mnist"] <= 1 and 0.3 < record["min_pen"] <= 1
+    assert "minimum MNIST" in capsys.readouterr().out
