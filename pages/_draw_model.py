@@ -45,15 +45,19 @@ def default_model_trainer(*, has_digit_model: bool = False) -> None:
     if training_run:
         training_progress(training_run)
         return
+    label = "Train the default digit model (about a minute)"
     if has_digit_model:
-        st.info("For drawings, the default digit model reads people's handwriting best: it learns from MNIST and "
-                "from digits drawn with a pen by 20 people. Train it here in about a minute.",
-                icon=":material/school:")
+        # One short row: a class that already has a digit model should still see the canvas on the first screen.
+        # The button as wide as its whole label, the words beside it take the rest (on a phone, below it).
+        with st.container(horizontal=True, vertical_alignment="center", gap="medium", key="draw_default_offer"):
+            clicked = st.button(label, icon=":material/model_training:", width="content")
+            st.caption("It reads people's handwriting best: it learns from MNIST and from digits drawn with a pen "
+                       "by 20 people.", width="stretch")
     else:
         st.info("There is no digit model yet. Train one here in about a minute, or on the Train page.",
                 icon=":material/school:")
-    if st.button("Train the default digit model (about a minute)", type="primary" if not has_digit_model else
-                 "secondary", icon=":material/model_training:"):
+        clicked = st.button(label, type="primary", icon=":material/model_training:")
+    if clicked:
         try:
             run_id = _common.training_queue().submit(
                 DEFAULT_DIGIT_DATASET, architectures.DEFAULT_DIGIT_ARCHITECTURE,

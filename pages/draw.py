@@ -40,12 +40,16 @@ PAGE_STYLE = """
 /* The answer beside the canvas needs room for the big digit, the model's view and the chart: below that, it
    wraps under the canvas. */
 .st-key-draw_answer { min-width: min(20rem, 100%); }
+/* The default model's offer: its words shrink beside the button rather than wrap below it, except on a phone. */
+.st-key-draw_default_offer { flex-wrap: nowrap; }
+.st-key-draw_default_offer [data-testid="stCaptionContainer"] { min-width: 10rem; }
 /* On a phone the columns stack: a smaller answer and title keep the answer on the first screen. */
 @media (max-width: 640px) {
   [data-testid="stMetric"] [data-testid="stMetricValue"] { font-size: 4rem; }
   /* Just below the top bar (3.75rem high), not under it. */
   [data-testid="stMainBlockContainer"] { padding-top: 4.25rem; }
   h1 { font-size: 1.8rem !important; padding-top: 0 !important; }
+  .st-key-draw_default_offer { flex-wrap: wrap; }
 }
 </style>
 """

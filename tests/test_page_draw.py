@@ -174,7 +174,7 @@ def test_after_a_small_model_from_the_train_page_the_default_digit_model_is_stil
     assert prediction_metric(at)
     [train] = [button for button in at.button if button.label == TRAIN_BUTTON]
     assert train.proto.type == "secondary"
-    assert "reads people's handwriting best" in infos(at)
+    assert any("reads people's handwriting best" in caption.value for caption in at.caption)
     # Once a default digit model exists, the offer is gone.
     copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef",
              dataset=architectures.DEFAULT_DIGIT_DATASET)
