@@ -46,18 +46,23 @@ PAGE_STYLE = """
 /* On a phone the columns stack: a smaller answer and title keep the answer on the first screen. */
 @media (max-width: 640px) {
   [data-testid="stMetric"] [data-testid="stMetricValue"] { font-size: 4rem; }
-  /* Just below the top bar (3.75rem high), not under it. */
-  [data-testid="stMainBlockContainer"] { padding-top: 4.25rem; }
-  h1 { font-size: 1.8rem !important; padding-top: 0 !important; }
-  .st-key-draw_default_offer { flex-wrap: wrap; }
+  /* Just below the top bar (3.75rem high), not under it; the one-line instruction gives way to the answer (the
+     canvas and its "Draw on the canvas" say it), and so does the offer of the default model, which is the
+     teacher's to train on the projector. */
+  [data-testid="stMainBlockContainer"] { padding-top: 4rem; }
+  h1 { font-size: 1.6rem !important; padding-top: 0 !important; }
+  .st-key-draw_header [data-testid="stElementContainer"]:has([data-testid="stCaptionContainer"]) { display: none; }
+  .st-key-draw_default_offer { display: none; }
 }
 </style>
 """
 
 
 def header() -> None:
-    st.title("4 · Draw a digit")
-    st.caption("Draw with the mouse (or a finger) on the black square. The model reads it when you lift the pen.")
+    with st.container(key="draw_header"):
+        st.title("4 · Draw a digit")
+        st.caption("Draw with the mouse (or a finger) on the black square. The model reads it when you lift the "
+                   "pen.")
 
 
 # --- the screen ---------------------------------------------------------------------------------------------
