@@ -157,16 +157,15 @@ def _stop_message(reason: str, time_limit: float | None) -> str | None:
     return None
 
 
-def run_training(spec: dict, channel: FileChannel) -> str:
-    """Trains the run `spec["run_id"]` (already created by the server, status queued); returns its status."""
-    from core import training
+def _start_job(spec: dict, channel: FileChannel):
+    """What every job of a run does first: its store, the run marked as this worker's, and a watcher started
+    that turns the stop flag and the time limit into `stop_event`. Returns (store, watcher, stop_event, on_event)."""
     from core.runs import RunStore
 
     store = RunStore(spec["runs_root"])
-    run_id = spec["run_id"]
     stop_event = threading.Event()
     watcher = Watcher(channel, stop_event, spec.get("time_limit"))
-    store.update(run_id, worker={"pid": os.getpid(), "host": os.uname().nodename})
+    store.update(spec["run_id"], worker={"pid": os.getpid(), "host": os.uname().nodename})
     channel.heartbeat()
     watcher.start()
 
@@ -175,6 +174,33 @@ def run_training(spec: dict, channel: FileChannel) -> str:
             # The time limit counts the training itself, not the seconds TensorFlow took to load.
             watcher.started = time.monotonic()
         channel.emit(event)
+
+    return store, watcher, stop_event, on_event
+
+
+def _fail(store, channel: FileChannel, run_id: str, error: Exception, prefix: str = "") -> str:
+    """Marks the run failed with a message the page can show (the server reads it, not a traceback)."""
+    from core import training
+
+    if isinstance(error, OSError):
+        message = training.storage_problem(error, store.root)
+    else:
+        message = str(error) or type(error).__name__
+    message = prefix + message
+    try:
+        store.update(run_id, status="failed", problem=message)
+    except Exception:  # noqa: BLE001 - the runs folder itself may be the problem
+        pass
+    channel.emit({"kind": "end", "status": "failed", "message": message, "run_id": run_id})
+    return "failed"
+
+
+def run_training(spec: dict, channel: FileChannel) -> str:
+    """Trains the run `spec["run_id"]` (already created by the server, status queued); returns its status."""
+    from core import training
+
+    run_id = spec["run_id"]
+    store, watcher, stop_event, on_event = _start_job(spec, channel)
 
     def stop_details() -> dict:
         """Who stopped it (the teacher, the time limit), written with the run's status in one update."""
@@ -187,16 +213,7 @@ def run_training(spec: dict, channel: FileChannel) -> str:
                               stop_details=stop_details, limit_train=spec.get("limit_train"))
         return meta.get("status", "completed")
     except Exception as error:  # noqa: BLE001 - the server reads the failure from the run, not from a traceback
-        if isinstance(error, OSError):
-            message = training.storage_problem(error, store.root)
-        else:
-            message = str(error) or type(error).__name__
-        try:
-            store.update(run_id, status="failed", problem=message)
-        except Exception:  # noqa: BLE001 - the runs folder itself may be the problem
-            pass
-        channel.emit({"kind": "end", "status": "failed", "message": message, "run_id": run_id})
-        return "failed"
+        return _fail(store, channel, run_id, error)
     finally:
         watcher.done.set()
 
@@ -204,21 +221,10 @@ def run_training(spec: dict, channel: FileChannel) -> str:
 def run_finetune(spec: dict, channel: FileChannel) -> str:
     """Learns the class's handwriting into the run `spec["run_id"]` (created queued by the server, the drawings
     saved in its folder) from the model of run `spec["from_run"]`; returns its status."""
-    from core import handwriting, jobs, training
-    from core.runs import RunStore
+    from core import handwriting, jobs
 
-    store = RunStore(spec["runs_root"])
     run_id = spec["run_id"]
-    stop_event = threading.Event()
-    watcher = Watcher(channel, stop_event, spec.get("time_limit"))
-    store.update(run_id, worker={"pid": os.getpid(), "host": os.uname().nodename})
-    channel.heartbeat()
-    watcher.start()
-
-    def on_event(event: dict) -> None:
-        if event["kind"] == "start":
-            watcher.started = time.monotonic()
-        channel.emit(event)
+    store, watcher, stop_event, on_event = _start_job(spec, channel)
 
     def stop_details() -> dict:
         # A fine-tuning keeps no half-trained model, unlike a training's best finished epoch.
@@ -237,17 +243,7 @@ def run_finetune(spec: dict, channel: FileChannel) -> str:
                                              stop_details=stop_details)
         status = meta.get("status", "completed")
     except Exception as error:  # noqa: BLE001 - the server reads the failure from the run, not from a traceback
-        if isinstance(error, OSError):
-            message = training.storage_problem(error, store.root)
-        else:
-            message = str(error) or type(error).__name__
-        try:
-            store.update(run_id, status="failed", problem=f"It could not learn the class's handwriting: {message}")
-        except Exception:  # noqa: BLE001 - the runs folder itself may be the problem
-            pass
-        channel.emit({"kind": "end", "status": "failed", "run_id": run_id,
-                      "message": f"It could not learn the class's handwriting: {message}"})
-        status = "failed"
+        status = _fail(store, channel, run_id, error, prefix="It could not learn the class's handwriting: ")
     finally:
         watcher.done.set()
     # The drawings were only lent to the job: they stay with the class set, not in a run that may be shared.
