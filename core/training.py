@@ -58,8 +58,13 @@ def stratified_split(labels: np.ndarray, validation_fraction: float, seed: int) 
 
 
 def make_pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int = 0,
-                  indices: np.ndarray | None = None):
+                  indices: np.ndarray | None = None, repeat: bool = False):
     """A `tf.data.Dataset` of (uint8 images, int labels) batches, of `images[indices]` (all by default).
+
+    `repeat` makes it endless, epoch after epoch (each reshuffled, each ending with its own smaller last batch):
+    give `fit` its `steps_per_epoch` then. Keras then keeps one iterator for the whole training; with a finite
+    dataset it makes a new one every epoch, and here that stalled the first step of about half the epochs by
+    2-4 s (measured on the default digit model: six epochs went from about 48 s to about 40 s).
 
     TensorFlow holds only the indices: they are shuffled, batched, and each batch of images is gathered from
     the one NumPy array in a single step. Nothing is copied up front (`tf.constant(images)` kept about two
@@ -81,6 +86,8 @@ def make_pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, *, sh
         return batch_images, batch_labels
 
     pipeline = pipeline.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if repeat:
+        pipeline = pipeline.repeat()
     return pipeline.prefetch(tf.data.AUTOTUNE)
 
 
@@ -167,7 +174,7 @@ def train(
     model = architectures.build_model(architecture, data.image_shape, data.num_classes, hp,
                                       mixed_precision=mixed_precision)
     train_pipeline = make_pipeline(data.x_train, data.y_train, hp["batch_size"], shuffle=True, seed=hp["seed"],
-                                   indices=train_indices)
+                                   indices=train_indices, repeat=True)
     validation_pipeline = None
     if len(validation_indices):
         validation_pipeline = make_pipeline(data.x_train, data.y_train, 512, shuffle=False,
@@ -215,6 +222,8 @@ def train(
             train_pipeline,
             validation_data=validation_pipeline,
             epochs=hp["epochs"],
+            # The pipeline is endless (see make_pipeline): an epoch is this many batches, the last one smaller.
+            steps_per_epoch=steps,
             # The pipeline already reshuffles every epoch.
             shuffle=False,
             callbacks=hooks,

@@ -45,6 +45,17 @@ def test_pipeline_keeps_uint8_and_covers_every_image_once_per_epoch():
     assert sorted(seen) == list(range(10)) and list(seen) != list(range(10))
 
 
+def test_an_endless_pipeline_gives_every_image_once_per_epoch_in_a_new_order():
+    images = np.arange(10 * 4, dtype=np.uint8).reshape(10, 2, 2)
+    labels = np.arange(10)
+    # 10 images in batches of 3: an epoch is 4 batches (3, 3, 3, 1), and the next epoch begins after it.
+    batches = list(training.make_pipeline(images, labels, 3, shuffle=True, seed=1, repeat=True).take(8))
+    assert [len(batch[1]) for batch in batches] == [3, 3, 3, 1] * 2
+    first, second = (np.concatenate([batch[1].numpy() for batch in part]) for part in (batches[:4], batches[4:]))
+    assert sorted(first) == sorted(second) == list(range(10))
+    assert list(first) != list(second)
+
+
 def _train(store, **settings):
     events = []
     hyperparameters = {"epochs": 1, "batch_size": 64, "seed": 3, **settings.pop("hyperparameters", {})}
