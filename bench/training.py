@@ -131,15 +131,15 @@ def _train_candidate(config: dict, sample, images, labels, x_test, y_test, train
                           steps_per_execution=config.get("steps_per_execution", 1))
         # As training.train builds its pipelines and its progress callback.
         pipeline = training.make_pipeline(images, labels, hp["batch_size"], shuffle=True, seed=42,
-                                          indices=train_indices)
+                                          indices=train_indices, repeat=True)
         validation = training.make_pipeline(images, labels, 512, shuffle=False, indices=validation_indices)
         events = []
         steps = math.ceil(len(train_indices) / hp["batch_size"])
         progress = callbacks.ProgressEvents(lambda event: events.append((time.perf_counter(), event)), epochs,
                                             steps, hp["batch_size"])
         counter = _batch_counter()
-        model.fit(pipeline, validation_data=validation, epochs=epochs, shuffle=False, verbose=0,
-                  callbacks=[progress, counter, timer])
+        model.fit(pipeline, validation_data=validation, epochs=epochs, steps_per_epoch=steps, shuffle=False,
+                  verbose=0, callbacks=[progress, counter, timer])
         row = {"batch_size": hp["batch_size"], "learning_rate": hp["learning_rate"],
                "pipeline": "training.make_pipeline", **chart_pace(events, timer.wall, counter.per_epoch)}
         test_images = x_test

@@ -381,7 +381,7 @@ DEFAULT_DIGIT_DATASET = "digits_mix"
 # split over three seeds, 96.5% of the held-out pen writers) to this; six epochs over 13,000 images with every image
 # trained on (no validation hold-out: the cosine schedule's last epoch is the one kept), a larger first step and
 # milder made-up variety, since real writers now bring their own.
-DEFAULT_DIGIT_HYPERPARAMETERS = {"filters": 16, "batch_size": 64, "learning_rate": 0.005,
+DEFAULT_DIGIT_HYPERPARAMETERS = {"filters": 20, "batch_size": 128, "learning_rate": 0.007,
                                  "learning_rate_schedule": "cosine", "epochs": 6, "validation_fraction": 0.0,
                                  "augmentation_strength": 0.6}
 

@@ -309,10 +309,39 @@ def rq_import(spec: dict) -> dict:
         return {"ok": False, "kind": "rejected", "message": "memory"}
 
 
+WAIT_ARGUMENT = "--wait"
+
+
+def wait_for_job() -> Path | None:
+    """A warm worker (`python -m core.job_worker --wait`): imports TensorFlow and Keras first, then waits for the
+    local queue to write its job's spec path on stdin; from then on its output goes to the run's worker.log.
+    None when stdin closes first (the app ended): nothing to do."""
+    from core import backend
+
+    backend.keras()
+    line = sys.stdin.readline().strip()
+    if not line:
+        return None
+    spec_path = Path(line)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    log = os.open(spec_path.parent / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    return spec_path
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`python -m core.job_worker SPEC.json`: the local backend's worker process for one job."""
+    """`python -m core.job_worker SPEC.json`: the local backend's worker process for one job (or `--wait`: see
+    `wait_for_job`)."""
     argv = sys.argv[1:] if argv is None else argv
-    spec_path = Path(argv[0])
+    if argv[0] == WAIT_ARGUMENT:
+        spec_path = wait_for_job()
+        if spec_path is None:
+            return 0
+    else:
+        spec_path = Path(argv[0])
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
     if spec["kind"] == "train":
         folder = Path(spec["runs_root"]) / spec["run_id"]

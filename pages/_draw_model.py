@@ -6,7 +6,7 @@ import zlib
 
 import streamlit as st
 
-from core import architectures, charts, datasets, inference, runs, text
+from core import architectures, charts, datasets, inference, jobs, runs, text
 from pages import _common
 
 TRAINING_KEY = "draw_default_training"
@@ -46,6 +46,9 @@ def default_model_trainer(*, has_digit_model: bool = False) -> None:
         training_progress(training_run)
         return
     label = "Train the default digit model (about a minute)"
+    # Ready before the click: the check of the model's size then takes no time (TensorFlow loads meanwhile).
+    jobs.count_parameters_ahead(DEFAULT_DIGIT_DATASET, architectures.DEFAULT_DIGIT_ARCHITECTURE,
+                                architectures.DEFAULT_DIGIT_HYPERPARAMETERS)
     if has_digit_model:
         # One short row: a class that already has a digit model should still see the canvas on the first screen.
         # The button as wide as its whole label, the words beside it take the rest (on a phone, below it).

@@ -25,6 +25,9 @@ def isolated_runs(tmp_path, monkeypatch):
     # The class's saved drawings (core.class_set) live beside the runs; each test gets its own, empty.
     monkeypatch.setenv("NEURAL_CANVAS_DRAWINGS", str(tmp_path / "drawings"))
     monkeypatch.setattr(jobs, "_default_queue", None)
+    # No warm worker process per test's queue (tests/test_jobs.py turns it on where it is tested); the app
+    # servers of the browser tests keep theirs, as the app runs.
+    monkeypatch.setenv(jobs.WARM_WORKER_VARIABLE, "0")
     try:
         import streamlit as st
 

@@ -35,6 +35,72 @@ def test_trainings_run_one_at_a_time_in_order(tmp_path):
     assert starts[1] >= starts[0] + durations[0] - 0.5 and starts[2] >= starts[1] + durations[1] - 0.5
 
 
+def test_a_warm_worker_takes_the_next_job_and_a_new_one_waits_after_it(tmp_path, monkeypatch):
+    monkeypatch.setenv(jobs.WARM_WORKER_VARIABLE, "1")
+    queue = jobs.TrainingQueue(runs.RunStore(tmp_path))
+    queue.warm_up()
+    warm = queue._spare
+    assert warm is not None and warm.poll() is None
+    queue.warm_up()
+    assert queue._spare is warm, "one warm worker at a time"
+    run_id = queue.submit("mnist_sample", "ann", TINY, owner="a", limit_train=600)
+    assert _wait(queue, run_id).status == "completed"
+    # The job ran in the process started before it was submitted, and wrote its log in the run's folder.
+    assert queue.store.get(run_id).meta["worker"]["pid"] == warm.pid
+    assert warm.wait(timeout=30) == 0
+    assert (tmp_path / run_id / "worker.log").exists()
+    # A new warm worker waits for the next job; when the app goes (its pipe closes), it ends by itself.
+    following = queue._spare
+    assert following is not None and following is not warm and following.poll() is None
+    following.stdin.close()
+    assert following.wait(timeout=60) == 0
+
+
+def test_a_dead_warm_worker_is_replaced_by_a_fresh_process(tmp_path, monkeypatch):
+    monkeypatch.setenv(jobs.WARM_WORKER_VARIABLE, "1")
+    queue = jobs.TrainingQueue(runs.RunStore(tmp_path))
+    queue.warm_up()
+    dead = queue._spare
+    dead.kill()
+    dead.wait()
+    run_id = queue.submit("mnist_sample", "ann", TINY, owner="a", limit_train=600)
+    assert _wait(queue, run_id).status == "completed"
+    assert queue.store.get(run_id).meta["worker"]["pid"] != dead.pid
+    queue._spare.stdin.close()
+    assert queue._spare.wait(timeout=60) == 0
+
+
+def test_the_warm_worker_is_off_by_setting_and_with_a_stand_in_worker(tmp_path, monkeypatch):
+    monkeypatch.setenv(jobs.WARM_WORKER_VARIABLE, "0")
+    queue = jobs.TrainingQueue(runs.RunStore(tmp_path))
+    queue.warm_up()
+    assert queue._spare is None
+    monkeypatch.setenv(jobs.WARM_WORKER_VARIABLE, "1")
+    stand_in = jobs.TrainingQueue(runs.RunStore(tmp_path / "other"), worker_command=lambda spec: ["true"])
+    stand_in.warm_up()
+    assert stand_in._spare is None
+
+
+def test_the_size_check_of_an_offered_training_is_done_before_the_click():
+    hyperparameters = {"epochs": 1, "batch_size": 48, "width": 37}
+    cached = jobs._parameter_count.cache_info().currsize
+    jobs.count_parameters_ahead("mnist_sample", "ann", hyperparameters)
+    jobs.count_parameters_ahead("mnist_sample", "ann", hyperparameters)
+    deadline = time.time() + 60
+    while jobs._parameter_count.cache_info().currsize == cached:
+        assert time.time() < deadline, "the count was not made in the background"
+        time.sleep(0.1)
+    time.sleep(0.5)
+    assert jobs._parameter_count.cache_info().currsize == cached + 1, "counted once, however often it is asked"
+    # The submit's check finds it: no model is built after the click.
+    hits = jobs._parameter_count.cache_info().hits
+    resolved = jobs.architectures.resolve_hyperparameters("ann", hyperparameters)
+    jobs.check_step_work("mnist_sample", "ann", resolved)
+    assert jobs._parameter_count.cache_info().hits == hits + 1
+    # 784 inputs x 37 + 37, then 37 x 10 + 10.
+    assert jobs.parameter_count("mnist_sample", "ann", resolved) == 784 * 37 + 37 + 37 * 10 + 10
+
+
 def test_only_the_owner_can_stop_and_stop_keeps_the_run(tmp_path):
     queue = jobs.TrainingQueue(runs.RunStore(tmp_path))
     run_id = queue.submit("mnist_sample", "ann", {"epochs": 200, "batch_size": 32}, owner="alice")
