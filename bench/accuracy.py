@@ -61,13 +61,13 @@ def run_to_accuracy(dataset: str, architecture: str, hyperparameters: dict, targ
     keras.utils.set_random_seed(hp["seed"])
     model = our_model(architecture, data.image_shape, data.num_classes, hp)
     pipeline = training.make_pipeline(data.x_train, data.y_train, hp["batch_size"], shuffle=True, seed=hp["seed"],
-                                      indices=train_indices)
+                                      indices=train_indices, repeat=True)
     validation = training.make_pipeline(data.x_train, data.y_train, 512, shuffle=False, indices=validation_indices)
     hooks = [callbacks.ProgressEvents(lambda event: None, max_epochs, steps, hp["batch_size"]), UntilAccurate()]
     if scheduled:
         hooks.insert(0, callbacks.cosine_schedule(hp))
-    model.fit(pipeline, validation_data=validation, epochs=max_epochs, shuffle=False, verbose=0,
-              callbacks=hooks)
+    model.fit(pipeline, validation_data=validation, epochs=max_epochs, steps_per_epoch=steps, shuffle=False,
+              verbose=0, callbacks=hooks)
     reached = next((row for row in history if row["test_accuracy"] >= target), None)
     best = max(history, key=lambda row: row["test_accuracy"])
     defaults = architectures.get_architecture(architecture).defaults()

@@ -70,36 +70,23 @@ def one_click(warm: bool = True) -> dict:
     """
     from core import jobs
 
-    previous = os.environ.get(jobs.WARM_WORKER_VARIABLE)
-    os.environ[jobs.WARM_WORKER_VARIABLE] = "1" if warm else "0"
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            queue = jobs.TrainingQueue(RunStore(folder))
-            if warm:
-                queue.warm_up()
-                jobs.count_parameters_ahead(architectures.DEFAULT_DIGIT_DATASET,
-                                            architectures.DEFAULT_DIGIT_ARCHITECTURE,
-                                            architectures.DEFAULT_DIGIT_HYPERPARAMETERS)
-                time.sleep(READY_SECONDS)
-            load_before = os.getloadavg()[0]
-            began = time.time()
-            run_id = queue.submit(architectures.DEFAULT_DIGIT_DATASET, architectures.DEFAULT_DIGIT_ARCHITECTURE,
-                                  architectures.DEFAULT_DIGIT_HYPERPARAMETERS, name="Default digit model",
-                                  owner="bench")
-            submitted = time.time() - began
-            while (status := queue.status(run_id)) is not None and status.state != "finished":
-                time.sleep(0.2)
-            elapsed = time.time() - began
-            meta = queue.store.get(run_id).meta
-            if queue._spare is not None:
-                # The warm worker that would take the next job: let it go.
-                queue._spare.stdin.close()
-                queue._spare.wait()
-    finally:
-        if previous is None:
-            os.environ.pop(jobs.WARM_WORKER_VARIABLE, None)
-        else:
-            os.environ[jobs.WARM_WORKER_VARIABLE] = previous
+    with tempfile.TemporaryDirectory() as folder:
+        queue = jobs.TrainingQueue(RunStore(folder), warm_worker=warm)
+        if warm:
+            queue.warm_up()
+            jobs.count_parameters_ahead(architectures.DEFAULT_DIGIT_DATASET, architectures.DEFAULT_DIGIT_ARCHITECTURE,
+                                        architectures.DEFAULT_DIGIT_HYPERPARAMETERS)
+            time.sleep(READY_SECONDS)
+        load_before = os.getloadavg()[0]
+        began = time.time()
+        run_id = queue.submit(architectures.DEFAULT_DIGIT_DATASET, architectures.DEFAULT_DIGIT_ARCHITECTURE,
+                              architectures.DEFAULT_DIGIT_HYPERPARAMETERS, name="Default digit model", owner="bench")
+        submitted = time.time() - began
+        while (status := queue.status(run_id)) is not None and status.state != "finished":
+            time.sleep(0.2)
+        elapsed = time.time() - began
+        meta = queue.store.get(run_id).meta
+        queue.close()
     return {"seconds": elapsed, "warm": warm, "submit_seconds": submitted, "status": meta.get("status"),
             "mnist": (meta.get("test") or {}).get("accuracy"), "train_seconds": meta.get("duration"),
             "load": [round(load_before, 1), round(os.getloadavg()[0], 1)]}

@@ -7,83 +7,120 @@ DEFAULT_DIGIT_HYPERPARAMETERS, and the recipe changes the app does not ship: sch
 epoch; warm=0.1 adds a linear warm-up over that share of the steps), ls=0.1 (label smoothing), ema=0.99 (weights
 averaged with that momentum), wd=0.0005 (AdamW weight decay), opt=sgd (Nesterov momentum 0.9), clean_last=1 (the
 last epoch without augmentation, at 5% of the rate), seeds=42,7,1. Each seed prints the accuracy on the sample's
-2,000 MNIST test digits and on the 2,498 digits of the held-out pen writers, and the test digits it misreads; one
-line per variant is appended to bench/recipe_variants.jsonl. Its own loop (no run store, no app callbacks) with
-the app's pipeline: its times are not the app's, and most were measured two variants at a time; compare accuracy
-only, and time the one you keep with bench.default_model.
+2,000 MNIST test digits and on the 2,498 digits of the held-out pen writers; one line per variant, with the test
+digits each seed misreads, is appended to bench/recipe_variants.jsonl. Its own loop (no run store, no app
+callbacks) with the app's pipeline: its times are not the app's, and most were measured two variants at a time;
+compare accuracy only, and time the one you keep with bench.default_model.
 """
-import sys, time, json, math, os
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
 import numpy as np
-from core import architectures, datasets, training, backend, pen_shift, evaluation
-keras = backend.keras()
-import tensorflow as tf
-name = sys.argv[1]
-opts = dict(a.split("=", 1) for a in sys.argv[2:])
-def num(v):
-    try: return int(v)
-    except ValueError:
-        try: return float(v)
-        except ValueError: return v
-opts = {k: num(v) for k, v in opts.items()}
-seeds = [int(s) for s in str(opts.pop("seeds", "42,7,1")).split(",")]
-dataset = opts.pop("dataset", "digits_mix")
-sched = opts.pop("sched", "epoch"); ls = float(opts.pop("ls", 0)); ema = float(opts.pop("ema", 0)); wd = float(opts.pop("wd", 0))
-clean_last = int(opts.pop("clean_last", 0)); warm = float(opts.pop("warm", 0)); opt_name = opts.pop("opt", "adam")
-data = datasets.load(dataset)
-pen_images, pen_labels = pen_shift.held_out()
-out = []
-for seed in seeds:
-    hp = architectures.resolve_hyperparameters("modern_cnn", {**architectures.DEFAULT_DIGIT_HYPERPARAMETERS, **opts, "seed": seed})
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from core import architectures, backend, callbacks, datasets, evaluation, pen_shift, training  # noqa: E402
+
+RESULTS = Path(__file__).with_suffix(".jsonl")
+RECIPE_KEYS = {"sched": "epoch", "ls": 0.0, "ema": 0.0, "wd": 0.0, "clean_last": 0, "warm": 0.0, "opt": "adam",
+               "clean_lr": None, "seeds": "42,7,1", "dataset": "digits_mix"}
+
+
+def _value(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _optimizer(keras, recipe: dict, rate, steps_total: int):
+    if recipe["sched"] == "step":
+        warm_steps = int(recipe["warm"] * steps_total)
+        rate = keras.optimizers.schedules.CosineDecay(
+            0.0 if warm_steps else rate, steps_total - warm_steps, alpha=0.0,
+            warmup_target=rate if warm_steps else None, warmup_steps=warm_steps)
+    extra = {"use_ema": True, "ema_momentum": recipe["ema"]} if recipe["ema"] else {}
+    if recipe["opt"] == "adamw" or recipe["wd"]:
+        return keras.optimizers.AdamW(learning_rate=rate, weight_decay=recipe["wd"] or 1e-4, **extra)
+    if recipe["opt"] == "sgd":
+        return keras.optimizers.SGD(learning_rate=rate, momentum=0.9, nesterov=True, **extra)
+    return keras.optimizers.Adam(learning_rate=rate, **extra)
+
+
+def train_seed(seed: int, overrides: dict, recipe: dict, data, pen_images, pen_labels) -> dict:
+    keras = backend.keras()
+    tf = backend.tensorflow()
+    hp = architectures.resolve_hyperparameters(
+        "modern_cnn", {**architectures.DEFAULT_DIGIT_HYPERPARAMETERS, **overrides, "seed": seed})
     keras.utils.set_random_seed(seed)
     model = architectures.build_model("modern_cnn", data.image_shape, data.num_classes, hp)
-    steps = math.ceil(len(data.y_train) / hp["batch_size"]); total = steps * hp["epochs"]
-    lr = hp["learning_rate"]
-    if sched == "step":
-        w = int(warm * total)
-        schedule = keras.optimizers.schedules.CosineDecay(lr if w == 0 else 0.0, total - w, alpha=0.0, warmup_target=lr if w else None, warmup_steps=w)
-        lr_arg = schedule
-    else:
-        lr_arg = lr
-    kw = {}
-    if ema: kw.update(use_ema=True, ema_momentum=ema)
-    if opt_name == "adamw" or wd:
-        opt = keras.optimizers.AdamW(learning_rate=lr_arg, weight_decay=wd or 1e-4, **kw)
-    elif opt_name == "sgd":
-        opt = keras.optimizers.SGD(learning_rate=lr_arg, momentum=0.9, nesterov=True, **kw)
-    else:
-        opt = keras.optimizers.Adam(learning_rate=lr_arg, **kw)
-    if ls:
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=ls)
-        pipe = training.make_pipeline(data.x_train, data.y_train, hp["batch_size"], shuffle=True, seed=seed, repeat=True).map(lambda x, y: (x, tf.one_hot(y, 10)))
+    steps = math.ceil(len(data.y_train) / hp["batch_size"])
+    pipeline = training.make_pipeline(data.x_train, data.y_train, hp["batch_size"], shuffle=True, seed=seed,
+                                      repeat=True)
+    if recipe["ls"]:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe["ls"])
+        pipeline = pipeline.map(lambda images, labels: (images, tf.one_hot(labels, 10)))
         metrics = ["categorical_accuracy"]
     else:
-        loss = "sparse_categorical_crossentropy"; metrics = ["accuracy"]
-        pipe = training.make_pipeline(data.x_train, data.y_train, hp["batch_size"], shuffle=True, seed=seed, repeat=True)
-    model.compile(optimizer=opt, loss=loss, metrics=metrics)
-    cbs = []
-    if sched == "epoch":
-        from core import callbacks
-        cbs.append(callbacks.cosine_schedule(hp))
-    t = time.time()
-    epochs_main = hp["epochs"] - clean_last
-    model.fit(pipe, epochs=epochs_main, steps_per_epoch=steps, verbose=0, callbacks=cbs)
-    if clean_last:
-        # same model without augmentation: copy weights into an aug-free build
-        hp2 = dict(hp, augmentation=False)
-        m2 = architectures.build_model("modern_cnn", data.image_shape, data.num_classes, hp2)
-        src = {l.name: l for l in model.layers}
-        for l in m2.layers:
-            if l.name in src and l.weights: l.set_weights(src[l.name].get_weights())
-        m2.compile(optimizer=keras.optimizers.Adam(learning_rate=float(opts.get("clean_lr", lr * 0.05))), loss=loss, metrics=metrics)
-        m2.fit(pipe, epochs=clean_last, steps_per_epoch=steps, verbose=0)
-        model = m2
-    secs = time.time() - t
-    r = evaluation.evaluate(model, data.x_test, data.y_test)
-    p = evaluation.evaluate(model, pen_images, pen_labels)
-    m = float(np.mean(np.argmax(r.probabilities, 1) == data.y_test)); pn = float(np.mean(np.argmax(p.probabilities, 1) == pen_labels))
-    res = {"seed": seed, "wrong": np.flatnonzero(np.argmax(r.probabilities, 1) != data.y_test).tolist(), "mnist": m, "pen": round(pn, 4), "secs": round(secs, 1), "load": os.getloadavg()[0]}
-    print(name, {k: v for k, v in res.items() if k != "wrong"}, flush=True); out.append(res)
-line = {"name": name, "argv": sys.argv[2:], "base_hyperparameters": architectures.DEFAULT_DIGIT_HYPERPARAMETERS, "min_mnist": min(r["mnist"] for r in out), "mean": round(np.mean([r["mnist"] for r in out]), 5), "min_pen": min(r["pen"] for r in out), "results": out}
-print("SUMMARY", json.dumps(line), flush=True)
-open(__import__("pathlib").Path(__file__).with_suffix(".jsonl"), "a").write(json.dumps(line) + "\n")
+        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+    model.compile(optimizer=_optimizer(keras, recipe, hp["learning_rate"], steps * hp["epochs"]), loss=loss,
+                  metrics=metrics)
+    hooks = [callbacks.cosine_schedule(hp)] if recipe["sched"] == "epoch" else []
+    began = time.time()
+    model.fit(pipeline, epochs=hp["epochs"] - recipe["clean_last"], steps_per_epoch=steps, verbose=0,
+              callbacks=hooks)
+    if recipe["clean_last"]:
+        # The same weights in a model without the augmentation layers, trained on at a small rate.
+        clean = architectures.build_model("modern_cnn", data.image_shape, data.num_classes,
+                                          dict(hp, augmentation=False))
+        trained = {layer.name: layer for layer in model.layers}
+        for layer in clean.layers:
+            if layer.name in trained and layer.weights:
+                layer.set_weights(trained[layer.name].get_weights())
+        rate = recipe["clean_lr"] or hp["learning_rate"] * 0.05
+        clean.compile(optimizer=keras.optimizers.Adam(learning_rate=rate), loss=loss, metrics=metrics)
+        clean.fit(pipeline, epochs=recipe["clean_last"], steps_per_epoch=steps, verbose=0)
+        model = clean
+    seconds = time.time() - began
+    predicted = evaluation.evaluate(model, data.x_test, data.y_test).probabilities.argmax(axis=1)
+    pen_predicted = evaluation.evaluate(model, pen_images, pen_labels).probabilities.argmax(axis=1)
+    return {"seed": seed, "wrong": np.flatnonzero(predicted != data.y_test).tolist(),
+            "mnist": float(np.mean(predicted == data.y_test)),
+            "pen": round(float(np.mean(pen_predicted == pen_labels)), 4), "secs": round(seconds, 1),
+            "load": os.getloadavg()[0]}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or "=" in argv[0]:
+        print(__doc__)
+        return 2
+    name, settings = argv[0], dict(item.split("=", 1) for item in argv[1:])
+    recipe = {key: _value(settings.pop(key)) if key in settings else default for key, default in RECIPE_KEYS.items()}
+    overrides = {key: _value(value) for key, value in settings.items()}
+    data = datasets.load(recipe["dataset"])
+    pen_images, pen_labels = pen_shift.held_out()
+    results = []
+    for seed in (int(text) for text in str(recipe["seeds"]).split(",")):
+        result = train_seed(seed, overrides, recipe, data, pen_images, pen_labels)
+        print(name, {key: value for key, value in result.items() if key != "wrong"}, flush=True)
+        results.append(result)
+    line = {"name": name, "argv": argv[1:], "base_hyperparameters": architectures.DEFAULT_DIGIT_HYPERPARAMETERS,
+            "min_mnist": min(result["mnist"] for result in results),
+            "mean": round(float(np.mean([result["mnist"] for result in results])), 5),
+            "min_pen": min(result["pen"] for result in results), "results": results}
+    with open(RESULTS, "a", encoding="utf-8") as file:
+        file.write(json.dumps(line) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -108,7 +108,7 @@ FULL = Settings(
     quick=False, train_images=8000, test_images=2000, measured_epochs=3, overhead_rounds=36, overhead_steps=50,
     prediction_calls=200, memory_images=50000, memory_steps=100, digit_cap=90.0,
     fashion_cap=TARGET_FASHION_SECONDS, digit_train_limit=None,
-    throughput_configs=("defaults", "bf16", "spe8", "larger_batch", "bf16_larger_batch", "bf16_spe8"),
+    throughput_configs=("defaults", "bf16", "spe8", "larger_batch", "bf16_larger_batch", "bf16_spe8", "jit"),
     prediction_architectures=(architectures.DEFAULT_DIGIT_ARCHITECTURE, "cnn"),
     accuracy_runs=("digit_model", "modern_cnn_defaults", "fashion"), threads=True, browser=True,
     # 14 minutes before the throughput candidates ran in rounds, which take about 2 more; the cost section runs

@@ -379,8 +379,9 @@ DEFAULT_DIGIT_ARCHITECTURE = "modern_cnn"
 DEFAULT_DIGIT_DATASET = "digits_mix"
 # Measured in docs/benchmarks.md: from 8 epochs at rate 0.003 on the sample alone (98.45-98.80% on its MNIST test
 # split over three seeds, 96.5% of the held-out pen writers) to this; six epochs over 13,000 images with every image
-# trained on (no validation hold-out: the cosine schedule's last epoch is the one kept), a larger first step and
-# milder made-up variety, since real writers now bring their own.
+# trained on (no validation hold-out: the cosine schedule's last epoch is the one kept), milder made-up variety,
+# since real writers now bring their own, and 20 filters in batches of 128 at rate 0.007: 98.80-98.95% on MNIST
+# and 99.3-99.6% of the held-out writers over three seeds, in about 54 s of training on two CPU cores.
 DEFAULT_DIGIT_HYPERPARAMETERS = {"filters": 20, "batch_size": 128, "learning_rate": 0.007,
                                  "learning_rate_schedule": "cosine", "epochs": 6, "validation_fraction": 0.0,
                                  "augmentation_strength": 0.6}

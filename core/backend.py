@@ -40,7 +40,9 @@ def keras():
     """
     if os.environ.setdefault("KERAS_BACKEND", "tensorflow") == "tensorflow":
         tensorflow()
-    import keras as keras_module
+    # Under the lock: a page's thread and a background one (jobs.count_parameters_ahead) may both get here first.
+    with _lock:
+        import keras as keras_module
 
     return keras_module
 

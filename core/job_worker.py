@@ -319,10 +319,10 @@ def wait_for_job() -> Path | None:
     from core import backend
 
     backend.keras()
-    line = sys.stdin.readline().strip()
+    line = sys.stdin.buffer.readline().rstrip(b"\n")
     if not line:
         return None
-    spec_path = Path(line)
+    spec_path = Path(os.fsdecode(line))
     sys.stdout.flush()
     sys.stderr.flush()
     log = os.open(spec_path.parent / "worker.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -51,6 +51,8 @@ SLOTS_VARIABLE = "NEURAL_CANVAS_JOB_SLOTS"
 IMPORT_SLOTS_VARIABLE = "NEURAL_CANVAS_IMPORT_SLOTS"
 # "0" turns off the local backend's warm worker (see TrainingQueue.warm_up).
 WARM_WORKER_VARIABLE = "NEURAL_CANVAS_WARM_WORKER"
+# A warm worker that ended without a job is started again only after this long.
+SPARE_RETRY_SECONDS = 60.0
 
 DEFAULT_JOBS_PER_STUDENT = 2
 DEFAULT_TIME_LIMIT = 600.0
@@ -153,7 +155,8 @@ _counting_lock = threading.Lock()
 def count_parameters_ahead(dataset: str, architecture: str, hyperparameters: dict) -> None:
     """Counts the model's parameters in a background thread (once per setting), so that the submit of a training
     a page offers finds it done: the first count imports TensorFlow into the app, about 3.5 s on two cores
-    that the student would otherwise wait after their click. Call it when the page shows the button."""
+    that the student would otherwise wait after their click. Call it when the page shows the button, with
+    settings the app chose (never a visitor's: each new setting builds a model in the server)."""
     # Resolved as submit resolves them, so that the count is cached under the same key.
     hyperparameters = architectures.resolve_hyperparameters(architecture, hyperparameters)
     key = json.dumps([dataset, architecture, hyperparameters], sort_keys=True)
@@ -166,7 +169,8 @@ def count_parameters_ahead(dataset: str, architecture: str, hyperparameters: dic
         try:
             parameter_count(dataset, architecture, hyperparameters)
         except Exception:  # noqa: BLE001 - the submit counts again and reports what is wrong
-            pass
+            with _counting_lock:
+                _counting.discard(key)
 
     threading.Thread(target=count, name="count-parameters", daemon=True).start()
 
@@ -377,6 +381,7 @@ class _LocalJob:
     pid: int | None = None           # an adopted worker (started by an earlier app process)
     started: float = 0.0
     stop_asked: float = 0.0
+    warm_log: str | None = None      # what its warm worker printed before it had this job (a temporary file)
 
 
 class TrainingQueue:
@@ -385,7 +390,7 @@ class TrainingQueue:
     backend = "local"
 
     def __init__(self, store: RunStore | None = None, workers: int | None = None, *,
-                 time_limit_seconds: float | None = None, worker_command=None):
+                 time_limit_seconds: float | None = None, worker_command=None, warm_worker: bool = False):
         self.store = store or RunStore()
         # How a worker process is started for a job spec file (tests give a stand-in for the training).
         self.worker_command = worker_command or _worker_command
@@ -400,9 +405,12 @@ class TrainingQueue:
         self.import_wait = IMPORT_QUEUE_WAIT_SECONDS
         self._wake = threading.Event()
         self._dispatcher: threading.Thread | None = None
-        # A worker process started ahead of its job (see warm_up); only with the real worker command.
+        # A worker process started ahead of its job (see warm_up): the app's queue has one (get_queue), with the
+        # real worker command only; its output goes to a file of its own until it has a job.
         self._spare: subprocess.Popen | None = None
-        self.warm_worker = worker_command is None and warm_worker_enabled()
+        self._spare_log: str | None = None
+        self._spare_died: float = 0.0
+        self.warm_worker = warm_worker and worker_command is None and warm_worker_enabled()
         self._adopt()
 
     # --- the interface the pages use ---------------------------------------------------------------------
@@ -604,39 +612,88 @@ class TrainingQueue:
         """Starts the next job's worker process now, so that it has imported TensorFlow (about 3.5 s on two cores)
         before a student clicks: the next job is handed to it instead of to a fresh process.
 
-        Still one process per job: the warm worker takes one job and ends; a new one is started when a job ends
-        (and when the app's queue is made), not while a job trains, which it would slow down on two cores. It
-        waits on a pipe from this process, so it ends with the app. Off with NEURAL_CANVAS_WARM_WORKER=0 (and
-        with a test's stand-in worker command).
+        Still one process per job: the warm worker takes one job and ends. A new one is started only when no job
+        runs or waits (when the app's queue is made, when the last job ends): never beside a training, which it
+        would slow down on two cores, and a job that waits gets a fresh process at the same cost. It waits on a
+        pipe from this process, so it ends with the app. Its output goes to a temporary file that the job's
+        worker.log takes over. Off with NEURAL_CANVAS_WARM_WORKER=0.
         """
         if not self.warm_worker:
             return
         with self._lock:
-            if self._spare is not None and self._spare.poll() is None:
+            if self._spare is not None:
+                if self._spare.poll() is None:
+                    return
+                # It ended without a job (killed, or TensorFlow failed to import): not again for a minute.
+                self._spare, self._spare_died = None, time.time()
+            if time.time() - self._spare_died < SPARE_RETRY_SECONDS:
                 return
+            if self._waiting or any(job.state == "running" for job in self._jobs.values()):
+                return
+            self._drop_spare_log()
             try:
-                self._spare = subprocess.Popen(
-                    _worker_command(job_worker.WAIT_ARGUMENT), cwd=PROJECT_ROOT, env=_worker_env(),
-                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                    start_new_session=True)
+                handle, self._spare_log = tempfile.mkstemp(prefix="neural-canvas-warm-worker-", suffix=".log")
+                with os.fdopen(handle, "wb") as log:
+                    self._spare = subprocess.Popen(
+                        _worker_command(job_worker.WAIT_ARGUMENT), cwd=PROJECT_ROOT, env=_worker_env(),
+                        stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             except OSError:
                 self._spare = None
+                self._drop_spare_log()
 
-    def _hand_to_spare(self, spec_path: Path) -> subprocess.Popen | None:
-        """The warm worker, given the job at `spec_path`; None if none is alive (then a fresh process starts)."""
+    def close(self) -> None:
+        """Lets the warm worker go (it ends when its pipe closes); jobs already running go on."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+            if spare is not None:
+                try:
+                    spare.stdin.close()
+                except OSError:
+                    pass
+                spare.wait()
+            self._drop_spare_log()
+
+    def _drop_spare_log(self) -> None:
+        if self._spare_log:
+            try:
+                os.unlink(self._spare_log)
+            except OSError:
+                pass
+            self._spare_log = None
+
+    def _hand_to_spare(self, job: _LocalJob, spec_path: Path) -> subprocess.Popen | None:
+        """The warm worker, given the job at `spec_path`; None if none is alive (then a fresh process starts).
+
+        From then on the worker writes to the run's worker.log (job_worker.wait_for_job); what it printed before
+        (its import of TensorFlow, or why it failed) is added to that log when the job ends (_keep_warm_log)."""
         spare, self._spare = self._spare, None
         if spare is None:
             return None
         try:
             if spare.poll() is not None:
                 return None
-            spare.stdin.write(f"{spec_path}\n".encode())
+            spare.stdin.write(os.fsencode(str(spec_path)) + b"\n")
             spare.stdin.close()
-        except OSError:
+        except Exception:  # noqa: BLE001 - whatever went wrong, the job gets a fresh process instead
             spare.kill()
             spare.wait()
             return None
+        job.warm_log, self._spare_log = self._spare_log, None
         return spare
+
+    def _keep_warm_log(self, job: _LocalJob) -> None:
+        if not job.warm_log:
+            return
+        try:
+            with open(job.warm_log, "rb") as source:
+                printed = source.read()
+            if printed.strip():
+                with open(self.store.root / job.run_id / "worker.log", "ab") as log:
+                    log.write(b"\n--- printed by the warm worker before it had this job ---\n" + printed)
+            os.unlink(job.warm_log)
+        except OSError:
+            pass
+        job.warm_log = None
 
     def _start_waiting(self) -> None:
         while self._waiting and sum(1 for job in self._jobs.values() if job.state == "running") < self.slots:
@@ -646,7 +703,7 @@ class TrainingQueue:
             spec_path = folder / "job.json"
             try:
                 spec_path.write_text(json.dumps(job.spec), encoding="utf-8")
-                job.process = self._hand_to_spare(spec_path)
+                job.process = self._hand_to_spare(job, spec_path)
                 if job.process is None:
                     with open(folder / "worker.log", "ab") as log:
                         job.process = subprocess.Popen(
@@ -668,6 +725,11 @@ class TrainingQueue:
             job.log = EventLog(folder / job_worker.EVENTS_FILE)
 
     def _watch_running(self) -> None:
+        self._watch_each_running()
+        # The next job's worker gets ready when the queue has emptied.
+        self.warm_up()
+
+    def _watch_each_running(self) -> None:
         for job in self._jobs.values():
             if job.state != "running":
                 continue
@@ -684,8 +746,7 @@ class TrainingQueue:
             job.log.read()
             end = next((event for event in reversed(job.log.events) if event.get("kind") == "end"), None)
             job.state = "finished"
-            # The next job's worker gets ready now that this one is done.
-            self.warm_up()
+            self._keep_warm_log(job)
             if end is not None:
                 job.status, job.message = end["status"], end.get("message", "")
                 continue
@@ -826,7 +887,8 @@ def get_queue():
 
                 _default_queue = job_rq.RQBackend(url)
             else:
-                _default_queue = TrainingQueue()
-                # The first student's training should not wait for a worker to import TensorFlow either.
+                # The app's queue keeps a warm worker: the first student's training does not wait for a worker
+                # to import TensorFlow either.
+                _default_queue = TrainingQueue(warm_worker=True)
                 _default_queue.warm_up()
         return _default_queue

@@ -20,6 +20,13 @@ def _wait(queue, run_id, timeout=120):
 TINY = {"epochs": 1, "batch_size": 64}
 
 
+def wait_for_running(queue, run_id, timeout=60):
+    deadline = time.time() + timeout
+    while queue.status(run_id).state != "running":
+        assert time.time() < deadline, f"{run_id} did not start"
+        time.sleep(0.05)
+
+
 def test_trainings_run_one_at_a_time_in_order(tmp_path):
     queue = jobs.TrainingQueue(runs.RunStore(tmp_path))
     first = queue.submit("mnist_sample", "ann", TINY, owner="a", limit_train=600)
@@ -37,13 +44,17 @@ def test_trainings_run_one_at_a_time_in_order(tmp_path):
 
 def test_a_warm_worker_takes_the_next_job_and_a_new_one_waits_after_it(tmp_path, monkeypatch):
     monkeypatch.setenv(jobs.WARM_WORKER_VARIABLE, "1")
-    queue = jobs.TrainingQueue(runs.RunStore(tmp_path))
+    queue = jobs.TrainingQueue(runs.RunStore(tmp_path), warm_worker=True)
     queue.warm_up()
     warm = queue._spare
     assert warm is not None and warm.poll() is None
     queue.warm_up()
     assert queue._spare is warm, "one warm worker at a time"
-    run_id = queue.submit("mnist_sample", "ann", TINY, owner="a", limit_train=600)
+    run_id = queue.submit("mnist_sample", "ann", {**TINY, "epochs": 3}, owner="a", limit_train=600)
+    wait_for_running(queue, run_id)
+    # None is started beside a training (it would slow it down); a new one once the queue is empty.
+    queue.warm_up()
+    assert queue._spare is None
     assert _wait(queue, run_id).status == "completed"
     # The job ran in the process started before it was submitted, and wrote its log in the run's folder.
     assert queue.store.get(run_id).meta["worker"]["pid"] == warm.pid
@@ -52,13 +63,13 @@ def test_a_warm_worker_takes_the_next_job_and_a_new_one_waits_after_it(tmp_path,
     # A new warm worker waits for the next job; when the app goes (its pipe closes), it ends by itself.
     following = queue._spare
     assert following is not None and following is not warm and following.poll() is None
-    following.stdin.close()
-    assert following.wait(timeout=60) == 0
+    queue.close()
+    assert following.wait(timeout=60) == 0 and queue._spare is None
 
 
 def test_a_dead_warm_worker_is_replaced_by_a_fresh_process(tmp_path, monkeypatch):
     monkeypatch.setenv(jobs.WARM_WORKER_VARIABLE, "1")
-    queue = jobs.TrainingQueue(runs.RunStore(tmp_path))
+    queue = jobs.TrainingQueue(runs.RunStore(tmp_path), warm_worker=True)
     queue.warm_up()
     dead = queue._spare
     dead.kill()
@@ -66,19 +77,23 @@ def test_a_dead_warm_worker_is_replaced_by_a_fresh_process(tmp_path, monkeypatch
     run_id = queue.submit("mnist_sample", "ann", TINY, owner="a", limit_train=600)
     assert _wait(queue, run_id).status == "completed"
     assert queue.store.get(run_id).meta["worker"]["pid"] != dead.pid
-    queue._spare.stdin.close()
-    assert queue._spare.wait(timeout=60) == 0
+    queue.close()
 
 
 def test_the_warm_worker_is_off_by_setting_and_with_a_stand_in_worker(tmp_path, monkeypatch):
     monkeypatch.setenv(jobs.WARM_WORKER_VARIABLE, "0")
-    queue = jobs.TrainingQueue(runs.RunStore(tmp_path))
+    queue = jobs.TrainingQueue(runs.RunStore(tmp_path), warm_worker=True)
     queue.warm_up()
     assert queue._spare is None
     monkeypatch.setenv(jobs.WARM_WORKER_VARIABLE, "1")
-    stand_in = jobs.TrainingQueue(runs.RunStore(tmp_path / "other"), worker_command=lambda spec: ["true"])
+    stand_in = jobs.TrainingQueue(runs.RunStore(tmp_path / "other"), worker_command=lambda spec: ["true"],
+                                  warm_worker=True)
     stand_in.warm_up()
     assert stand_in._spare is None
+    # Only the app's queue has one (jobs.get_queue): a queue made by a script or a benchmark does not.
+    plain = jobs.TrainingQueue(runs.RunStore(tmp_path / "plain"))
+    plain.warm_up()
+    assert plain._spare is None
 
 
 def test_the_size_check_of_an_offered_training_is_done_before_the_click():
