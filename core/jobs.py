@@ -27,6 +27,7 @@ behind every job of a lower or equal round, so a student with many jobs delays t
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import functools
 import json
@@ -642,8 +643,10 @@ class TrainingQueue:
                 self._drop_spare_log()
 
     def close(self) -> None:
-        """Lets the warm worker go (it ends when its pipe closes); jobs already running go on."""
+        """Lets the warm worker go (it ends when its pipe closes) and starts no other; jobs already running go on.
+        The app's queue does this when the app exits."""
         with self._lock:
+            self.warm_worker = False
             spare, self._spare = self._spare, None
             if spare is not None:
                 try:
@@ -891,4 +894,5 @@ def get_queue():
                 # to import TensorFlow either.
                 _default_queue = TrainingQueue(warm_worker=True)
                 _default_queue.warm_up()
+                atexit.register(_default_queue.close)
         return _default_queue

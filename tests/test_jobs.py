@@ -65,6 +65,9 @@ def test_a_warm_worker_takes_the_next_job_and_a_new_one_waits_after_it(tmp_path,
     assert following is not None and following is not warm and following.poll() is None
     queue.close()
     assert following.wait(timeout=60) == 0 and queue._spare is None
+    # Closed: the dispatcher, still running, starts no other, and no file of it is left behind.
+    time.sleep(1)
+    assert queue._spare is None and queue._spare_log is None
 
 
 def test_a_dead_warm_worker_is_replaced_by_a_fresh_process(tmp_path, monkeypatch):
