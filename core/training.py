@@ -57,14 +57,22 @@ def stratified_split(labels: np.ndarray, validation_fraction: float, seed: int) 
     return train_indices, validation_indices
 
 
+# The input pipeline's fixed parallelism (see make_pipeline): batches gathered at once, and batches ready ahead.
+PIPELINE_PARALLEL_CALLS = 2
+PREFETCH_BATCHES = 2
+
+
 def make_pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int = 0,
                   indices: np.ndarray | None = None, repeat: bool = False):
     """A `tf.data.Dataset` of (uint8 images, int labels) batches, of `images[indices]` (all by default).
 
     `repeat` makes it endless, epoch after epoch (each reshuffled, each ending with its own smaller last batch):
-    give `fit` its `steps_per_epoch` then. Keras then keeps one iterator for the whole training; with a finite
-    dataset it makes a new one every epoch, and here that stalled the first step of about half the epochs by
-    2-4 s (measured on the default digit model: six epochs went from about 48 s to about 40 s).
+    give `fit` its `steps_per_epoch` then, and Keras keeps one iterator for the whole training.
+
+    tf.data's autotuning is off, with a fixed parallelism instead: its background thread sleeps for longer and
+    longer (up to a minute), and deleting an iterator waited for it to wake up. With a new iterator every epoch,
+    that stalled the first step of about half the epochs by 2-4 s; with one endless iterator, the end of a
+    training by up to 40 s. Gathering a batch is one NumPy indexing, which needs no tuning.
 
     TensorFlow holds only the indices: they are shuffled, batched, and each batch of images is gathered from
     the one NumPy array in a single step. Nothing is copied up front (`tf.constant(images)` kept about two
@@ -85,10 +93,12 @@ def make_pipeline(images: np.ndarray, labels: np.ndarray, batch_size: int, *, sh
         batch_labels.set_shape((None,))
         return batch_images, batch_labels
 
-    pipeline = pipeline.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    pipeline = pipeline.batch(batch_size).map(gather, num_parallel_calls=PIPELINE_PARALLEL_CALLS, deterministic=True)
     if repeat:
         pipeline = pipeline.repeat()
-    return pipeline.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return pipeline.prefetch(PREFETCH_BATCHES).with_options(options)
 
 
 def _errno(error: BaseException) -> int | None:
