@@ -26,20 +26,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.default_model import _value  # noqa: E402
 from core import architectures, backend, callbacks, datasets, evaluation, pen_shift, training  # noqa: E402
 
 RESULTS = Path(__file__).with_suffix(".jsonl")
 RECIPE_KEYS = {"sched": "epoch", "ls": 0.0, "ema": 0.0, "wd": 0.0, "clean_last": 0, "warm": 0.0, "opt": "adam",
                "clean_lr": None, "seeds": "42,7,1", "dataset": "digits_mix"}
-
-
-def _value(text: str):
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def _optimizer(keras, recipe: dict, rate, steps_total: int):
