@@ -277,3 +277,23 @@ def test_the_default_model_runner_records_every_seed_and_its_minimum(tmp_path, c
     assert record["min_mnist"] == min(result["mnist"] for result in record["results"])
     assert 0.5 < record["min_mnist"] <= 1 and 0.3 < record["min_pen"] <= 1
     assert "minimum MNIST" in capsys.readouterr().out
+
+
+def test_the_gpu_benchmark_runs_every_section_on_the_cpu(tmp_path):
+    """`python -m bench.gpu --quick`: the script that filled the GPU column runs here too, figures and all."""
+    out = tmp_path / "gpu.json"
+    completed = subprocess.run([sys.executable, "-m", "bench.gpu", "--quick", "--out", str(out)], cwd=ROOT,
+                               capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["gpu"] is False and result["versions"]["backend"] == "tensorflow"
+    (run,) = result["digit"]["runs"]
+    assert run["seconds"] > 0 and len(run["epoch_seconds"]) == run["epochs"] == 1
+    assert 0.0 <= run["test_accuracy"] <= 1.0
+    rows = result["throughput"]
+    assert {row["architecture"] for row in rows} == {"cnn", "modern_cnn"}
+    assert {row["precision"] for row in rows} == {"float32", "mixed_bfloat16"}
+    assert all(row["images_per_second"] > 0 for row in rows)
+    # Keras cannot compile the augmentation layers with XLA under TensorFlow: the row says what really ran.
+    assert not any(row["xla"] for row in rows if row["architecture"] == "modern_cnn")
+    assert result["cifar10"]["measured"] is False and "cifar-10" in result["cifar10"]["why"]
