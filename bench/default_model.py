@@ -92,6 +92,56 @@ def one_click(warm: bool = True) -> dict:
             "load": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
 
 
+ONE_CLICK_BUTTON = "Train the default digit model"
+
+
+def one_click_in_browser() -> dict:
+    """The one click in headless Chromium, with the app and the browser on this machine's cores, as a teacher
+    who opens the Draw page and clicks would wait for it.
+
+    The app runs as `streamlit run` with its own runs folder; the page stays open 10 s before the click (time to
+    read it: the app's warm worker and its count of the model's size are then ready). Times, from the click: the
+    run saved with its scores (on disk), and the page showing the finished model (no progress bar left). Also
+    the training's own time, and when the page first had a model to draw with (after the first epoch).
+    """
+    from playwright.sync_api import sync_playwright
+
+    from bench import app_server
+
+    with tempfile.TemporaryDirectory() as folder, sync_playwright() as playwright:
+        store = RunStore(Path(folder) / "runs")
+        with app_server.running_app(store.root, Path(folder) / "app.log") as url:
+            chromium = playwright.chromium.launch(executable_path=app_server.CHROMIUM, args=app_server.CHROMIUM_ARGS)
+            page = chromium.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(f"{url}/draw")
+            button = page.get_by_role("button", name=ONE_CLICK_BUTTON)
+            button.wait_for(timeout=60_000)
+            time.sleep(READY_SECONDS)
+            load_before = os.getloadavg()[0]
+            began = time.time()
+            button.click()
+            page.get_by_test_id("stProgress").first.wait_for(timeout=30_000)
+            progress_seen = time.time() - began
+            first_model = saved = None
+            while time.time() - began < 600:
+                listed = store.list()
+                meta = listed[0].meta if listed else {}
+                if first_model is None and listed and listed[0].has_model:
+                    first_model = time.time() - began
+                if saved is None and meta.get("status") == "completed" and meta.get("test"):
+                    saved = time.time() - began
+                if saved is not None and page.get_by_test_id("stProgress").count() == 0 \
+                        and page.locator("[data-test-script-state='notRunning']").count():
+                    break
+                time.sleep(0.1)
+            shown = time.time() - began
+            chromium.close()
+    return {"seconds": shown, "saved_seconds": saved, "progress_seconds": progress_seen,
+            "first_model_seconds": first_model, "status": meta.get("status"),
+            "mnist": (meta.get("test") or {}).get("accuracy"), "train_seconds": meta.get("duration"),
+            "load": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="*", default=list(SEEDS))
@@ -103,7 +153,16 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "default_model.jsonl"))
     parser.add_argument("--one-click", action="store_true",
                         help="time the shipped one click through the job queue instead (seed 42)")
+    parser.add_argument("--browser", action="store_true",
+                        help="time the one click in headless Chromium through the running app instead")
     options = parser.parse_args(argv)
+    if options.browser:
+        result = one_click_in_browser()
+        print(f"one click in Chromium: {result['seconds']:.1f} s from the click to the finished model on the page "
+              f"(saved after {result['saved_seconds']:.1f} s, training {result['train_seconds']:.1f} s, a model to "
+              f"draw with after {result['first_model_seconds']:.1f} s; {result['status']}, MNIST "
+              f"{result['mnist']:.2%}; load {result['load']})", flush=True)
+        return 0
     if options.one_click:
         for warm in (False, True):
             result = one_click(warm)

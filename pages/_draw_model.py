@@ -11,6 +11,7 @@ from pages import _common
 
 TRAINING_KEY = "draw_default_training"
 EPOCHS_SEEN_KEY = "draw_default_training_epochs"
+PROGRESS_SECONDS = 2
 # The dataset the one-click default digit model learns from: it ships with the app, so it works offline.
 DEFAULT_DIGIT_DATASET = architectures.DEFAULT_DIGIT_DATASET
 
@@ -91,19 +92,23 @@ def _store_run(run_id: str) -> runs.Run | None:
         return None
 
 
-@st.fragment(run_every=1)
+@st.fragment(run_every=PROGRESS_SECONDS)
 def training_progress(run_id: str) -> None:
-    """The default digit model's training, refreshed every second.
+    """The default digit model's training, refreshed every `PROGRESS_SECONDS`.
 
-    The whole page reruns after each epoch, because the best epoch so far is saved and can already read
-    drawings, and once more at the end.
+    The whole page reruns when the first epoch is saved (from then on there is a model to draw with) and at the
+    end. In between it reruns after an epoch only while a drawing is on the canvas, so that its answer follows
+    the improving model: a rerun loads the new model in the server, and on a two-core machine that time comes out
+    of the training. (A page with no drawing would show nothing new; its next drawing reads the latest epoch.)
     """
     status = _common.training_queue().status(run_id)
     if status is None:
         st.session_state.pop(TRAINING_KEY, None)
         st.warning("That training is no longer running (the server restarted). Start it again.")
         return
-    if status.state == "finished":
+    # Done as soon as the run says so (its model, test and pen scores are saved before its "end" event), not only
+    # once its worker process has exited, a second or two later.
+    if training_over(status):
         st.session_state.pop(TRAINING_KEY, None)
         if status.status == "completed":
             _common.set_run(run_id)
@@ -113,7 +118,7 @@ def training_progress(run_id: str) -> None:
                  "on the Train page.")
         return
     epochs_done = len(status.epochs)
-    if epochs_done > st.session_state.get(EPOCHS_SEEN_KEY, 0):
+    if page_needs_rerun(epochs_done, st.session_state.get(EPOCHS_SEEN_KEY, 0), _common.current_drawing() is not None):
         st.session_state[EPOCHS_SEEN_KEY] = epochs_done
         _common.set_run(run_id)
         st.rerun(scope="app")
@@ -131,6 +136,18 @@ def training_progress(run_id: str) -> None:
     if epochs_done:
         st.caption("You can draw already: the model below is the best epoch so far, and it improves after each "
                    "epoch.")
+
+
+def training_over(status: jobs.JobStatus) -> bool:
+    """The run has ended: its worker process has exited, or it has already sent its "end" event (sent once the
+    model, the test figures and the pen scores are saved)."""
+    return status.state == "finished" or status.end is not None
+
+
+def page_needs_rerun(epochs_done: int, epochs_seen: int, drawing_on_canvas: bool) -> bool:
+    """After a new epoch: always for the first (the page gets a model to draw with), then only when a drawing's
+    answer would change."""
+    return epochs_done > epochs_seen and (epochs_seen == 0 or drawing_on_canvas)
 
 
 def _time_left(seconds: float | None) -> str:

@@ -164,6 +164,30 @@ def test_without_a_model_one_click_trains_the_default_digit_model_and_the_page_c
     assert run.status == "completed"
 
 
+def test_the_one_click_progress_reruns_the_page_only_when_it_shows_something_new():
+    from pages import _draw_model
+
+    # The first epoch gives the page a model to draw with: always.
+    assert _draw_model.page_needs_rerun(1, 0, drawing_on_canvas=False)
+    # Later epochs: only while a drawing's answer would change (a rerun loads the model, time taken from the
+    # training on two cores).
+    assert not _draw_model.page_needs_rerun(2, 1, drawing_on_canvas=False)
+    assert _draw_model.page_needs_rerun(2, 1, drawing_on_canvas=True)
+    assert not _draw_model.page_needs_rerun(2, 2, drawing_on_canvas=True)
+
+
+def test_the_one_click_is_over_at_the_runs_end_event_before_its_process_exits():
+    from pages import _draw_model
+
+    def status(state, events):
+        return jobs.JobStatus("r", "o", state, "completed" if events else "running", "", 0, tuple(events))
+
+    epoch = {"kind": "epoch", "epoch": 6}
+    assert not _draw_model.training_over(status("running", [epoch]))
+    assert _draw_model.training_over(status("running", [epoch, {"kind": "end", "status": "completed"}]))
+    assert _draw_model.training_over(status("finished", []))
+
+
 def test_after_a_small_model_from_the_train_page_the_default_digit_model_is_still_offered(trained_run, canvas,
                                                                                          isolated_runs):
     # The lesson's order: Train first, then Draw. The small model reads drawings, and the one click that trains
