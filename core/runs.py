@@ -344,16 +344,38 @@ class Run:
 
     @property
     def label(self) -> str:
-        """One line for a select box: name, architecture, dataset, accuracy, status."""
-        parts = [self.name]
+        """One line for a select box: name, architecture and dataset in words, accuracy, status.
+
+        "Default digit model · Modern CNN on MNIST sample + pen-drawn digits · 98.8%": the registry's names, not
+        its keys ("modern_cnn on digits_mix"); a run without a name of its own (named by its keys) is called by
+        them.
+        """
         trained = f"{self.architecture} on {self.dataset}"
+        readable = readable_training(self.architecture, self.dataset)
+        parts = [readable if self.name == trained else self.name]
         if self.architecture and self.name != trained:
-            parts.append(trained)
+            parts.append(readable)
         if self.test_accuracy is not None:
             parts.append(f"{self.test_accuracy:.1%}")
         if self.status != "completed":
             parts.append(self.status)
         return " · ".join(parts)
+
+
+def readable_training(architecture: str | None, dataset: str | None) -> str:
+    """"Modern CNN on MNIST sample + pen-drawn digits" for ("modern_cnn", "digits_mix"): the short names in the
+    registries, or the keys themselves when a registry does not know them (a model imported from elsewhere)."""
+    from core import architectures, datasets  # here, not at the top: both import more than a run needs
+
+    try:
+        architecture_name = architectures.get_architecture(architecture).title.split(":")[0]
+    except (ValueError, TypeError):
+        architecture_name = architecture
+    try:
+        dataset_name = datasets.get_info(dataset).title
+    except (ValueError, TypeError):
+        dataset_name = dataset
+    return f"{architecture_name} on {dataset_name}"
 
 
 # --- one lock per run, across objects, threads and processes -------------------------------------------------

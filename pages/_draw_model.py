@@ -2,6 +2,7 @@
 while no default digit model exists, the one-click training of it with its progress.
 """
 
+import threading
 import zlib
 
 import streamlit as st
@@ -12,6 +13,8 @@ from pages import _common
 TRAINING_KEY = "draw_default_training"
 EPOCHS_SEEN_KEY = "draw_default_training_epochs"
 PROGRESS_SECONDS = 2
+# One check-then-submit at a time in this server: every visitor's session is a thread of the same process.
+_SUBMIT_LOCK = threading.Lock()
 # The dataset the one-click default digit model learns from: it ships with the app, so it works offline.
 DEFAULT_DIGIT_DATASET = architectures.DEFAULT_DIGIT_DATASET
 
@@ -36,13 +39,15 @@ def model_choice(candidates: list[runs.Run]) -> runs.Run | None:
 
 
 def is_default_digit_model(run: runs.Run) -> bool:
-    """A model trained as the one click trains it: on the MNIST sample and the training writers' pen digits."""
-    return run.dataset == DEFAULT_DIGIT_DATASET and run.has_model
+    """A finished model trained as the one click trains it: on the MNIST sample and the training writers' pen
+    digits. One stopped early (by the teacher, by the time limit) or still training does not count: the offer
+    stays."""
+    return run.dataset == DEFAULT_DIGIT_DATASET and run.has_model and run.status == "completed"
 
 
 def default_model_trainer(*, has_digit_model: bool = False) -> None:
     """No default digit model yet: one click trains it on data that ships with the app, with its progress."""
-    training_run = st.session_state.get(TRAINING_KEY) or _digit_training_in_progress()
+    training_run = st.session_state.get(TRAINING_KEY) or digit_training_in_progress()
     if training_run:
         training_progress(training_run)
         return
@@ -62,25 +67,31 @@ def default_model_trainer(*, has_digit_model: bool = False) -> None:
                 icon=":material/school:")
         clicked = st.button(label, type="primary", icon=":material/model_training:")
     if clicked:
-        try:
-            run_id = _common.training_queue().submit(
-                DEFAULT_DIGIT_DATASET, architectures.DEFAULT_DIGIT_ARCHITECTURE,
-                architectures.DEFAULT_DIGIT_HYPERPARAMETERS,
-                name="Default digit model", owner=_common.owner(),
-            )
-        except (ValueError, OSError) as error:
-            st.error(f"The training could not start: {text.markdown_escape(error)}")
-            return
+        # Students who click at the same moment get one training, which all of them watch.
+        with _SUBMIT_LOCK:
+            run_id = digit_training_in_progress()
+            if run_id is None:
+                try:
+                    run_id = _common.training_queue().submit(
+                        DEFAULT_DIGIT_DATASET, architectures.DEFAULT_DIGIT_ARCHITECTURE,
+                        architectures.DEFAULT_DIGIT_HYPERPARAMETERS,
+                        name="Default digit model", owner=_common.owner(),
+                    )
+                except (ValueError, OSError) as error:
+                    st.error(f"The training could not start: {text.markdown_escape(error)}")
+                    return
         st.session_state[TRAINING_KEY] = run_id
-        st.session_state[EPOCHS_SEEN_KEY] = 0
         st.rerun()
 
 
-def _digit_training_in_progress() -> str | None:
-    """A default digit model that this server is training right now (maybe started by someone else), if any."""
+def digit_training_in_progress() -> str | None:
+    """A default digit model that this server is training right now (maybe started by someone else), if any.
+
+    Not one that has sent its end event and whose process is only exiting: that one is a finished model.
+    """
     for status in _common.training_queue().active():
         run = _store_run(status.run_id)
-        if run is not None and run.dataset == DEFAULT_DIGIT_DATASET:
+        if run is not None and run.dataset == DEFAULT_DIGIT_DATASET and not training_over(status):
             return status.run_id
     return None
 
@@ -96,8 +107,8 @@ def _store_run(run_id: str) -> runs.Run | None:
 def training_progress(run_id: str) -> None:
     """The default digit model's training, refreshed every `PROGRESS_SECONDS`.
 
-    The whole page reruns when the first epoch is saved (from then on there is a model to draw with) and at the
-    end. In between it reruns after an epoch only while a drawing is on the canvas, so that its answer follows
+    The whole page reruns when the first epoch's model is saved (from then on there is a model to draw with) and
+    at the end. In between it reruns after an epoch only while a drawing is on the canvas, so that its answer follows
     the improving model: a rerun loads the new model in the server, and on a two-core machine that time comes out
     of the training. (A page with no drawing would show nothing new; its next drawing reads the latest epoch.)
     """
@@ -118,8 +129,14 @@ def training_progress(run_id: str) -> None:
                  "on the Train page.")
         return
     epochs_done = len(status.epochs)
-    if page_needs_rerun(epochs_done, st.session_state.get(EPOCHS_SEEN_KEY, 0), _common.current_drawing() is not None):
-        st.session_state[EPOCHS_SEEN_KEY] = epochs_done
+    # Per run: a visitor who watched one training and later sees another (started by anyone) starts from zero.
+    seen = st.session_state.setdefault(EPOCHS_SEEN_KEY, {})
+    epochs_seen = seen.get(run_id, 0)
+    # The epoch's event comes just before its model is saved: the first rerun waits for the file.
+    model_saved = epochs_done > epochs_seen == 0 and (run := _store_run(run_id)) is not None and run.has_model
+    if page_needs_rerun(epochs_done, epochs_seen, drawing_on_canvas=_common.current_drawing() is not None,
+                        model_saved=model_saved):
+        seen[run_id] = epochs_done
         _common.set_run(run_id)
         st.rerun(scope="app")
     batch = status.latest_batch
@@ -128,11 +145,15 @@ def training_progress(run_id: str) -> None:
         st.progress(0.0, text=f"Training the default digit model: starting{waiting}…")
         return
     accuracy = f" · accuracy {charts.percent(batch['accuracy'])}" if batch.get("accuracy") is not None else ""
-    st.progress(
-        min(1.0, batch["progress"]),
-        text=f"Training the default digit model: epoch {batch['epoch']} of {batch['epochs']}{accuracy} · "
-             f"{_time_left(batch['eta'])}",
-    )
+    if epochs_done >= batch["epochs"]:
+        st.progress(1.0, text="Trained: now testing it on MNIST's test digits and on the pen digits of writers it "
+                              "never saw (a few seconds)…")
+    else:
+        st.progress(
+            min(1.0, batch["progress"]),
+            text=f"Training the default digit model: epoch {batch['epoch']} of {batch['epochs']}{accuracy} · "
+                 f"{_time_left(batch['eta'])}",
+        )
     if epochs_done:
         st.caption("You can draw already: the model below is the best epoch so far, and it improves after each "
                    "epoch.")
@@ -144,10 +165,12 @@ def training_over(status: jobs.JobStatus) -> bool:
     return status.state == "finished" or status.end is not None
 
 
-def page_needs_rerun(epochs_done: int, epochs_seen: int, drawing_on_canvas: bool) -> bool:
-    """After a new epoch: always for the first (the page gets a model to draw with), then only when a drawing's
-    answer would change."""
-    return epochs_done > epochs_seen and (epochs_seen == 0 or drawing_on_canvas)
+def page_needs_rerun(epochs_done: int, epochs_seen: int, *, drawing_on_canvas: bool, model_saved: bool) -> bool:
+    """After a new epoch: the first time once its model is saved (the page gets a model to draw with), then only
+    when a drawing's answer would change."""
+    if epochs_done <= epochs_seen:
+        return False
+    return model_saved if epochs_seen == 0 else drawing_on_canvas
 
 
 def _time_left(seconds: float | None) -> str:

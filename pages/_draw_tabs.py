@@ -93,11 +93,16 @@ def below_the_answer(reading: inference.Reading, predictor, picture, chosen: run
             _draw_save.save_drawing(reading, chosen, class_names)
 
 
-def _in_square(image: np.ndarray, side: int) -> np.ndarray:
-    """`image` centred on a black `side` x `side` square: the fitted drawing shown in the 20 x 20 box it fits."""
+# The grey around a cropped drawing that is not square: the crop's edges stay visible, the ink stays the brightest.
+CROP_MARGIN = 48
+
+
+def _in_square(image: np.ndarray, side: int, fill: int = 0) -> np.ndarray:
+    """`image` centred on a `side` x `side` square (at least its longer side) of grey level `fill`: the fitted
+    drawing shown in the 20 x 20 box it fits, or a tall thin crop (a 1) shown whole at the size of the others."""
     height, width = image.shape[:2]
     side = max(side, height, width)
-    square = np.zeros((side, side), dtype=image.dtype)
+    square = np.full((side, side), fill, dtype=image.dtype)
     top, left = (side - height) // 2, (side - width) // 2
     square[top:top + height, left:left + width] = image
     return square
@@ -112,7 +117,8 @@ def recipe_stages(reading: inference.Reading, predictor: inference.Predictor, pi
     columns = st.columns(len(titles) + 1)
     for column, (name, title) in zip(columns, titles.items()):
         if name in stages:
-            image = _in_square(stages[name], 20) if name == "fit" else stages[name]
+            # Each stage in a square of the same size; the crop's own box shows against a dark grey margin.
+            image = _in_square(stages[name], 20 if name == "fit" else 0, fill=CROP_MARGIN if name == "crop" else 0)
             column.image(gallery.enlarge(image[None], 112)[0], width=112, caption=title)
     squeezed = preprocess.naive_resize(picture)
     squeezed_class = class_names[int(predictor.predict(squeezed).argmax())]

@@ -77,8 +77,10 @@ candidates = inference.compatible_runs(store.list())
 # whose place moves, and a remounted canvas is empty, so a student's drawing would vanish.)
 trainer_slot, model_slot = st.container(), st.container()
 # The one-click training stays on offer until a default digit model exists: a small model trained earlier on
-# the Train page reads MNIST, but not people's handwriting as well.
-if st.session_state.get(_draw_model.TRAINING_KEY) or not any(map(_draw_model.is_default_digit_model, candidates)):
+# the Train page reads MNIST, but not people's handwriting as well. While one trains (whoever clicked), every
+# visitor of the page sees its progress.
+if st.session_state.get(_draw_model.TRAINING_KEY) or not any(map(_draw_model.is_default_digit_model, candidates)) \
+        or _draw_model.digit_training_in_progress():
     with trainer_slot:
         _draw_model.default_model_trainer(has_digit_model=any(map(inference.reads_digits, candidates)))
 with model_slot:

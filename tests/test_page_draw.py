@@ -167,13 +167,14 @@ def test_without_a_model_one_click_trains_the_default_digit_model_and_the_page_c
 def test_the_one_click_progress_reruns_the_page_only_when_it_shows_something_new():
     from pages import _draw_model
 
-    # The first epoch gives the page a model to draw with: always.
-    assert _draw_model.page_needs_rerun(1, 0, drawing_on_canvas=False)
+    # The first epoch gives the page a model to draw with, once its model file is there (its event comes first).
+    assert not _draw_model.page_needs_rerun(1, 0, drawing_on_canvas=True, model_saved=False)
+    assert _draw_model.page_needs_rerun(1, 0, drawing_on_canvas=False, model_saved=True)
     # Later epochs: only while a drawing's answer would change (a rerun loads the model, time taken from the
     # training on two cores).
-    assert not _draw_model.page_needs_rerun(2, 1, drawing_on_canvas=False)
-    assert _draw_model.page_needs_rerun(2, 1, drawing_on_canvas=True)
-    assert not _draw_model.page_needs_rerun(2, 2, drawing_on_canvas=True)
+    assert not _draw_model.page_needs_rerun(2, 1, drawing_on_canvas=False, model_saved=True)
+    assert _draw_model.page_needs_rerun(2, 1, drawing_on_canvas=True, model_saved=True)
+    assert not _draw_model.page_needs_rerun(2, 2, drawing_on_canvas=True, model_saved=True)
 
 
 def test_the_one_click_is_over_at_the_runs_end_event_before_its_process_exits():
@@ -188,6 +189,56 @@ def test_the_one_click_is_over_at_the_runs_end_event_before_its_process_exits():
     assert _draw_model.training_over(status("finished", []))
 
 
+class RunningDefaultQueue(jobs.TrainingQueue):
+    """A queue that says one default digit model is training (someone else clicked), at epoch 3 of 6."""
+
+    def __init__(self, run_id, ended=False):
+        super().__init__()
+        self.run_id, self.ended = run_id, ended
+
+    def _status(self):
+        events = [{"kind": "start"}, {"kind": "epoch", "epoch": 1}, {"kind": "epoch", "epoch": 2},
+                  {"kind": "batch", "epoch": 3, "epochs": 6, "progress": 0.4, "eta": 30.0, "accuracy": 0.97}]
+        if self.ended:
+            events.append({"kind": "end", "status": "completed"})
+        return jobs.JobStatus(self.run_id, "someone-else", "running", "completed" if self.ended else "running", "",
+                              0, tuple(events))
+
+    def active(self, owner=None):
+        return [self._status()]
+
+    def status(self, run_id):
+        return self._status() if run_id == self.run_id else None
+
+
+def test_a_visitor_who_opens_draw_while_someone_trains_the_default_model_sees_its_progress(
+        trained_run, canvas, isolated_runs, monkeypatch):
+    run_id = copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef",
+                      dataset=architectures.DEFAULT_DIGIT_DATASET, status="running")
+    monkeypatch.setattr(jobs, "_default_queue", RunningDefaultQueue(run_id))
+    canvas.picture = drawn_one()
+    at = open_draw_page()
+    assert not at.exception, at.exception
+    # Its first epochs' model already reads the drawing, and the training's progress is on the page.
+    assert prediction_metric(at)
+    [progress] = at.get("progress")
+    assert "epoch 3 of 6" in progress.proto.text
+    assert not any(button.label == TRAIN_BUTTON for button in at.button)
+
+
+def test_a_default_training_that_sent_its_end_event_is_a_finished_model_not_a_progress_bar(
+        trained_run, canvas, isolated_runs, monkeypatch):
+    run_id = copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef",
+                      dataset=architectures.DEFAULT_DIGIT_DATASET)
+    monkeypatch.setattr(jobs, "_default_queue", RunningDefaultQueue(run_id, ended=True))
+    canvas.picture = drawn_one()
+    at = open_draw_page()
+    assert not at.exception, at.exception
+    assert not at.get("progress")
+    assert prediction_metric(at)
+    assert not any(button.label == TRAIN_BUTTON for button in at.button)
+
+
 def test_after_a_small_model_from_the_train_page_the_default_digit_model_is_still_offered(trained_run, canvas,
                                                                                          isolated_runs):
     # The lesson's order: Train first, then Draw. The small model reads drawings, and the one click that trains
@@ -199,6 +250,13 @@ def test_after_a_small_model_from_the_train_page_the_default_digit_model_is_stil
     [train] = [button for button in at.button if button.label == TRAIN_BUTTON]
     assert train.proto.type == "secondary"
     assert any("reads people's handwriting best" in caption.value for caption in at.caption)
+    # A default training the teacher stopped after an epoch is a model to draw with, but not the default one:
+    # the offer stays.
+    copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-000000",
+             dataset=architectures.DEFAULT_DIGIT_DATASET, status="stopped")
+    at.run()
+    assert not at.exception, at.exception
+    assert any(button.label == TRAIN_BUTTON for button in at.button)
     # Once a default digit model exists, the offer is gone.
     copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef",
              dataset=architectures.DEFAULT_DIGIT_DATASET)
@@ -448,3 +506,15 @@ def test_with_more_models_than_the_table_takes_the_newest_vote_and_the_rest_are_
     assert list(at.dataframe[0].value["Model"]) == ["test cnn  ← chosen", "Newest"]
     assert any("2 models vote, the chosen one and the newest; 1 older one is left out" in caption.value
                for caption in at.caption)
+
+
+def test_a_thin_ones_crop_is_shown_whole_in_a_square_like_the_other_stages():
+    from pages import _draw_tabs
+
+    crop = np.full((221, 7), 255, dtype=np.uint8)  # a thin 1, cropped: 221 pixels high, 7 wide
+    shown = _draw_tabs._in_square(crop, 0, fill=_draw_tabs.CROP_MARGIN)
+    assert shown.shape == (221, 221)
+    assert (shown[:, 107:114] == 255).all()  # the ink, centred
+    assert (shown[:, :107] == _draw_tabs.CROP_MARGIN).all() and (shown[:, 114:] == _draw_tabs.CROP_MARGIN).all()
+    # The fitted 20 x 20 stage keeps its black box.
+    assert _draw_tabs._in_square(np.full((20, 3), 255, dtype=np.uint8), 20).shape == (20, 20)
