@@ -77,10 +77,9 @@ candidates = inference.compatible_runs(store.list())
 # whose place moves, and a remounted canvas is empty, so a student's drawing would vanish.)
 trainer_slot, model_slot = st.container(), st.container()
 # The one-click training stays on offer until a default digit model exists: a small model trained earlier on
-# the Train page reads MNIST, but not people's handwriting as well. While one trains (whoever clicked), every
-# visitor of the page sees its progress.
-if st.session_state.get(_draw_model.TRAINING_KEY) or not any(map(_draw_model.is_default_digit_model, candidates)) \
-        or _draw_model.digit_training_in_progress():
+# the Train page reads MNIST, but not people's handwriting as well. One still training is not the default yet:
+# every visitor of the page sees its progress, whoever clicked.
+if st.session_state.get(_draw_model.TRAINING_KEY) or not any(map(_draw_model.is_default_digit_model, candidates)):
     with trainer_slot:
         _draw_model.default_model_trainer(has_digit_model=any(map(inference.reads_digits, candidates)))
 with model_slot:
