@@ -172,7 +172,8 @@ def learn_handwriting(store: RunStore, run_id: str, images: np.ndarray, labels: 
                   shuffle=True, callbacks=[progress, callbacks.StopOnNaN(), callbacks.StopOnRequest(stop_event.is_set)])
     except (callbacks.StopRequested, KeyboardInterrupt):
         stopped_by = dict(stop_details() if stop_details else {})
-        message = stopped_by.pop("problem", None) or "Stopped by request before it finished: no new model was saved."
+        message = (stopped_by.pop("problem", None) or "Stopped by request.") + \
+            " It stopped before it finished: no new model was saved."
         fields = {"status": "stopped", "problem": message, "duration": time.time() - started,
                   "epochs_done": len(progress.history.get("loss", [])), **stopped_by}
         meta = store.update(new_run_id, **fields)

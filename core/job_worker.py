@@ -32,8 +32,8 @@ RESULT_FILE = "result.json"
 HEARTBEAT_SECONDS = 2.0
 POLL_SECONDS = 0.2
 
-TIME_LIMIT_MESSAGE = "Stopped: time limit ({minutes}). The run keeps its best finished epoch."
-TEACHER_STOP_MESSAGE = "Stopped by the teacher: the run keeps its best finished epoch."
+TIME_LIMIT_MESSAGE = "Stopped: time limit ({minutes})."
+TEACHER_STOP_MESSAGE = "Stopped by the teacher."
 
 
 class Keys:

@@ -241,9 +241,12 @@ def train(
         )
         status, message = "completed", ""
     except (callbacks.StopRequested, KeyboardInterrupt):
-        status, message = "stopped", "Stopped by request: the run keeps its best finished epoch."
         stopped_by = dict(stop_details() if stop_details else {})
-        message = stopped_by.pop("problem", message)
+        # Who stopped it (the owner, the teacher, the time limit), then what is left of it.
+        status = "stopped"
+        message = stopped_by.pop("problem", "Stopped by request.") + (
+            " The run keeps its best finished epoch." if checkpoint.best_weights is not None
+            else " No epoch had finished, so there is no model to keep.")
     except callbacks.LossIsNotFinite as error:
         status = "failed"
         message = (f"The loss became NaN (not a number) at batch {error.args[0]} of epoch "

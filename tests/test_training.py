@@ -137,13 +137,23 @@ def test_who_stopped_it_is_written_with_the_stopped_status_in_one_update(tmp_pat
         if event["kind"] == "epoch":
             stop.set()
 
-    teacher = {"problem": "Stopped by the teacher: the run keeps its best finished epoch.", "stop_reason": "teacher"}
+    teacher = {"problem": "Stopped by the teacher.", "stop_reason": "teacher"}
     meta = training.train("mnist_sample", "ann", {"epochs": 20, "batch_size": 32}, store=store,
-                          on_event=on_event, stop_event=stop, stop_details=lambda: teacher, limit_train=400)
+                          on_event=on_event, stop_event=stop, stop_details=lambda: dict(teacher), limit_train=400)
+    said = "Stopped by the teacher. The run keeps its best finished epoch."
     stopped = [fields for fields in updates if fields.get("status") == "stopped"]
-    assert stopped and all(fields["problem"] == teacher["problem"] for fields in stopped)
-    assert meta["stop_reason"] == "teacher" and meta["problem"] == teacher["problem"]
-    assert events[-1]["message"] == teacher["problem"] and events[-1]["stop_reason"] == "teacher"
+    assert stopped and all(fields["problem"] == said for fields in stopped)
+    assert meta["stop_reason"] == "teacher" and meta["problem"] == said
+    assert events[-1]["message"] == said and events[-1]["stop_reason"] == "teacher"
+
+
+def test_a_run_stopped_before_its_first_epoch_says_there_is_no_model_to_keep(tmp_path):
+    stop = threading.Event()
+    stop.set()
+    meta = training.train("mnist_sample", "ann", {"epochs": 3, "batch_size": 32}, store=runs.RunStore(tmp_path),
+                          stop_event=stop, limit_train=400)
+    assert meta["status"] == "stopped"
+    assert meta["problem"] == "Stopped by request. No epoch had finished, so there is no model to keep."
 
 
 def test_nan_loss_fails_the_run_and_keeps_history(tmp_path, monkeypatch):
