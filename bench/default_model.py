@@ -161,11 +161,13 @@ def main(argv=None) -> int:
     options = parser.parse_args(argv)
     if options.browser:
         result = one_click_in_browser()
-        print(f"one click in Chromium: {result['seconds']:.1f} s from the click to the finished model on the page "
-              f"(saved after {result['saved_seconds']:.1f} s, training {result['train_seconds']:.1f} s, a model to "
-              f"draw with saved after {result['first_model_seconds']:.1f} s and on the page after "
-              f"{result['page_model_seconds']:.1f} s; {result['status']}, MNIST "
-              f"{result['mnist']:.2%}; load {result['load']})", flush=True)
+        seconds = {key: "never" if value is None else f"{value:.1f} s" for key, value in result.items()
+                   if key.endswith("seconds")}
+        mnist = "no test" if result["mnist"] is None else f"{result['mnist']:.2%}"
+        print(f"one click in Chromium: {seconds['seconds']} from the click to the finished model on the page "
+              f"(saved after {seconds['saved_seconds']}, training {seconds['train_seconds']}, a model to draw with "
+              f"saved after {seconds['first_model_seconds']} and on the page after {seconds['page_model_seconds']}; "
+              f"{result['status']}, MNIST {mnist}; load {result['load']})", flush=True)
         return 0
     if options.one_click:
         for warm in (False, True):

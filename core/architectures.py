@@ -387,6 +387,13 @@ DEFAULT_DIGIT_HYPERPARAMETERS = {"filters": 20, "batch_size": 128, "learning_rat
                                  "augmentation_strength": 0.6}
 
 
+def title_of(name) -> str | None:
+    """The registry's title of an architecture ("Modern CNN: batch norm and augmentation"), or None for a name it
+    does not know (a model imported from elsewhere, a damaged run)."""
+    architecture = ARCHITECTURES.get(name) if isinstance(name, str) else None
+    return architecture.title if architecture is not None else None
+
+
 def get_architecture(name: str) -> Architecture:
     try:
         return ARCHITECTURES[name]

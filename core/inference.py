@@ -354,10 +354,7 @@ def _class_names(run) -> tuple[str, ...] | None:
 
 
 def _architecture_title(name) -> str:
-    try:
-        return architectures.get_architecture(name).title
-    except (ValueError, TypeError):
-        return str(name or "unknown architecture")
+    return architectures.title_of(name) or str(name or "unknown architecture")
 
 
 # --- uploaded pictures ----------------------------------------------------------------------------------------

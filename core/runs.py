@@ -367,10 +367,8 @@ def readable_training(architecture: str | None, dataset: str | None) -> str:
     registries, or the keys themselves when a registry does not know them (a model imported from elsewhere)."""
     from core import architectures, datasets  # here, not at the top: both import more than a run needs
 
-    try:
-        architecture_name = architectures.get_architecture(architecture).title.split(":")[0]
-    except (ValueError, TypeError):
-        architecture_name = architecture
+    title = architectures.title_of(architecture)
+    architecture_name = title.split(":")[0] if title else architecture
     try:
         dataset_name = datasets.get_info(dataset).title
     except (ValueError, TypeError):
