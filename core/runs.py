@@ -376,6 +376,13 @@ def readable_training(architecture: str | None, dataset: str | None) -> str:
     return f"{architecture_name} on {dataset_name}"
 
 
+def best_epoch_words(run: "Run") -> str:
+    """"epoch 6, the best on validation": which epoch the saved model is, and by what it was chosen (the
+    validation loss, or the training loss when the run kept no validation images)."""
+    held_out = (run.hyperparameters.get("validation_fraction") or 0) > 0
+    return f"epoch {run.best_epoch}, the best on {'validation' if held_out else 'training loss'}"
+
+
 # --- one lock per run, across objects, threads and processes -------------------------------------------------
 
 

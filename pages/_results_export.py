@@ -34,7 +34,7 @@ def export_section(run: runs.Run) -> None:
                            file_name=export.model_file_name(run), mime="application/octet-stream",
                            icon=":material/download:", on_click="ignore", key="results_page_download_model")
         st.caption(f"{size / 2**20:.1f} MB · the weights of "
-                   + (f"epoch {run.best_epoch}, the best on validation" if run.best_epoch
+                   + (runs.best_epoch_words(run) if run.best_epoch
                       else "the saved model"))
     with script_column:
         st.markdown("**A training script** in the style of the Keras examples: one Python file that loads the "

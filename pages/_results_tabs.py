@@ -61,8 +61,7 @@ def summary(run: runs.Run, result: evaluation.Evaluation | None, dataset: datase
 
 
 def _training_facts(run: runs.Run) -> str:
-    parts = [f"{run.architecture} on {datasets.get_info(run.dataset).title}" if run.dataset in datasets.DATASETS
-             else str(run.architecture)]
+    parts = [runs.readable_training(run.architecture, run.dataset)]
     if run.imported_from:
         parts.append(f"imported from {text.markdown_escape(run.imported_from)}, so there are no training curves")
     epochs_done = run.epochs_done
@@ -70,7 +69,7 @@ def _training_facts(run: runs.Run) -> str:
         parts.append(f"{epochs_done} epoch{'s' if epochs_done != 1 else ''}")
     best_epoch = run.best_epoch
     if best_epoch:
-        parts.append(f"results from epoch {best_epoch}, the best on validation")
+        parts.append(f"results from {runs.best_epoch_words(run)}")
     duration = run.duration
     if isinstance(duration, (int, float)):
         parts.append(f"trained in {_common.format_duration(duration)}")

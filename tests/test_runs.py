@@ -349,3 +349,12 @@ def test_a_runs_label_names_its_architecture_and_dataset_in_words(store):
     assert store.get(named.id).label.startswith("Default digit model · Modern CNN on MNIST sample + pen-drawn digits")
     # Keys the registries do not know (a model imported from elsewhere) are shown as they are.
     assert runs.readable_training("resnet9", "my_photos") == "resnet9 on my_photos"
+
+
+def test_the_saved_epoch_says_what_chose_it(store):
+    with_validation = _new(store, hyperparameters={"validation_fraction": 0.1})
+    without = _new(store, hyperparameters={"validation_fraction": 0.0})
+    store.update(with_validation.id, best_epoch=3)
+    store.update(without.id, best_epoch=6)
+    assert runs.best_epoch_words(store.get(with_validation.id)) == "epoch 3, the best on validation"
+    assert runs.best_epoch_words(store.get(without.id)) == "epoch 6, the best on training loss"
