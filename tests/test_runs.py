@@ -345,7 +345,8 @@ def test_a_run_the_job_engine_marked_interrupted_is_not_damaged(tmp_path):
 def test_a_runs_label_names_its_architecture_and_dataset_in_words(store):
     unnamed = _new(store)  # named by its keys: "cnn on mnist_sample"
     assert store.get(unnamed.id).label.startswith("CNN on MNIST sample (offline)")
-    named = store.create(dataset="digits_mix", architecture="modern_cnn", hyperparameters={}, name="Default digit model")
+    named = store.create(dataset="digits_mix", architecture="modern_cnn", hyperparameters={},
+                         name="Default digit model")
     assert store.get(named.id).label.startswith("Default digit model · Modern CNN on MNIST sample + pen-drawn digits")
     # Keys the registries do not know (a model imported from elsewhere) are shown as they are.
     assert runs.readable_training("resnet9", "my_photos") == "resnet9 on my_photos"
