@@ -154,9 +154,8 @@ def command_fetch(options) -> int:
 
 def command_describe(options) -> int:
     info = datasets.get_info(options.dataset)
-    model = architectures.build_model(options.arch, info.image_shape, info.num_classes,
-                                      _parse_settings(options.set))
-    table = architectures.describe(model)
+    table = architectures.describe(architectures.model_outline(options.arch, info.image_shape, info.num_classes,
+                                                               _parse_settings(options.set)))
     print(f"{architectures.get_architecture(options.arch).title} for {info.title}")
     print(f"{'layer':20} {'type':20} {'output shape':22} {'parameters':>12}")
     for row in table["layers"]:

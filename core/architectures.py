@@ -434,11 +434,13 @@ def build_model(
     hyperparameters: dict | None = None,
     *,
     mixed_precision: str | None = None,
+    compile: bool = True,
 ):
     """A compiled model for images of `image_shape` (uint8, no batch axis) and `num_classes` classes.
 
     `mixed_precision` is a Keras dtype policy such as "mixed_float16" (GPUs) or "mixed_bfloat16" (recent
-    CPUs); the softmax always computes in float32 so that probabilities stay exact.
+    CPUs); the softmax always computes in float32 so that probabilities stay exact. `compile=False` gives the
+    layers alone, with no optimizer (see `count_parameters`).
     """
     keras = backend.keras()
     from keras import layers
@@ -463,12 +465,33 @@ def build_model(
             model = keras.Model(inputs, outputs, name=architecture)
         finally:
             keras.config.set_dtype_policy(previous)
+    if not compile:
+        return model
     model.compile(
         optimizer=make_optimizer(hp["optimizer"], hp["learning_rate"]),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     return model
+
+
+def model_outline(architecture: str, image_shape: tuple[int, ...], num_classes: int,
+                  hyperparameters: dict | None = None):
+    """The model's layers and the shapes of its weights, with no weight made: to count its parameters and describe
+    its layers in a few milliseconds and no memory, whatever size a visitor asks for (the largest DNN a student can
+    set would hold 132 M weights, 0.5 GB, and take over a second to build for real). It cannot predict or train.
+    """
+    keras = backend.keras()
+    # Keras keeps the variables it was asked to make inside a stateless scope in a list of its own (per thread),
+    # and makes them all at the end of the next scope that does make them: take this outline's back out of it.
+    from keras.src.backend.common import global_state
+
+    pending = list(global_state.get_global_attribute("uninitialized_variables") or [])
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            return build_model(architecture, image_shape, num_classes, hyperparameters, compile=False)
+    finally:
+        global_state.set_global_attribute("uninitialized_variables", pending)
 
 
 def describe(model) -> dict:

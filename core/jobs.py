@@ -140,12 +140,12 @@ def _parameter_count(dataset: str, architecture: str, hp_json: str) -> int:
 
     info = datasets.get_info(dataset)
     backend.keras()
-    model = architectures.build_model(architecture, info.image_shape, info.num_classes, json.loads(hp_json))
-    return int(model.count_params())
+    outline = architectures.model_outline(architecture, info.image_shape, info.num_classes, json.loads(hp_json))
+    return int(outline.count_params())
 
 
 def parameter_count(dataset: str, architecture: str, hyperparameters: dict) -> int:
-    """The model's number of parameters (built once per setting and cached; building trains nothing)."""
+    """The model's number of parameters, from its outline (no weight is made, however large the setting asked)."""
     return _parameter_count(dataset, architecture, json.dumps(hyperparameters, sort_keys=True))
 
 
@@ -157,7 +157,7 @@ def count_parameters_ahead(dataset: str, architecture: str, hyperparameters: dic
     """Counts the model's parameters in a background thread (once per setting), so that the submit of a training
     a page offers finds it done: the first count imports TensorFlow into the app, about 3.5 s on two cores
     that the student would otherwise wait after their click. Call it when the page shows the button, with
-    settings the app chose (never a visitor's: each new setting builds a model in the server)."""
+    settings the app chose (each new setting keeps a thread and a cache entry in the server)."""
     # Resolved as submit resolves them, so that the count is cached under the same key.
     hyperparameters = architectures.resolve_hyperparameters(architecture, hyperparameters)
     key = json.dumps([dataset, architecture, hyperparameters], sort_keys=True)

@@ -59,11 +59,12 @@ def saved_settings(architecture: str) -> dict:
 def model_summary(architecture: str, dataset: str, settings: tuple) -> dict:
     """The layer table and parameter counts of a model, built once per architecture, dataset and settings.
 
-    Only the table is cached, never the model: the cache is shared by every visitor.
+    Only the table is cached, never the model: the cache is shared by every visitor. The model is an outline,
+    with no weight made: a visitor's largest setting costs the server no memory.
     """
     info = datasets.get_info(dataset)
-    model = architectures.build_model(architecture, info.image_shape, info.num_classes, dict(settings))
-    return architectures.describe(model)
+    return architectures.describe(architectures.model_outline(architecture, info.image_shape, info.num_classes,
+                                                               dict(settings)))
 
 
 def architecture_choice(dataset_info: datasets.DatasetInfo) -> architectures.Architecture:

@@ -39,6 +39,30 @@ def test_every_architecture_takes_uint8_images_and_returns_probabilities(name, i
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
+@pytest.mark.parametrize("name", list(architectures.ARCHITECTURES))
+@pytest.mark.parametrize("image_shape", [(28, 28), (32, 32, 3)])
+def test_an_outline_describes_the_same_model_as_a_real_build(name, image_shape):
+    settings = {"depth": 3} if name == "dnn" else {}
+    outline = architectures.model_outline(name, image_shape, 10, settings)
+    assert architectures.describe(outline) == architectures.describe(architectures.build_model(name, image_shape, 10,
+                                                                                               settings))
+
+
+def test_the_largest_model_a_visitor_can_ask_for_is_outlined_without_making_a_weight():
+    # 30 dense layers of 2,048 units on colour images: 132 M weights, 0.5 GB if they were made.
+    from keras.src.backend.common import global_state
+
+    outline = architectures.model_outline("dnn", (32, 32, 3), 10, {"depth": 30, "width": 2048})
+    assert outline.count_params() == 132_204_554
+    assert all(weight._value is None for weight in outline.weights)
+    # Keras would make them at the end of the next stateless scope if they were still pending.
+    pending = global_state.get_global_attribute("uninitialized_variables") or []
+    assert not {id(weight) for weight in outline.weights} & {id(variable) for variable in pending}
+    # A real model built afterwards still works.
+    model = architectures.build_model("ann", (28, 28), 10)
+    assert np.asarray(model(np.zeros((1, 28, 28), np.uint8))).shape == (1, 10)
+
+
 def test_rescaling_is_inside_the_model():
     model = architectures.build_model("ann", (28, 28), 10)
     assert model.layers[1].__class__.__name__ == "Rescaling"
