@@ -168,6 +168,26 @@ def _model_output(model):
     return outputs[0] if len(outputs) == 1 else None
 
 
+def model_image(image, input_shape: tuple[int, ...], hint: str) -> np.ndarray:
+    """One raw image as a model with `input_shape` reads it, or a ValueError that says what is wrong with it.
+
+    A grayscale image gets the channel axis of one that such a model may want. `hint` ends the message about a
+    wrong shape: what the caller should give instead.
+    """
+    image = np.asarray(image)
+    if image.shape != input_shape and image.shape == input_shape[:2] and input_shape[2:] == (1,):
+        image = image[..., np.newaxis]
+    if image.shape != input_shape:
+        raise ValueError(f"This model reads one image of shape {input_shape}; got an array of shape {image.shape}. "
+                         f"{hint}")
+    if image.dtype != np.uint8:
+        raise ValueError(
+            f"Images must be uint8 (0-255), as the datasets and the preprocessor make them; got dtype "
+            f"{image.dtype}. Convert with `np.clip(image, 0, 255).astype(np.uint8)`."
+        )
+    return image
+
+
 def _shape_text(shape: tuple[int, ...]) -> str:
     return "×".join(str(size) for size in shape)
 
@@ -281,20 +301,7 @@ class Inspector:
 
     def activations(self, image: np.ndarray) -> list[LayerActivation]:
         """Every stage's activations for one raw uint8 image of the model's input shape, in model order."""
-        image = np.asarray(image)
-        if image.shape != self.input_shape and image.shape == self.input_shape[:2] and self.input_shape[2:] == (1,):
-            # A grayscale image for a model that wants a channel axis of one.
-            image = image[..., np.newaxis]
-        if image.shape != self.input_shape:
-            raise ValueError(
-                f"This model reads one image of shape {self.input_shape}; got an array of shape {image.shape}. "
-                "Choose an image of the dataset the model was trained on."
-            )
-        if image.dtype != np.uint8:
-            raise ValueError(
-                f"Images must be uint8 (0-255), as the datasets and the preprocessor make them; got dtype "
-                f"{image.dtype}. Convert with `np.clip(image, 0, 255).astype(np.uint8)`."
-            )
+        image = model_image(image, self.input_shape, "Choose an image of the dataset the model was trained on.")
         if not self.stages:
             return []
         # Calling the model directly skips predict()'s data pipeline (tens of milliseconds per image); the

@@ -255,18 +255,7 @@ class Explainer:
         return self._check(image).astype(np.float32) / 255.0
 
     def _check(self, image) -> np.ndarray:
-        image = np.asarray(image)
-        if image.shape != self.input_shape:
-            raise ValueError(
-                f"This model reads one image of shape {self.input_shape}; got an array of shape {image.shape}. "
-                "Preprocess the drawing first (core.preprocess)."
-            )
-        if image.dtype != np.uint8:
-            raise ValueError(
-                f"Images must be uint8 (0-255), as the datasets and the preprocessor make them; got dtype "
-                f"{image.dtype}. Convert with `np.clip(image, 0, 255).astype(np.uint8)`."
-            )
-        return image
+        return activations.model_image(image, self.input_shape, "Preprocess the drawing first (core.preprocess).")
 
     def _check_class(self, class_index, name="class_index") -> int:
         if isinstance(class_index, bool) or not isinstance(class_index, (int, np.integer)):
@@ -282,6 +271,8 @@ class Explainer:
             images = images[np.newaxis]
         for image in images[:1]:
             self._check(image)
+        # A batch of grayscale images for a model that wants a channel axis of one gets it, as _check gives one.
+        images = images.reshape((len(images), *self.input_shape))
         unit = self._tf.constant(images.astype(np.float32) / 255.0)
         with self._lock:
             return np.asarray(self._twin(self._to_start(unit), training=False), dtype=np.float32)
@@ -550,6 +541,7 @@ class Explainer:
         layer = self.model.get_layer(layer_name)
         images = np.asarray(images)
         self._check(images[0])
+        images = images.reshape((len(images), *self.input_shape))
         response_model = self._keras.Model(self._start, layer.output)
         unit = self._tf.constant(images.astype(np.float32) / 255.0)
         with self._lock:
