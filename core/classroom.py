@@ -11,16 +11,20 @@ web server and the training workers) reads the same values:
 
     from core import classroom
     classroom.is_teacher_key(typed)              # True only for the right key
+    classroom.try_teacher_key(typed, visitor)    # the same, but guesses are slowed down (TooManyWrongKeys)
     classroom.max_jobs_per_student()             # 2 until the teacher sets another
     classroom.set_max_jobs_per_student(3)
 """
 
+import collections
 import hmac
 import json
+import math
 import os
 import secrets
 import sys
 import threading
+import time
 from pathlib import Path
 
 from core import runs
@@ -72,6 +76,83 @@ def is_teacher_key(candidate) -> bool:
     if not isinstance(candidate, str) or not candidate:
         return False
     return hmac.compare_digest(candidate.strip().encode("utf-8"), teacher_key().encode("utf-8"))
+
+
+# --- guessing the key ---------------------------------------------------------------------------------------
+# A key the teacher chose may be guessable: every wrong key slows the next guesses down. Each visitor has a few
+# tries for typos, then waits twice as long after each wrong key (up to a minute); and the whole server takes at
+# most SERVER_WRONG_KEYS_PER_MINUTE wrong keys a minute, so that a script that opens new sessions (new visitors)
+# gets no further. The right key is not even checked while a visitor, or the server, waits: a guess made then
+# tells nothing. A flood of wrong keys can keep the teacher waiting too, for a minute after it stops; the message
+# says so, and the key from the terminal works as soon as the minute is over.
+FREE_WRONG_KEYS = 3
+MAX_WAIT_SECONDS = 60.0
+SERVER_WRONG_KEYS_PER_MINUTE = 30
+FORGET_AFTER_SECONDS = 15 * 60
+_MAX_VISITORS_TRACKED = 10_000
+
+
+class TooManyWrongKeys(Exception):
+    """Too many wrong teacher keys: `seconds` to wait; `server_wide` when the whole server is waiting."""
+
+    def __init__(self, seconds: float, server_wide: bool):
+        self.seconds = max(1, math.ceil(seconds))
+        self.server_wide = server_wide
+        if server_wide:
+            message = (f"Too many wrong teacher keys on this server in the last minute: someone may be guessing. "
+                       f"Try again in {self.seconds} s.")
+        else:
+            message = f"Too many wrong keys from this browser. Try again in {self.seconds} s."
+        super().__init__(message)
+
+
+_clock = time.monotonic
+_attempts_lock = threading.Lock()
+_wrong_by_visitor: dict[str, tuple[int, float]] = {}   # visitor -> (wrong keys in a row, time of the last)
+_wrong_on_server: collections.deque = collections.deque()  # times of the server's wrong keys in the last minute
+
+
+def _visitor_wait(visitor: str, now: float) -> float:
+    count, last = _wrong_by_visitor.get(visitor, (0, now))
+    if count <= FREE_WRONG_KEYS:
+        return 0.0
+    return last + min(MAX_WAIT_SECONDS, 2.0 ** (count - FREE_WRONG_KEYS)) - now
+
+
+def try_teacher_key(candidate, visitor: str, *, clock=None) -> bool:
+    """Whether `candidate` is the teacher key, typed by `visitor` (the student id of the browser).
+
+    Raises TooManyWrongKeys, without checking the key, while this visitor or the whole server must wait after
+    wrong keys. The right key clears the visitor's count.
+    """
+    with _attempts_lock:
+        now = (clock or _clock)()
+        wait = _visitor_wait(visitor, now)
+        if wait > 0:
+            raise TooManyWrongKeys(wait, server_wide=False)
+        while _wrong_on_server and now - _wrong_on_server[0] >= 60.0:
+            _wrong_on_server.popleft()
+        if len(_wrong_on_server) >= SERVER_WRONG_KEYS_PER_MINUTE:
+            raise TooManyWrongKeys(60.0 - (now - _wrong_on_server[0]), server_wide=True)
+        if is_teacher_key(candidate):
+            _wrong_by_visitor.pop(visitor, None)
+            return True
+        count, last = _wrong_by_visitor.get(visitor, (0, now))
+        if now - last > FORGET_AFTER_SECONDS:
+            count = 0
+        _wrong_by_visitor[visitor] = (count + 1, now)
+        _wrong_on_server.append(now)
+        if len(_wrong_by_visitor) > _MAX_VISITORS_TRACKED:
+            for stale in [key for key, (_, when) in _wrong_by_visitor.items() if now - when > FORGET_AFTER_SECONDS]:
+                del _wrong_by_visitor[stale]
+        return False
+
+
+def forget_wrong_keys() -> None:
+    """Clears every count of wrong keys (tests; a server restart does the same)."""
+    with _attempts_lock:
+        _wrong_by_visitor.clear()
+        _wrong_on_server.clear()
 
 
 # --- the limits the teacher sets -------------------------------------------------------------------------

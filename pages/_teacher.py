@@ -32,10 +32,18 @@ def sidebar_panel() -> None:
                                            f"{classroom.TEACHER_KEY_VARIABLE}.")
                 unlocked = st.form_submit_button("Unlock the class-wide actions", icon=":material/lock_open:")
             if unlocked:
-                if classroom.is_teacher_key(typed):
-                    st.session_state[TEACHER_STATE_KEY] = True
-                    st.rerun()
-                st.error("That is not the teacher key.", icon=":material/lock:")
+                # Imported here: _common imports this module.
+                from pages import _common
+
+                try:
+                    right = classroom.try_teacher_key(typed, _common.owner())
+                except classroom.TooManyWrongKeys as error:
+                    st.error(str(error), icon=":material/timer:")
+                else:
+                    if right:
+                        st.session_state[TEACHER_STATE_KEY] = True
+                        st.rerun()
+                    st.error("That is not the teacher key.", icon=":material/lock:")
             st.caption("Students can remove only their own drawings and runs; the teacher key unlocks the "
                        "class-wide actions.")
             return

@@ -28,6 +28,10 @@ def isolated_runs(tmp_path, monkeypatch):
     # No warm worker process per test's queue (tests/test_jobs.py turns it on where it is tested); the app
     # servers of the browser tests keep theirs, as the app runs.
     monkeypatch.setenv(jobs.WARM_WORKER_VARIABLE, "0")
+    # Wrong teacher keys typed by one test do not make the next one wait.
+    from core import classroom
+
+    classroom.forget_wrong_keys()
     try:
         import streamlit as st
 

@@ -28,6 +28,55 @@ def test_a_generated_key_is_stable_for_the_process_and_printed_once(monkeypatch)
     assert terminal.getvalue().count(key) == 1
 
 
+class _Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_wrong_keys_make_a_visitor_wait_longer_and_longer_without_checking_the_key(monkeypatch):
+    monkeypatch.setenv(classroom.TEACHER_KEY_VARIABLE, "correct horse battery")
+    clock = _Clock()
+    for _ in range(classroom.FREE_WRONG_KEYS):  # a few typos cost nothing
+        assert not classroom.try_teacher_key("correct horse", "mallory", clock=clock)
+    waits = []
+    for _ in range(8):
+        assert not classroom.try_teacher_key("a guess", "mallory", clock=clock)
+        with pytest.raises(classroom.TooManyWrongKeys, match="from this browser") as refused:
+            # Even the right key is not checked while the visitor waits: a guess made now tells nothing.
+            classroom.try_teacher_key("correct horse battery", "mallory", clock=clock)
+        assert not refused.value.server_wide
+        waits.append(refused.value.seconds)
+        clock.now += refused.value.seconds
+    assert waits == [2, 4, 8, 16, 32, 60, 60, 60]
+    # Another visitor is not slowed down by mallory, and the right key clears a visitor's count.
+    assert classroom.try_teacher_key("correct horse battery", "teacher", clock=clock)
+    assert classroom.try_teacher_key("correct horse battery", "mallory", clock=clock)
+    assert not classroom.try_teacher_key("typo", "mallory", clock=clock)
+    # Fifteen quiet minutes forget the wrong keys too.
+    for _ in range(classroom.FREE_WRONG_KEYS + 1):
+        classroom.try_teacher_key("typo", "alice", clock=clock)
+    clock.now += classroom.FORGET_AFTER_SECONDS + 1
+    assert not classroom.try_teacher_key("typo", "alice", clock=clock)
+    assert classroom.try_teacher_key("correct horse battery", "alice", clock=clock)
+
+
+def test_new_visitors_cannot_get_round_the_wait_the_server_takes_few_wrong_keys_a_minute(monkeypatch):
+    # A script that opens a new session (a new visitor) for every guess.
+    monkeypatch.setenv(classroom.TEACHER_KEY_VARIABLE, "correct horse battery")
+    clock = _Clock()
+    for guess in range(classroom.SERVER_WRONG_KEYS_PER_MINUTE):
+        assert not classroom.try_teacher_key(f"guess {guess}", f"visitor {guess}", clock=clock)
+        clock.now += 0.5
+    with pytest.raises(classroom.TooManyWrongKeys, match="on this server in the last minute") as refused:
+        classroom.try_teacher_key("correct horse battery", "teacher", clock=clock)
+    assert refused.value.server_wide and refused.value.seconds == 45
+    clock.now += 45
+    assert classroom.try_teacher_key("correct horse battery", "teacher", clock=clock)
+
+
 def test_a_short_configured_key_is_refused(monkeypatch):
     monkeypatch.setenv(classroom.TEACHER_KEY_VARIABLE, "1234")
     with pytest.raises(ValueError, match="at least 8 characters"):

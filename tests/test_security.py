@@ -156,6 +156,26 @@ def test_the_teacher_key_unlocks_the_class_wide_actions_and_is_never_shown(monke
     assert "teacher" not in at.session_state
 
 
+def test_guessing_the_teacher_key_in_the_sidebar_is_slowed_down(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from core import classroom
+
+    monkeypatch.setenv(classroom.TEACHER_KEY_VARIABLE, "classroom-key-1234")
+    monkeypatch.setattr(classroom, "_clock", lambda: 1000.0)  # however slowly the reruns run
+    at = AppTest.from_function(_teacher_panel, default_timeout=60)
+    at.run()
+    unlock = "FormSubmitter:teacher_unlock-Unlock the class-wide actions"
+    for guess in range(classroom.FREE_WRONG_KEYS + 1):
+        at.text_input(key="teacher_key_typed").input(f"guess {guess}")
+        at.button(key=unlock).click().run()
+    # The right key now waits too, with a message that says how long.
+    at.text_input(key="teacher_key_typed").input("classroom-key-1234")
+    at.button(key=unlock).click().run()
+    assert "teacher" not in at.session_state
+    assert "Too many wrong keys from this browser. Try again in 2 s." in [element.value for element in at.error]
+
+
 def test_a_hostile_file_name_shows_as_text_when_a_model_import_is_refused(isolated_runs):
     at = open_page("pages/results.py")
     name = "![f](http://attacker/f.png) [Log in](http://attacker/).keras"
