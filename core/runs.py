@@ -344,21 +344,22 @@ class Run:
 
     @property
     def label(self) -> str:
-        """One line for a select box: name, architecture and dataset in words, accuracy, status.
+        """One line for a select box: name, accuracy, status, then the architecture and dataset in words.
 
-        "Default digit model · Modern CNN on MNIST sample + pen-drawn digits · 98.8%": the registry's names, not
+        "Default digit model · 98.8% · Modern CNN on MNIST sample + pen-drawn digits": the registry's names, not
         its keys ("modern_cnn on digits_mix"); a run without a name of its own (named by its keys) is called by
-        them.
+        them ("CNN on MNIST sample (offline) · 97.9%"). The words that tell runs apart come first: a phone's
+        narrow select box cuts the end of the line.
         """
         trained = f"{self.architecture} on {self.dataset}"
         readable = readable_training(self.architecture, self.dataset)
         parts = [readable if self.name == trained else self.name]
-        if self.architecture and self.name != trained:
-            parts.append(readable)
         if self.test_accuracy is not None:
             parts.append(f"{self.test_accuracy:.1%}")
         if self.status != "completed":
             parts.append(self.status)
+        if self.architecture and self.name != trained:
+            parts.append(readable)
         return " · ".join(parts)
 
 

@@ -347,7 +347,10 @@ def test_a_runs_label_names_its_architecture_and_dataset_in_words(store):
     assert store.get(unnamed.id).label.startswith("CNN on MNIST sample (offline)")
     named = store.create(dataset="digits_mix", architecture="modern_cnn", hyperparameters={},
                          name="Default digit model")
-    assert store.get(named.id).label.startswith("Default digit model · Modern CNN on MNIST sample + pen-drawn digits")
+    (store.get(named.id).path / "model.keras").write_bytes(b"weights")
+    store.update(named.id, status="completed", test={"accuracy": 0.988, "loss": 0.04})
+    # Name and accuracy first: a phone's select box cuts the end of the line.
+    assert store.get(named.id).label == "Default digit model · 98.8% · Modern CNN on MNIST sample + pen-drawn digits"
     # Keys the registries do not know (a model imported from elsewhere) are shown as they are.
     assert runs.readable_training("resnet9", "my_photos") == "resnet9 on my_photos"
 
