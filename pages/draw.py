@@ -30,7 +30,7 @@ canvas and the upload in `_draw_input`, the answer in `_draw_answer`, the tabs i
 import streamlit as st
 
 from core import datasets, inference
-from pages import _common, _draw_answer, _draw_input, _draw_model, _draw_tabs
+from pages import _common, _draw_answer, _draw_input, _draw_model, _draw_tabs, _presenter
 
 # A big answer for the back of the classroom.
 PAGE_STYLE = """
@@ -58,6 +58,19 @@ PAGE_STYLE = """
 """
 
 
+# Presenter mode makes all type a third larger: the canvas then needs the room that the page's top margin, the
+# one-line instruction and the default model's explanation take (the button still says what it does), to stay on
+# a 1280x900 projector's first screen.
+PRESENTER_STYLE = """
+<style>
+[data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
+.st-key-draw_header h1 { font-size: 2.2rem; padding-bottom: 0.5rem; }
+.st-key-draw_header [data-testid="stElementContainer"]:has([data-testid="stCaptionContainer"]) { display: none; }
+.st-key-draw_default_offer [data-testid="stCaptionContainer"] { display: none; }
+</style>
+"""
+
+
 def header() -> None:
     with st.container(key="draw_header"):
         st.title("4 · Draw a digit")
@@ -67,7 +80,9 @@ def header() -> None:
 
 # --- the screen ---------------------------------------------------------------------------------------------
 
-st.markdown(PAGE_STYLE, unsafe_allow_html=True)
+st.html(PAGE_STYLE)
+if _presenter.enabled():
+    st.html(PRESENTER_STYLE)
 header()
 
 store = _common.run_store()
