@@ -11,12 +11,11 @@ web server and the training workers) reads the same values:
 
     from core import classroom
     classroom.is_teacher_key(typed)              # True only for the right key
-    classroom.try_teacher_key(typed, visitor)    # the same, but guesses are slowed down (TooManyWrongKeys)
+    classroom.try_teacher_key(typed, address)    # the same, but guesses are slowed down (TooManyWrongKeys)
     classroom.max_jobs_per_student()             # 2 until the teacher sets another
     classroom.set_max_jobs_per_student(3)
 """
 
-import collections
 import hmac
 import json
 import math
@@ -34,6 +33,7 @@ SETTINGS_FILE = "classroom.json"
 DEFAULT_MAX_JOBS_PER_STUDENT = 2
 MAX_JOBS_PER_STUDENT_LIMIT = 20
 MIN_KEY_LENGTH = 8
+MAX_KEY_LENGTH = 200
 
 _generated_key: str | None = None
 _announced = False
@@ -48,6 +48,9 @@ def teacher_key() -> str:
         if len(configured) < MIN_KEY_LENGTH:
             raise ValueError(f"{TEACHER_KEY_VARIABLE} must be at least {MIN_KEY_LENGTH} characters long, so that "
                              "students cannot guess it.")
+        if len(configured) > MAX_KEY_LENGTH:
+            raise ValueError(f"{TEACHER_KEY_VARIABLE} may be at most {MAX_KEY_LENGTH} characters long, what the "
+                             "sidebar's key field takes.")
         return configured
     with _key_lock:
         if _generated_key is None:
@@ -73,86 +76,74 @@ def announce_teacher_key(stream=None) -> None:
 
 def is_teacher_key(candidate) -> bool:
     """Whether `candidate` is the teacher key, compared in constant time (no timing tells how much matched)."""
-    if not isinstance(candidate, str) or not candidate:
+    if not isinstance(candidate, str) or not candidate or len(candidate) > MAX_KEY_LENGTH:
         return False
     return hmac.compare_digest(candidate.strip().encode("utf-8"), teacher_key().encode("utf-8"))
 
 
 # --- guessing the key ---------------------------------------------------------------------------------------
-# A key the teacher chose may be guessable: every wrong key slows the next guesses down. Each visitor has a few
-# tries for typos, then waits twice as long after each wrong key (up to a minute); and the whole server takes at
-# most SERVER_WRONG_KEYS_PER_MINUTE wrong keys a minute, so that a script that opens new sessions (new visitors)
-# gets no further. The right key is not even checked while a visitor, or the server, waits: a guess made then
-# tells nothing. A flood of wrong keys can keep the teacher waiting too, for a minute after it stops; the message
-# says so, and the key from the terminal works as soon as the minute is over.
+# A key the teacher chose may be guessable: every wrong key slows the next guesses from the same place down. A
+# place is the network address the browser connects from (`st.context.ip_address`), not the browser: a student
+# who opens a new private window, or makes up a cookie, is still at the same address. Each address has a few
+# tries for typos, then waits twice as long after each wrong key, up to a minute: about one guess a minute. No
+# key is checked while an address waits, the right one included, so a guess made then tells nothing. The
+# teacher, at another address, is never slowed down by a student's guesses. (Behind a reverse proxy every visitor
+# comes from the proxy's address: a student's guesses then slow everyone's key down, the teacher's too.)
 FREE_WRONG_KEYS = 3
 MAX_WAIT_SECONDS = 60.0
-SERVER_WRONG_KEYS_PER_MINUTE = 30
 FORGET_AFTER_SECONDS = 15 * 60
-_MAX_VISITORS_TRACKED = 10_000
+_MAX_ADDRESSES_TRACKED = 10_000
 
 
 class TooManyWrongKeys(Exception):
-    """Too many wrong teacher keys: `seconds` to wait; `server_wide` when the whole server is waiting."""
+    """Too many wrong teacher keys from one network address: `seconds` to wait before the next is checked."""
 
-    def __init__(self, seconds: float, server_wide: bool):
+    def __init__(self, seconds: float):
         self.seconds = max(1, math.ceil(seconds))
-        self.server_wide = server_wide
-        if server_wide:
-            message = (f"Too many wrong teacher keys on this server in the last minute: someone may be guessing. "
-                       f"Try again in {self.seconds} s.")
-        else:
-            message = f"Too many wrong keys from this browser. Try again in {self.seconds} s."
-        super().__init__(message)
+        super().__init__(f"Too many wrong teacher keys from this computer. Try again in {self.seconds} s.")
 
 
 _clock = time.monotonic
 _attempts_lock = threading.Lock()
-_wrong_by_visitor: dict[str, tuple[int, float]] = {}   # visitor -> (wrong keys in a row, time of the last)
-_wrong_on_server: collections.deque = collections.deque()  # times of the server's wrong keys in the last minute
+_wrong_by_address: dict[str, tuple[int, float]] = {}   # address -> (wrong keys in a row, time of the last)
 
 
-def _visitor_wait(visitor: str, now: float) -> float:
-    count, last = _wrong_by_visitor.get(visitor, (0, now))
-    if count <= FREE_WRONG_KEYS:
+def _wait(address: str, now: float) -> float:
+    count, last = _wrong_by_address.get(address, (0, now))
+    if count < FREE_WRONG_KEYS or now - last > FORGET_AFTER_SECONDS:
         return 0.0
-    return last + min(MAX_WAIT_SECONDS, 2.0 ** (count - FREE_WRONG_KEYS)) - now
+    return last + min(MAX_WAIT_SECONDS, 2.0 ** (count - FREE_WRONG_KEYS + 1)) - now
 
 
-def try_teacher_key(candidate, visitor: str, *, clock=None) -> bool:
-    """Whether `candidate` is the teacher key, typed by `visitor` (the student id of the browser).
+def try_teacher_key(candidate, address: str | None, *, clock=None) -> bool:
+    """Whether `candidate` is the teacher key, typed at network `address` (None: this machine itself).
 
-    Raises TooManyWrongKeys, without checking the key, while this visitor or the whole server must wait after
-    wrong keys. The right key clears the visitor's count.
+    Raises TooManyWrongKeys, without checking the key, while the address must wait after wrong keys. The right key
+    clears the address's count; fifteen quiet minutes forget it too.
     """
+    address = address if isinstance(address, str) and address else "this machine"
     with _attempts_lock:
         now = (clock or _clock)()
-        wait = _visitor_wait(visitor, now)
+        wait = _wait(address, now)
         if wait > 0:
-            raise TooManyWrongKeys(wait, server_wide=False)
-        while _wrong_on_server and now - _wrong_on_server[0] >= 60.0:
-            _wrong_on_server.popleft()
-        if len(_wrong_on_server) >= SERVER_WRONG_KEYS_PER_MINUTE:
-            raise TooManyWrongKeys(60.0 - (now - _wrong_on_server[0]), server_wide=True)
+            raise TooManyWrongKeys(wait)
         if is_teacher_key(candidate):
-            _wrong_by_visitor.pop(visitor, None)
+            _wrong_by_address.pop(address, None)
             return True
-        count, last = _wrong_by_visitor.get(visitor, (0, now))
+        count, last = _wrong_by_address.get(address, (0, now))
         if now - last > FORGET_AFTER_SECONDS:
             count = 0
-        _wrong_by_visitor[visitor] = (count + 1, now)
-        _wrong_on_server.append(now)
-        if len(_wrong_by_visitor) > _MAX_VISITORS_TRACKED:
-            for stale in [key for key, (_, when) in _wrong_by_visitor.items() if now - when > FORGET_AFTER_SECONDS]:
-                del _wrong_by_visitor[stale]
+        _wrong_by_address[address] = (count + 1, now)
+        if len(_wrong_by_address) > _MAX_ADDRESSES_TRACKED:
+            for stale in [key for key, (_, when) in _wrong_by_address.items() if now - when > FORGET_AFTER_SECONDS]:
+                del _wrong_by_address[stale]
         return False
 
 
 def forget_wrong_keys() -> None:
     """Clears every count of wrong keys (tests; a server restart does the same)."""
     with _attempts_lock:
-        _wrong_by_visitor.clear()
-        _wrong_on_server.clear()
+        _wrong_by_address.clear()
 
 
 # --- the limits the teacher sets -------------------------------------------------------------------------

@@ -94,10 +94,17 @@ def default_runs_dir() -> Path:
 markdown_safe = text.markdown_escape
 
 
+# Dots that look like the " · " between the parts of a run's label: in a name they become hyphens, so that a name
+# cannot pass for a label's accuracy or status.
+_LABEL_SEPARATORS = "·•∙⋅・‧･●"
+
+
 def clean_name(name) -> str:
-    """A run name as a safe one-line label: no control characters, no surrounding space, 80 characters at most."""
+    """A run name as a safe one-line label: no control characters, no surrounding space, no label separator
+    (a hyphen instead), 80 characters at most."""
     text = unicodedata.normalize("NFC", str(name or ""))
-    text = "".join(" " if unicodedata.category(char)[0] in "CZ" else char for char in text)
+    text = "".join(" " if unicodedata.category(char)[0] in "CZ" else "-" if char in _LABEL_SEPARATORS else char
+                   for char in text)
     text = re.sub(r"\s+", " ", text).strip()
     return text[:MAX_NAME_LENGTH]
 
@@ -344,20 +351,23 @@ class Run:
 
     @property
     def label(self) -> str:
-        """One line for a select box: name, accuracy, status, then the architecture and dataset in words.
+        """One line for a select box: accuracy, status, name, then the architecture and dataset in words.
 
-        "Default digit model · 98.8% · Modern CNN on MNIST sample + pen-drawn digits": the registry's names, not
+        "98.8% · Default digit model · Modern CNN on MNIST sample + pen-drawn digits": the registry's names, not
         its keys ("modern_cnn on digits_mix"); a run without a name of its own (named by its keys) is called by
-        them ("CNN on MNIST sample (offline) · 97.9%"). The words that tell runs apart come first: a phone's
-        narrow select box cuts the end of the line.
+        them ("97.9% · CNN on MNIST sample (offline)"). What the app measured comes before anything a student
+        typed, so that no name can pass for another run's accuracy or status (names cannot hold the " · "
+        separator either, see `clean_name`); and a phone's narrow select box, which cuts the end of the line,
+        still shows it.
         """
         trained = f"{self.architecture} on {self.dataset}"
         readable = readable_training(self.architecture, self.dataset)
-        parts = [readable if self.name == trained else self.name]
+        parts = []
         if self.test_accuracy is not None:
             parts.append(f"{self.test_accuracy:.1%}")
         if self.status != "completed":
             parts.append(self.status)
+        parts.append(readable if self.name == trained else self.name)
         if self.architecture and self.name != trained:
             parts.append(readable)
         return " · ".join(parts)

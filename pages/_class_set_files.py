@@ -76,7 +76,8 @@ def drawings_gallery(snapshot: class_set.Snapshot) -> None:
     pending = st.session_state.get(PENDING_REMOVAL_KEY)
     removable = None if _teacher.is_teacher() else class_set.ClassSet().owned_by(_common.owner())
     with st.container(key="class_set_grid_drawings"):
-        for column, position, image in _common.grid_cells(snapshot.images[shown], GALLERY_COLUMNS):
+        cells = _common.grid_cells(snapshot.images[shown], GALLERY_COLUMNS, key="class_drawings")
+        for column, position, image in cells:
             drawing = snapshot.drawings[shown[position]]
             with column:
                 st.image(image, width="stretch")

@@ -79,7 +79,8 @@ def mistake_grid(snapshot, result) -> None:
                                key=f"class_set_mistakes_page_{pages}")
     shown = results_view.page_of(indices, page, MISTAKES_PER_PAGE)
     with st.container(key="class_set_grid_mistakes"):
-        for column, position, image in _common.grid_cells(snapshot.images[shown], MISTAKE_COLUMNS):
+        cells = _common.grid_cells(snapshot.images[shown], MISTAKE_COLUMNS, key="class_mistakes")
+        for column, position, image in cells:
             column.image(image, width="stretch")
             column.markdown(results_view.prediction_caption(result, int(shown[position]), CLASS_NAMES))
 

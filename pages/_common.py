@@ -106,12 +106,31 @@ def image_grid_style(key_prefix: str) -> str:
 """
 
 
-def grid_cells(images, columns: int):
-    """Lays `images` out in rows of `columns`, each enlarged so that its pixels stay sharp; yields, image by
-    image, the column to draw it in, its position in `images` and the enlarged image."""
+# A phone stacks Streamlit's columns one under the other: an image grid would become one huge image per row.
+# Its rows wrap four images wide instead.
+PHONE_GRID_STYLE = """
+<style>
+@media (max-width: 640px) {
+  [class*="st-key-image_grid_"] { gap: 0.5rem; }
+  [class*="st-key-image_grid_"] [data-testid="stHorizontalBlock"] { flex-wrap: wrap; gap: 0.5rem; }
+  [class*="st-key-image_grid_"] [data-testid="stColumn"] {
+    flex: 0 0 calc(25% - 0.375rem) !important; width: calc(25% - 0.375rem) !important;
+    min-width: calc(25% - 0.375rem) !important;
+  }
+}
+</style>
+"""
+
+
+def grid_cells(images, columns: int, *, key: str):
+    """Lays `images` out in rows of `columns` (four on a phone), each enlarged so that its pixels stay sharp;
+    yields, image by image, the column to draw it in, its position in `images` and the enlarged image. `key`
+    names the grid, unique on the page."""
     enlarged = gallery.enlarge(images)
+    st.html(PHONE_GRID_STYLE)
+    grid = st.container(key=f"image_grid_{key}")
     for row_start in range(0, len(enlarged), columns):
-        row = st.columns(columns, gap="small")
+        row = grid.columns(columns, gap="small")
         for offset, (column, image) in enumerate(zip(row, enlarged[row_start:row_start + columns])):
             yield column, row_start + offset, image
 

@@ -109,7 +109,7 @@ def captioned_grid(images, captions, *, key: str) -> None:
     # Narrow cells at 1024 px broke captions inside a word ("predicte / d"): smaller type, breaks between words.
     st.html(GRID_CAPTION_STYLE)
     with st.container(key=f"results_grid_{key}"):
-        for column, position, image in _common.grid_cells(images, GRID_COLUMNS):
+        for column, position, image in _common.grid_cells(images, GRID_COLUMNS, key=f"results_{key}"):
             column.image(image, width="stretch")
             column.markdown(captions[position])
 

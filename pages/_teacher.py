@@ -28,15 +28,13 @@ def sidebar_panel() -> None:
             # A form, cleared on submit: the key leaves the page at once and never comes back in a rerun.
             with st.form("teacher_unlock", clear_on_submit=True, border=False):
                 typed = st.text_input("Teacher key", type="password", key="teacher_key_typed",
+                                      max_chars=classroom.MAX_KEY_LENGTH,
                                       help="Printed in the terminal that started the app, or set in "
                                            f"{classroom.TEACHER_KEY_VARIABLE}.")
                 unlocked = st.form_submit_button("Unlock the class-wide actions", icon=":material/lock_open:")
             if unlocked:
-                # Imported here: _common imports this module.
-                from pages import _common
-
                 try:
-                    right = classroom.try_teacher_key(typed, _common.owner())
+                    right = classroom.try_teacher_key(typed, st.context.ip_address)
                 except classroom.TooManyWrongKeys as error:
                     st.error(str(error), icon=":material/timer:")
                 else:

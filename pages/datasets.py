@@ -109,14 +109,14 @@ def describe(info: datasets.DatasetInfo) -> None:
     st.caption(f"Source: {info.source}")
 
 
-def image_grid(images, captions: list[str] | None, columns: int, *, look_inside=None) -> None:
+def image_grid(images, captions: list[str] | None, columns: int, *, key: str, look_inside=None) -> None:
     """Draws images in rows of `columns`, each enlarged so that its pixels stay sharp, with its caption if any.
 
     `look_inside`, if given, is (dataset name, the images' indices, the index shown below): each image gets a
     "Look inside" button that shows it in the section under the grid (the one shown has a filled button).
     """
     captions = captions or [None] * len(images)
-    for column, position, image in _common.grid_cells(images, columns):
+    for column, position, image in _common.grid_cells(images, columns, key=key):
         column.image(image, caption=captions[position], width="stretch")
         if look_inside is not None:
             dataset_name, indices, inspected = look_inside
@@ -138,7 +138,7 @@ def random_training_images(dataset: datasets.Dataset) -> int:
                "each with its label. Click :material/zoom_in: under any of them to look inside it, below.")
     inspected = inspected_index(dataset, indices)
     image_grid(dataset.x_train[indices], [dataset.class_names[label] for label in dataset.y_train[indices]],
-               GRID_COLUMNS, look_inside=(dataset.name, indices, inspected))
+               GRID_COLUMNS, key="datasets_random", look_inside=(dataset.name, indices, inspected))
     return inspected
 
 
@@ -216,7 +216,7 @@ def examples_of_one_class(dataset: datasets.Dataset) -> None:
     # One caption for the whole grid: the same label under every image would only add noise.
     st.caption(f"{len(indices)} training images of class {_class_label(dataset.info, class_index)}: "
                "one label, many ways of writing or photographing it.")
-    image_grid(dataset.x_train[indices], None, EXAMPLES_PER_ROW)
+    image_grid(dataset.x_train[indices], None, EXAMPLES_PER_ROW, key="datasets_one_class")
 
 
 def class_distribution(dataset: datasets.Dataset) -> None:

@@ -144,8 +144,8 @@ def test_a_damaged_run_is_listed_with_its_problem(trained_run, isolated_runs):
 
     app = open_results_page()
     picker = app.selectbox(key="results_page_run")
-    damaged_labels = [label for label in picker.options if label.startswith(damaged.name)]
-    assert len(damaged_labels) == 1 and "damaged" in damaged_labels[0]
+    damaged_labels = [label for label in picker.options if damaged.name in label]
+    assert damaged_labels == [f"damaged · {damaged.name}"]
     # Finished runs with a model come first, even when a damaged run is newer.
     assert picker.value == trained_run
 

@@ -344,13 +344,18 @@ def test_a_run_the_job_engine_marked_interrupted_is_not_damaged(tmp_path):
 
 def test_a_runs_label_names_its_architecture_and_dataset_in_words(store):
     unnamed = _new(store)  # named by its keys: "cnn on mnist_sample"
-    assert store.get(unnamed.id).label.startswith("CNN on MNIST sample (offline)")
+    assert store.get(unnamed.id).label == "queued · CNN on MNIST sample (offline)"
     named = store.create(dataset="digits_mix", architecture="modern_cnn", hyperparameters={},
                          name="Default digit model")
     (store.get(named.id).path / "model.keras").write_bytes(b"weights")
     store.update(named.id, status="completed", test={"accuracy": 0.988, "loss": 0.04})
-    # Name and accuracy first: a phone's select box cuts the end of the line.
-    assert store.get(named.id).label == "Default digit model · 98.8% · Modern CNN on MNIST sample + pen-drawn digits"
+    # What the app measured first, then the name: a phone's select box cuts the end of the line.
+    assert store.get(named.id).label == "98.8% · Default digit model · Modern CNN on MNIST sample + pen-drawn digits"
+    # A name cannot pass for another run's accuracy or status: its dots become hyphens.
+    faked = store.create(dataset="mnist_sample", architecture="dnn", hyperparameters={},
+                         name="Default digit model · 99.9% • completed")
+    assert store.get(faked.id).label == ("queued · Default digit model - 99.9% - completed · "
+                                         "DNN on MNIST sample (offline)")
     # Keys the registries do not know (a model imported from elsewhere) are shown as they are.
     assert runs.readable_training("resnet9", "my_photos") == "resnet9 on my_photos"
 
