@@ -100,7 +100,8 @@ class TooManyWrongKeys(Exception):
 
     def __init__(self, seconds: float):
         self.seconds = max(1, math.ceil(seconds))
-        super().__init__(f"Too many wrong teacher keys from this computer. Try again in {self.seconds} s.")
+        super().__init__(f"Your key was not checked: too many wrong keys from this computer just now. Wait "
+                         f"{self.seconds} s, then type it again.")
 
 
 _clock = time.monotonic

@@ -182,10 +182,13 @@ def check_step_work(dataset: str, architecture: str, hyperparameters: dict) -> N
     parameters = parameter_count(dataset, architecture, hyperparameters)
     work = parameters * hyperparameters["batch_size"]
     if work > limit:
+        largest_batch = int(limit // parameters)
+        fix = (f"Choose a batch size of {largest_batch} or less, or a smaller model." if largest_batch >= 1 else
+               "Even one image per step is too much: choose a smaller model (fewer or narrower layers).")
         raise JobRefused(
             f"This model is too big to train here with batch size {hyperparameters['batch_size']}: "
             f"{parameters:,} parameters x {hyperparameters['batch_size']} images per step is {work:,.0f}, and "
-            f"the limit is {limit:,.0f}. Choose a smaller model or a smaller batch size.")
+            f"the limit is {limit:,.0f}. {fix}")
 
 
 def refuse_over_limit(count: int, limit: int) -> None:

@@ -107,27 +107,32 @@ def image_grid_style(key_prefix: str) -> str:
 
 
 # A phone stacks Streamlit's columns one under the other: an image grid would become one huge image per row.
-# Its rows wrap four images wide instead.
-PHONE_GRID_STYLE = """
+# Its rows wrap instead, half a row's images wide (8 -> 4, 6 -> 3), so that every line of images is full.
+_PHONE_GRID_STYLE = """
 <style>
-@media (max-width: 640px) {
-  [class*="st-key-image_grid_"] { gap: 0.5rem; }
-  [class*="st-key-image_grid_"] [data-testid="stHorizontalBlock"] { flex-wrap: wrap; gap: 0.5rem; }
-  [class*="st-key-image_grid_"] [data-testid="stColumn"] {
-    flex: 0 0 calc(25% - 0.375rem) !important; width: calc(25% - 0.375rem) !important;
-    min-width: calc(25% - 0.375rem) !important;
-  }
-}
+@media (max-width: 640px) {{
+  .st-key-image_grid_{key} {{ gap: 0.5rem; }}
+  .st-key-image_grid_{key} [data-testid="stHorizontalBlock"] {{ flex-wrap: wrap; gap: 0.5rem; }}
+  .st-key-image_grid_{key} [data-testid="stColumn"] {{
+    flex: 0 0 calc({share}% - 0.5rem) !important; width: calc({share}% - 0.5rem) !important;
+    min-width: calc({share}% - 0.5rem) !important;
+  }}
+}}
 </style>
 """
 
 
+def phone_row(columns: int) -> int:
+    """How many of a grid's `columns` images a phone shows in a row."""
+    return columns // 2 if columns >= 6 else columns
+
+
 def grid_cells(images, columns: int, *, key: str):
-    """Lays `images` out in rows of `columns` (four on a phone), each enlarged so that its pixels stay sharp;
-    yields, image by image, the column to draw it in, its position in `images` and the enlarged image. `key`
-    names the grid, unique on the page."""
+    """Lays `images` out in rows of `columns` (half as many on a phone), each enlarged so that its pixels stay
+    sharp; yields, image by image, the column to draw it in, its position in `images` and the enlarged image.
+    `key` names the grid, unique on the page (letters, digits and underscores)."""
     enlarged = gallery.enlarge(images)
-    st.html(PHONE_GRID_STYLE)
+    st.html(_PHONE_GRID_STYLE.format(key=key, share=f"{100 / phone_row(columns):.4g}"))
     grid = st.container(key=f"image_grid_{key}")
     for row_start in range(0, len(enlarged), columns):
         row = grid.columns(columns, gap="small")
@@ -207,20 +212,31 @@ def run_picker(candidates: list[runs.Run], *, label: str = "Model", key: str = "
     return by_id[chosen]
 
 
+def _model_line() -> str:
+    """The sidebar's model: the one this visitor chose last, or where to find or make one."""
+    current = run_id()
+    if current:
+        try:
+            return run_store().get(current).label
+        except (KeyError, ValueError):
+            return "none (it was deleted)"
+    try:
+        trained = any(run.has_model for run in run_store().list())
+    except OSError:
+        trained = False
+    if trained:
+        return "none chosen yet: pick one on the Draw or Results page"
+    return "none yet: train one on the Train page, or in one click on the Draw page"
+
+
 def sidebar(container=None) -> None:
     """The dataset, the model and the device, in the sidebar (or in `container`, a place kept in it)."""
     info = datasets.get_info(dataset_name())
     with container if container is not None else st.sidebar:
         st.caption("Neural Canvas · learn by training, testing and drawing")
-        st.markdown(f"**Dataset:** {info.title}")
-        current = run_id()
-        label = "none yet: train one on the Train page"
-        if current:
-            try:
-                label = run_store().get(current).label
-            except (KeyError, ValueError):
-                label = "none (it was deleted)"
-        st.markdown(f"**Model:** {text.markdown_escape(label)}")
+        # The Datasets and Train pages' choice: what the next training learns from, not the chosen model's data.
+        st.markdown(f"**Dataset to train on:** {info.title}")
+        st.markdown(f"**Model:** {text.markdown_escape(_model_line())}")
         st.markdown(f"**Device:** {backend.device_hint()}")
         _teacher.sidebar_panel()
         _presenter.switch(st)

@@ -21,6 +21,7 @@ html { font-size: 21px; }
 [data-testid='stCaptionContainer'], label p { font-size: 1.15rem !important; }
 [data-testid='stMetricValue'], [data-testid='stMetricValue'] p,
 [data-testid='stMetricValue'] div { font-size: 2.2rem !important; }
+[data-testid='stMetricDelta'] div, [data-testid='stMetricDelta'] p { font-size: 1.3rem !important; }
 [data-testid='stImage'] img { min-width: 96px; }
 [data-testid='stSidebarNav'] a span { white-space: normal; overflow: visible; text-overflow: clip; }
 </style>

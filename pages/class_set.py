@@ -31,7 +31,7 @@ PAGE_STYLE = _common.image_grid_style("class_set_grid")
 
 
 def introduction() -> None:
-    st.title(":material/groups: Class drawings")
+    st.title(":material/groups: 6 · Class drawings")
     st.markdown(
         "Students draw a digit on the **Draw** page and save it with the digit they meant. Those drawings are a "
         "test set made of **your class's own handwriting**, which no model has seen: score any model on it and "

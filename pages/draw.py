@@ -64,7 +64,18 @@ PAGE_STYLE = """
 PRESENTER_STYLE = """
 <style>
 [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
-.st-key-draw_header h1 { font-size: 2.2rem; padding-bottom: 0.5rem; }
+[data-testid="stMain"] [data-testid="stVerticalBlock"] { gap: 0.6rem; }
+.st-key-draw_header h1 { font-size: 2rem; padding-bottom: 0.25rem; }
+/* The answer stays the page's largest type (presenter mode's own metric size would shrink it). */
+.st-key-draw_answer [data-testid="stMetricValue"], .st-key-draw_answer [data-testid="stMetricValue"] div,
+.st-key-draw_answer [data-testid="stMetricValue"] p { font-size: 6rem !important; line-height: 1; }
+/* The canvas's own controls keep their usual size: the class looks at the drawing, not at the pen's slider, and
+   the two input choices then fit on one line. */
+.st-key-draw_input_column label p, .st-key-draw_input_column [data-testid="stWidgetLabel"] p,
+.st-key-draw_input_column [data-testid="stSliderThumbValue"],
+.st-key-draw_input_column button p { font-size: 16px !important; }
+[data-testid="stLayoutWrapper"]:has(> .st-key-draw_input_column),
+.st-key-draw_input_column { width: 340px !important; flex: 0 0 340px !important; max-width: 100%; }
 .st-key-draw_header [data-testid="stElementContainer"]:has([data-testid="stCaptionContainer"]) { display: none; }
 .st-key-draw_default_offer [data-testid="stCaptionContainer"] { display: none; }
 </style>
@@ -73,7 +84,7 @@ PRESENTER_STYLE = """
 
 def header() -> None:
     with st.container(key="draw_header"):
-        st.title("4 · Draw a digit")
+        st.title(":material/draw: 4 · Draw a digit")
         st.caption("Draw with the mouse (or a finger) on the black square. The model reads it when you lift the "
                    "pen.")
 
@@ -105,7 +116,7 @@ class_names = datasets.get_info(chosen.dataset).class_names if chosen is not Non
 # The canvas keeps its 280 px (a column narrower than that cuts it off) and the answer takes the rest; on a
 # screen too narrow for both side by side (a phone), the answer wraps to right under the canvas.
 with st.container(horizontal=True, gap="medium", wrap=True):
-    input_column = st.container(width=300)
+    input_column = st.container(width=300, key="draw_input_column")
     answer_column = st.container(width="stretch", key="draw_answer")
 with input_column:
     source = _draw_input.input_choice()

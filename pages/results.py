@@ -37,7 +37,7 @@ PAGE_STYLE = _common.image_grid_style("results_grid")
 
 
 def choose_run() -> runs.Run | None:
-    st.title(":material/analytics: Results")
+    st.title(":material/analytics: 3 · Results")
     _run_admin.show_flash()
     candidates = _common.listed_runs()
     if candidates is None:

@@ -35,7 +35,7 @@ FINISHED_STATUSES = ("completed", "stopped")
 
 def page_header(dataset_info: datasets.DatasetInfo) -> bool:
     """The title and the dataset; returns whether the dataset is on this machine."""
-    st.title("Train a model")
+    st.title(":material/model_training: 2 · Train a model")
     available = datasets.is_available(dataset_info.name)
     # The link keeps the width of its label at 1024 px; the sentence takes the rest.
     with st.container(horizontal=True, vertical_alignment="bottom", gap="medium", wrap=False):

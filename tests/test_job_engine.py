@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from core import jobs, model_import, runs
+from core import architectures, jobs, model_import, runs
 from tests.job_helpers import finished, has_epoch, has_saved_epoch, poisoned_model_bytes, wait_for, worker_pid
 
 TINY = {"epochs": 1, "batch_size": 32}
@@ -26,9 +26,14 @@ def test_round_robin_places_a_new_student_ahead_of_a_second_job():
 def test_a_step_too_big_is_refused_at_submit(tmp_path, monkeypatch):
     monkeypatch.setenv(jobs.MAX_STEP_WORK_VARIABLE, "1000")
     queue = jobs.TrainingQueue(runs.RunStore(tmp_path))
-    with pytest.raises(jobs.JobRefused, match="too big to train here"):
+    with pytest.raises(jobs.JobRefused, match="too big to train here.*Even one image per step is too much"):
         queue.submit("mnist_sample", "ann", TINY, owner="a")
     assert queue.store.list() == []
+    # Where a smaller batch would do, the message names the largest batch size that fits.
+    parameters = jobs.parameter_count("mnist_sample", "ann", architectures.resolve_hyperparameters("ann", TINY))
+    monkeypatch.setenv(jobs.MAX_STEP_WORK_VARIABLE, str(parameters * 3))
+    with pytest.raises(jobs.JobRefused, match="Choose a batch size of 3 or less, or a smaller model"):
+        queue.submit("mnist_sample", "ann", {**TINY, "batch_size": 8}, owner="a")
     monkeypatch.setenv(jobs.MAX_STEP_WORK_VARIABLE, "zero")
     with pytest.raises(ValueError, match="must be a number"):
         queue.submit("mnist_sample", "ann", TINY, owner="a")
