@@ -440,7 +440,7 @@ def build_model(
 
     `mixed_precision` is a Keras dtype policy such as "mixed_float16" (GPUs) or "mixed_bfloat16" (recent
     CPUs); the softmax always computes in float32 so that probabilities stay exact. `compile=False` gives the
-    layers alone, with no optimizer (see `count_parameters`).
+    layers alone, with no optimizer (see `model_outline`).
     """
     keras = backend.keras()
     from keras import layers
