@@ -59,7 +59,11 @@ def choose_run() -> runs.Run | None:
         st.session_state.pop(_run_admin.PICKER_KEY, None)
     # One row: the picker takes the room the Delete button leaves (a 1/7 column squeezed "Delete" to one
     # letter a line at 1024 px).
-    with st.container(horizontal=True, vertical_alignment="bottom", wrap=False):
+    # On a phone the picker takes a line of its own, Delete goes under it: beside it, the label was cut after
+    # about 30 characters.
+    st.html("<style>@media (max-width: 640px) { .st-key-results_run_row { flex-wrap: wrap; } "
+            ".st-key-results_run_row > :first-child { flex: 1 1 100%; } }</style>")
+    with st.container(horizontal=True, vertical_alignment="bottom", wrap=False, key="results_run_row"):
         run = _common.run_picker(candidates, label="Run", key=_run_admin.PICKER_KEY,
                                  help="Every saved training run; finished runs with a model come first.")
         with st.container(width="content"):
