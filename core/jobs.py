@@ -284,6 +284,12 @@ class JobStatus:
     def end(self) -> dict | None:
         return next((event for event in reversed(self.events) if event["kind"] == "end"), None)
 
+    @property
+    def over(self) -> bool:
+        """The run has ended and its results are saved: it sent its "end" event (after its model, test figures and
+        pen scores) or its worker has exited, which the queue notices a moment later."""
+        return self.state == "finished" or self.end is not None
+
 
 def thin_events(events: list) -> list:
     """Keeps a very long run's live chart bounded: past MAX_BATCH_EVENTS batch points, every other is dropped."""

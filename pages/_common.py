@@ -220,8 +220,9 @@ def _model_line() -> str:
             return run_store().get(current).label
         except (KeyError, ValueError):
             return "none (it was deleted)"
+    # Drawn on every page, the home page too: stop at the first saved model rather than read every run.json.
     try:
-        trained = any(run.has_model for run in run_store().list())
+        trained = any(not path.parent.name.startswith(".") for path in run_store().root.glob("*/model.keras"))
     except OSError:
         trained = False
     if trained:

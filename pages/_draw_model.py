@@ -91,7 +91,7 @@ def digit_training_in_progress() -> str | None:
     """
     for status in _common.training_queue().active():
         run = _store_run(status.run_id)
-        if run is not None and run.dataset == DEFAULT_DIGIT_DATASET and not training_over(status):
+        if run is not None and run.dataset == DEFAULT_DIGIT_DATASET and not status.over:
             return status.run_id
     return None
 
@@ -119,7 +119,7 @@ def training_progress(run_id: str) -> None:
         return
     # Done as soon as the run says so (its model, test and pen scores are saved before its "end" event), not only
     # once its worker process has exited, a second or two later.
-    if training_over(status):
+    if status.over:
         st.session_state.pop(TRAINING_KEY, None)
         if status.status == "completed":
             _common.set_run(run_id)
@@ -157,12 +157,6 @@ def training_progress(run_id: str) -> None:
     if epochs_done:
         st.caption("You can draw already: the model below is the best epoch so far, and it improves after each "
                    "epoch.")
-
-
-def training_over(status: jobs.JobStatus) -> bool:
-    """The run has ended: its worker process has exited, or it has already sent its "end" event (sent once the
-    model, the test figures and the pen scores are saved)."""
-    return status.state == "finished" or status.end is not None
 
 
 def page_needs_rerun(epochs_done: int, epochs_seen: int, *, drawing_on_canvas: bool, model_saved: bool) -> bool:

@@ -24,7 +24,7 @@ def _status(run_id: str):
 
 def _is_active(run_id: str) -> bool:
     status = _status(run_id)
-    return status is not None and not _train_watch.is_done(status)
+    return status is not None and not status.over
 
 
 def _use_run(run_id: str, picker_key: str) -> None:
@@ -76,7 +76,7 @@ def learn_section(run: runs.Run, drawings: class_set.ClassSet, count: int, picke
 def _live(run_id: str) -> None:
     """The job's place in the queue, then its progress bar; the whole page once more when it ends."""
     status = _status(run_id)
-    if status is None or _train_watch.is_done(status):
+    if status is None or status.over:
         st.rerun(scope="app")
         return
     if status.state == "queued":

@@ -20,11 +20,6 @@ SEEN_STATE_KEY = "train_seen_state"
 LIVE_SECONDS = 1.0
 
 
-def is_done(status: jobs.JobStatus) -> bool:
-    # The end event comes a moment before the queue marks the job finished: either means the result is saved.
-    return status.state == "finished" or status.end is not None
-
-
 def stop_button(status: jobs.JobStatus) -> None:
     """Stop, for the student who started the training only (or the teacher)."""
     if status.owner != _common.owner() and not _teacher.is_teacher():
@@ -88,7 +83,7 @@ def live_training(run_id: str, name: str, epochs: int | None) -> None:
     laptop to the training.
     """
     status = _common.training_queue().status(run_id)
-    if status is None or is_done(status):
+    if status is None or status.over:
         # The result is saved: draw the whole page once, which shows it and stops this fragment.
         st.rerun(scope="app")
         return
@@ -206,7 +201,7 @@ def watch_own_training() -> None:
 def watched_training_is_active() -> bool:
     run_id = st.session_state.get(WATCHED_RUN_KEY)
     status = _common.training_queue().status(run_id) if run_id else None
-    return status is not None and not is_done(status)
+    return status is not None and not status.over
 
 
 def watched_training() -> None:
@@ -222,7 +217,7 @@ def watched_training() -> None:
         st.session_state.pop(WATCHED_RUN_KEY, None)
         return
     status = _common.training_queue().status(run_id)
-    if status is not None and not is_done(status):
+    if status is not None and not status.over:
         # A fragment made at each run of the page, as one defined in the page file would be.
         st.fragment(live_training, run_every=LIVE_SECONDS)(run_id, run.name,
                                                            run.epochs)

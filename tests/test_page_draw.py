@@ -178,15 +178,13 @@ def test_the_one_click_progress_reruns_the_page_only_when_it_shows_something_new
 
 
 def test_the_one_click_is_over_at_the_runs_end_event_before_its_process_exits():
-    from pages import _draw_model
-
     def status(state, events):
         return jobs.JobStatus("r", "o", state, "completed" if events else "running", "", 0, tuple(events))
 
     epoch = {"kind": "epoch", "epoch": 6}
-    assert not _draw_model.training_over(status("running", [epoch]))
-    assert _draw_model.training_over(status("running", [epoch, {"kind": "end", "status": "completed"}]))
-    assert _draw_model.training_over(status("finished", []))
+    assert not status("running", [epoch]).over
+    assert status("running", [epoch, {"kind": "end", "status": "completed"}]).over
+    assert status("finished", []).over
 
 
 class RunningDefaultQueue(jobs.TrainingQueue):

@@ -59,3 +59,15 @@ def test_home_renders_without_importing_tensorflow():
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().endswith("ok")
+
+
+def _sidebar_model_line(app) -> str:
+    line = next(element.value for element in app.sidebar.markdown if element.value.startswith("**Model:**"))
+    return line.replace("\\", "")  # as shown: without the escaping of the text's punctuation
+
+
+def test_the_sidebar_says_where_to_find_a_model_or_make_one(trained_run, isolated_runs):
+    # A saved model on the server, none chosen yet by this visitor: not "none yet".
+    assert _sidebar_model_line(run_home()) == "**Model:** none chosen yet: pick one on the Draw or Results page"
+    (isolated_runs / trained_run / "model.keras").unlink()
+    assert _sidebar_model_line(run_home()).startswith("**Model:** none yet: train one on the Train page")
