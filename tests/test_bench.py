@@ -270,13 +270,29 @@ def test_the_default_model_runner_records_every_seed_and_its_minimum(tmp_path, c
 
     out = tmp_path / "runs.jsonl"
     assert default_model.main(["--seeds", "42", "7", "--set", "epochs=1", "--set", "filters=4",
-                               "--label", "tiny", "--out", str(out)]) == 0
+                               "--label", "tiny", "--vote", "--out", str(out)]) == 0
     [record] = [json.loads(line) for line in out.read_text().splitlines()]
     assert record["label"] == "tiny" and record["overrides"] == {"epochs": 1, "filters": 4}
     assert [result["seed"] for result in record["results"]] == [42, 7]
     assert record["min_mnist"] == min(result["mnist"] for result in record["results"])
     assert 0.5 < record["min_mnist"] <= 1 and 0.3 < record["min_pen"] <= 1
-    assert "minimum MNIST" in capsys.readouterr().out
+    # --vote: each model on moved copies too, and the two models voting; no probabilities in the record.
+    assert record["min_mnist_moved_copies"] == min(result["mnist_moved_copies"] for result in record["results"])
+    assert 0.5 < record["min_mnist_moved_copies"] <= 1 and 0.5 < record["mnist_seeds_voting"] <= 1
+    assert all("probabilities" not in result for result in record["results"])
+    printed = capsys.readouterr().out
+    assert "minimum MNIST" in printed and "the 2 seeds' models voting: MNIST" in printed
+
+
+def test_moved_copies_move_the_digit_by_one_pixel_with_black_coming_in():
+    from bench import default_model
+
+    images = np.arange(2 * 4 * 4, dtype=np.uint8).reshape(2, 4, 4) + 1
+    down = default_model.moved(images, 1, 0)
+    assert np.array_equal(down[:, 1:], images[:, :-1]) and not down[:, 0].any()
+    left = default_model.moved(images, 0, -1)
+    assert np.array_equal(left[:, :, :-1], images[:, :, 1:]) and not left[:, :, -1].any()
+    assert len(default_model.ONE_PIXEL_MOVES) == 4 and (0, 0) not in default_model.ONE_PIXEL_MOVES
 
 
 def test_more_mnist_digits_never_bring_in_a_digit_of_the_sample():
