@@ -45,16 +45,27 @@ def probability_chart(probabilities, class_names, predicted: int, key: str = "dr
     _common.chart(figure, key=key)
 
 
-def model_view(reading: inference.Reading) -> None:
-    """The 28x28 image the model received, big and crisp."""
+def model_view(reading: inference.Reading, *, beside: bool = False) -> None:
+    """The 28x28 image the model received, big and crisp; `beside`: smaller, with its words beside it, for the
+    narrow room under the canvas."""
+    if beside:
+        with st.container(horizontal=True, wrap=False, gap="small", vertical_alignment="center"):
+            st.image(gallery.enlarge(reading.preprocessed.image[None], 128)[0], width=128,
+                     alt="The 28 by 28 pixel image given to the model")
+            st.markdown("**What the model sees:** these 28 × 28 pixels", width="stretch")
+        return
     st.markdown("**What the model sees**")
     st.image(gallery.enlarge(reading.preprocessed.image[None], 168)[0], width=168,
              caption="28 × 28 pixels, as the model received them",
              alt="The 28 by 28 pixel image given to the model")
 
 
-def answer(predictor, picture, source: str, class_names: tuple[str, ...]) -> inference.Reading | None:
-    """The model's reading of the picture, or a message saying what to do first; returns the reading."""
+def answer(predictor, picture, source: str, class_names: tuple[str, ...], view_slot=None) -> inference.Reading | None:
+    """The model's reading of the picture, or a message saying what to do first; returns the reading.
+
+    `view_slot`, a container elsewhere on the page (presenter mode: under the canvas), takes the model's view of
+    the picture; the probabilities then come right under the answer, so that both fit a projector's first screen.
+    """
     if predictor is None:
         st.info("Draw a digit once there is a model to read it (see above).", icon=":material/draw:")
         return None
@@ -70,6 +81,13 @@ def answer(predictor, picture, source: str, class_names: tuple[str, ...]) -> inf
     if reading.is_blank:
         st.info(reading.preprocessed.message, icon=":material/draw:")
         return None
+    if view_slot is not None:
+        prediction(reading, class_names)
+        st.page_link("pages/inside.py", label="See inside the network", icon=":material/visibility:")
+        probability_chart(reading.probabilities, class_names, reading.predicted_class)
+        with view_slot:
+            model_view(reading, beside=True)
+        return reading
     # Side by side when there is room, the model's view under the answer when not: nothing is cut off.
     with st.container(horizontal=True, wrap=True, gap="large"):
         metric_column, view_column = st.container(width="content"), st.container(width="content")

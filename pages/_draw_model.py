@@ -26,7 +26,8 @@ def model_choice(candidates: list[runs.Run]) -> runs.Run | None:
     labels = zlib.crc32("|".join(run.label for run in candidates).encode())
     run = _common.run_picker(
         candidates, label="Model", key=f"draw_model_{labels:08x}",
-        help="Only models that read 28x28 grayscale images can read a drawing. Digit models come first.",
+        help="Each model starts with its accuracy on test images it never saw in training. Only models that read "
+             "28x28 grayscale images can read a drawing. Digit models come first.",
     )
     if run is not None and not inference.reads_digits(run):
         title = datasets.get_info(run.dataset).title

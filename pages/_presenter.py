@@ -67,6 +67,9 @@ def enlarge(figure):
                          title_font_size=round((layout.title.font.size or 17) * CHART_SCALE))
     if layout.height:
         figure.update_layout(height=round(layout.height * 1.2))
+    for axis in (layout.xaxis, layout.yaxis):
+        if axis.tickfont and axis.tickfont.size:
+            axis.tickfont.size = round(axis.tickfont.size * CHART_SCALE)
     for annotation in layout.annotations or ():
         if annotation.font and annotation.font.size:
             annotation.font.size = round(annotation.font.size * CHART_SCALE)

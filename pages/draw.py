@@ -78,6 +78,8 @@ PRESENTER_STYLE = """
 .st-key-draw_input_column { width: 340px !important; flex: 0 0 340px !important; max-width: 100%; }
 .st-key-draw_header [data-testid="stElementContainer"]:has([data-testid="stCaptionContainer"]) { display: none; }
 .st-key-draw_default_offer [data-testid="stCaptionContainer"] { display: none; }
+/* The chosen model's accuracy and name, readable from the back of the room. */
+[class*="st-key-draw_model_"] [data-testid="stSelectbox"] input { font-size: 1.25rem; text-overflow: ellipsis; }
 </style>
 """
 
@@ -125,9 +127,12 @@ with input_column:
         picture = _draw_input.drawing()
     else:
         picture = _draw_input.uploaded_picture()
+    # On a projector the model's view goes under the drawing, where the two compare best, and the probabilities
+    # move up beside the drawing: the drawing, the answer and every class's probability on one screen.
+    view_slot = st.container(key="draw_view_under_input") if _presenter.enabled() else None
 
 with answer_column:
-    reading = _draw_answer.answer(predictor, picture, source, class_names)
+    reading = _draw_answer.answer(predictor, picture, source, class_names, view_slot)
 # The Inside page looks at the drawing the model read last, or says there is none.
 _common.set_current_drawing(reading.preprocessed.image if reading is not None else None)
 if reading is not None:

@@ -82,6 +82,48 @@ def test_a_drawn_one_is_read_as_one_with_its_probabilities(trained_run, canvas):
     assert (call["width"], call["height"]) == (280, 280)
 
 
+def _keyed_block(node, key: str):
+    """The container made with `key` in an AppTest tree, or None."""
+    from streamlit.testing.v1.element_tree import Block
+
+    if isinstance(node, Block):
+        if key in str(node.proto):
+            return node
+        for child in node.children.values():
+            found = _keyed_block(child, key)
+            if found is not None:
+                return found
+    return None
+
+
+def _descendants(node):
+    for child in getattr(node, "children", {}).values():
+        yield child
+        yield from _descendants(child)
+
+
+def test_in_presenter_mode_the_model_view_moves_under_the_canvas_and_the_probabilities_under_the_answer(
+        trained_run, canvas):
+    from pages import _presenter
+
+    canvas.picture = drawn_one()
+    at = open_page("pages/draw.py", **{_presenter.KEY: True})
+    [metric] = prediction_metric(at)
+    assert metric.value == "1" and len(at.get("plotly_chart")) == 1
+    # The 28x28 image and its words sit in the input column, under the canvas.
+    under_canvas = _keyed_block(_keyed_block(at.main, "draw_input_column"), "draw_view_under_input")
+    kinds = {type(node).__name__: node for node in _descendants(under_canvas)}
+    assert "Image" in kinds and kinds["Markdown"].value == "**What the model sees:** these 28 × 28 pixels"
+    # The probability chart is in the answer column, with the answer.
+    answer = _keyed_block(at.main, "draw_answer")
+    assert [getattr(node, "type", None) for node in _descendants(answer)] == ["metric", "page_link", "plotly_chart"]
+    # Without presenter mode: the model's view beside the answer, with its heading and caption, as before.
+    at = open_draw_page()
+    texts = [markdown.value for markdown in at.markdown]
+    assert "**What the model sees**" in texts and "**What the model sees:** these 28 × 28 pixels" not in texts
+    assert _keyed_block(at.main, "draw_view_under_input") is None
+
+
 def test_an_empty_canvas_asks_for_a_digit_and_predicts_nothing(trained_run, canvas):
     canvas.picture = np.zeros((280, 280, 4), dtype=np.uint8)
     at = open_draw_page()
