@@ -50,10 +50,16 @@ def _text(value) -> str:
 
 
 def setup_to_query(dataset: str, architecture: str, hyperparameters: dict) -> dict[str, str]:
-    """The query parameters of a setup: dataset, architecture, then its hyperparameters in the page's order."""
+    """The query parameters of a setup: dataset, architecture, then the hyperparameters that differ from the
+    architecture's defaults, in the page's order.
+
+    A link that opens gives every setting it leaves out its default (the Train page's `apply_shared_link`), so
+    the setup is the same; and a short link makes a QR code of fewer, larger squares, which a phone at the back
+    of the room can read off a projector (the default `cnn` setup: version 5 instead of 11, with presenter mode).
+    """
     query = {DATASET_PARAMETER: dataset, ARCHITECTURE_PARAMETER: architecture}
     for spec in architectures.get_architecture(architecture).hyperparameters:
-        if spec.name in hyperparameters:
+        if spec.name in hyperparameters and _text(hyperparameters[spec.name]) != _text(spec.default):
             query[spec.name] = _text(hyperparameters[spec.name])
     return query
 

@@ -22,10 +22,27 @@ def test_a_setup_goes_into_a_link_and_comes_back_the_same():
     setup = share.setup_from_query(query)
     assert setup.problems == ()
     assert (setup.dataset, setup.architecture) == ("mnist_sample", "dnn")
-    assert setup.hyperparameters == {**hyperparameters, "dropout": 0.3}
+    assert architectures.resolve_hyperparameters("dnn", setup.hyperparameters) == {**hyperparameters, "dropout": 0.3}
+    # Only what differs from the defaults goes into the link: the settings left out open as their defaults.
+    assert set(query) == {"dataset", "arch", "depth", "dropout", "learning_rate", "early_stopping_patience"}
     assert share.share_url("http://class.local:8501/train", query).startswith(
         "http://class.local:8501/train?dataset=mnist_sample&arch=dnn&depth=3&")
     assert share.share_url(None, {"arch": "cnn"}) == "/train?arch=cnn"
+
+
+def test_a_default_setup_makes_a_short_link_and_a_qr_code_of_large_squares():
+    import segno
+
+    for architecture in architectures.ARCHITECTURES:
+        defaults = architectures.resolve_hyperparameters(architecture, {})
+        query = share.setup_to_query("mnist_sample", architecture, defaults)
+        assert query == {"dataset": "mnist_sample", "arch": architecture}
+        assert share.setup_from_query(query).hyperparameters == {}
+    modern = architectures.resolve_hyperparameters("modern_cnn", {})
+    url = share.share_url("http://192.168.100.200:8501/train",
+                          {**share.setup_to_query("mnist_sample", "modern_cnn", modern),
+                           share.PRESENTER_PARAMETER: "on"})
+    assert segno.make(url, error="m").version <= 5
 
 
 def test_switches_read_words_and_numbers():
