@@ -97,6 +97,17 @@ STROKE_MIN_WORKING_WIDTH = 2.5
 MESSAGE_EMPTY = "Draw a digit: the canvas is empty."
 MESSAGE_TOO_LITTLE_INK = "Draw a bigger digit: there is too little ink."
 MESSAGE_FULL_OF_INK = "The canvas is full of ink: clear it and draw a digit."
+# The same three cases for an uploaded picture, where there is no canvas to draw on or clear.
+UPLOAD_MESSAGES = {
+    MESSAGE_EMPTY: "This picture is blank: upload a picture of a digit.",
+    MESSAGE_TOO_LITTLE_INK: "This picture holds too little ink for a digit: upload one where the digit is bigger.",
+    MESSAGE_FULL_OF_INK: "This picture is all ink: upload a picture of one digit on a plain background.",
+}
+
+
+def upload_message(message: str) -> str:
+    """What to tell a student whose uploaded picture holds no digit, for a canvas's `message`."""
+    return UPLOAD_MESSAGES.get(message, message)
 
 
 @dataclasses.dataclass(frozen=True)

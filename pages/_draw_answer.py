@@ -5,7 +5,7 @@ probability of every class as a bar chart.
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import charts, gallery, inference, text
+from core import charts, gallery, inference, preprocess, text
 from pages import _common, _draw_input
 
 ANSWER_COLOUR = "#1f6fd1"
@@ -13,7 +13,12 @@ OTHER_COLOUR = "#9aa5b8"
 # Class names such as "Ankle boot" would be cut off in digit-sized type: they get smaller type that may wrap.
 LONG_CLASS_NAME_STYLE = """
 <style>
-[data-testid="stMetric"] [data-testid="stMetricValue"] { font-size: 3rem; line-height: 1.15; }
+[data-testid="stMetric"] [data-testid="stMetricValue"],
+.st-key-draw_answer [data-testid="stMetric"] [data-testid="stMetricValue"],
+.st-key-draw_answer [data-testid="stMetric"] [data-testid="stMetricValue"] div,
+.st-key-draw_answer [data-testid="stMetric"] [data-testid="stMetricValue"] p {
+  font-size: 3rem !important; line-height: 1.15;
+}
 [data-testid="stMetric"] [data-testid="stMetricValue"] * { white-space: normal; overflow: visible; }
 </style>
 """
@@ -34,7 +39,7 @@ def probability_chart(probabilities, class_names, predicted: int, key: str = "dr
     figure = go.Figure(go.Bar(
         x=[float(value) for value in probabilities], y=list(class_names), orientation="h",
         marker_color=colours, text=[charts.percent(value) for value in probabilities], textposition="outside",
-        cliponaxis=False, hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+        textfont=dict(size=13, color="#374151"), cliponaxis=False, hovertemplate="%{y}: %{x:.1%}<extra></extra>",
     ))
     figure.update_layout(
         height=300, margin=dict(l=10, r=40, t=30, b=10), showlegend=False,
@@ -79,13 +84,19 @@ def answer(predictor, picture, source: str, class_names: tuple[str, ...], view_s
         st.error(text.markdown_escape(error))
         return None
     if reading.is_blank:
-        st.info(reading.preprocessed.message, icon=":material/draw:")
+        message = reading.preprocessed.message
+        st.info(message if source == _draw_input.DRAW_INPUT else preprocess.upload_message(message),
+                icon=":material/draw:")
         return None
     if view_slot is not None:
         prediction(reading, class_names)
         st.page_link("pages/inside.py", label="See inside the network", icon=":material/visibility:")
         probability_chart(reading.probabilities, class_names, reading.predicted_class)
+        # Under the canvas when the columns sit side by side; after the chart when they are stacked (a phone),
+        # where under the canvas it would push the answer off the first screen. The page's style shows one.
         with view_slot:
+            model_view(reading, beside=True)
+        with st.container(key="draw_view_in_answer"):
             model_view(reading, beside=True)
         return reading
     # Side by side when there is room, the model's view under the answer when not: nothing is cut off.

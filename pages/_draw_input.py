@@ -112,6 +112,7 @@ def uploaded_picture():
     except ValueError as error:
         st.error(text.markdown_escape(error))
         return None
-    st.image(picture, width=CANVAS_SIZE, caption=upload.name)
+    # The file's name is the student's to choose: shown as text, never as Markdown.
+    st.image(picture, width=CANVAS_SIZE, caption=text.markdown_escape(upload.name))
     return picture
 

@@ -67,6 +67,10 @@ def enlarge(figure):
                          title_font_size=round((layout.title.font.size or 17) * CHART_SCALE))
     if layout.height:
         figure.update_layout(height=round(layout.height * 1.2))
+    for trace in figure.data:
+        font = getattr(trace, "textfont", None)
+        if font is not None and font.size:
+            font.size = round(font.size * CHART_SCALE)
     for axis in (layout.xaxis, layout.yaxis):
         if axis.tickfont and axis.tickfont.size:
             axis.tickfont.size = round(axis.tickfont.size * CHART_SCALE)

@@ -63,7 +63,11 @@ PAGE_STYLE = """
 # a 1280x900 projector's first screen.
 PRESENTER_STYLE = """
 <style>
-[data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
+/* Less margin around the page than presenter mode's large type gives it (5rem a side), so that the answer still
+   fits beside the canvas on a 1024 px projector with the sidebar open; a phone keeps its own top margin. */
+@media (min-width: 641px) {
+  [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; padding-left: 1.5rem; padding-right: 1.5rem; }
+}
 [data-testid="stMain"] [data-testid="stVerticalBlock"] { gap: 0.6rem; }
 .st-key-draw_header h1 { font-size: 2rem; padding-bottom: 0.25rem; }
 /* The answer stays the page's largest type (presenter mode's own metric size would shrink it). */
@@ -78,6 +82,16 @@ PRESENTER_STYLE = """
 .st-key-draw_input_column { width: 340px !important; flex: 0 0 340px !important; max-width: 100%; }
 .st-key-draw_header [data-testid="stElementContainer"]:has([data-testid="stCaptionContainer"]) { display: none; }
 .st-key-draw_default_offer [data-testid="stCaptionContainer"] { display: none; }
+/* Beside the canvas the answer needs about 280 px for its chart: in less room the answer goes under the canvas.
+   The model's view sits under the canvas while the answer is beside it, and after the answer once it is under
+   it (on a phone it would push the answer off the first screen). One rule decides both. */
+.st-key-draw_columns { container-type: inline-size; }
+.st-key-draw_view_in_answer { display: none; }
+@container (max-width: 640px) {
+  [data-testid="stLayoutWrapper"]:has(> .st-key-draw_answer), .st-key-draw_answer { flex: 1 1 100% !important; }
+  .st-key-draw_view_under_input { display: none; }
+  .st-key-draw_view_in_answer { display: block; }
+}
 /* The chosen model's accuracy and name, readable from the back of the room. */
 [class*="st-key-draw_model_"] [data-testid="stSelectbox"] input { font-size: 1.25rem; text-overflow: ellipsis; }
 </style>
@@ -117,7 +131,7 @@ class_names = datasets.get_info(chosen.dataset).class_names if chosen is not Non
 
 # The canvas keeps its 280 px (a column narrower than that cuts it off) and the answer takes the rest; on a
 # screen too narrow for both side by side (a phone), the answer wraps to right under the canvas.
-with st.container(horizontal=True, gap="medium", wrap=True):
+with st.container(horizontal=True, gap="medium", wrap=True, key="draw_columns"):
     input_column = st.container(width=300, key="draw_input_column")
     answer_column = st.container(width="stretch", key="draw_answer")
 with input_column:

@@ -5,7 +5,8 @@ real mouse strokes on the canvas, then reads the prediction the page shows, as a
 
 - The first trains a small CNN for one epoch on the offline sample from the Train page, draws a 1 and a 7,
   and proves that every part of the drawing area takes strokes: a stroke that starts in the top right corner,
-  where the canvas's floating toolbar used to swallow it, must reach the model.
+  where the canvas's floating toolbar used to swallow it, must reach the model; then uploads a blank picture
+  with a Markdown file name, which is named as blank and shown as typed.
 - The second trains the default digit model with the Draw page's one-click button and draws several digits
   with the pen strokes of `core.drawn_digits` (the strokes of the drawn-digit test set, in the order and
   direction a person draws them), each of which the model must read exactly.
@@ -13,10 +14,12 @@ real mouse strokes on the canvas, then reads the prediction the page shows, as a
 Run them alone with `python -m pytest -m browser tests/test_browser.py` (about three minutes on two cores).
 """
 
+import io
 import time
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from conftest import wait_for_app
 from core import drawn_digits
@@ -198,6 +201,18 @@ def test_train_on_the_train_page_then_draw_digits_for_the_model(app_url, page):
     clear_canvas(page)
     stroke(page, [(250, 10), (250, 250)])
     assert shown_prediction(page).isdigit()
+
+    # An uploaded blank picture is named as a blank picture (there is no canvas to draw on), and a file name
+    # written in Markdown is shown as the characters typed.
+    page.get_by_text("Upload a picture").click()
+    idle(page)
+    blank = io.BytesIO()
+    Image.new("RGB", (64, 64), "white").save(blank, format="PNG")
+    page.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(
+        files=[{"name": "**bold** <b>x</b>.png", "mimeType": "image/png", "buffer": blank.getvalue()}])
+    page.get_by_text("This picture is blank: upload a picture of a digit.").wait_for()
+    assert page.locator("[data-testid='stImageCaption']").filter(has_text="**bold** <b>x</b>.png").count() == 1
+    assert prediction_metric(page).count() == 0
 
 
 # The digits the one-click default digit model must read exactly, each as (digit, template variant of

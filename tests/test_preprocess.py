@@ -389,3 +389,10 @@ def test_a_huge_array_is_refused_before_any_work():
     with pytest.raises(ValueError, match="pictures up to 4096 pixels on a side"):
         preprocess.preprocess(huge)
     assert time.perf_counter() - started < 0.5
+
+
+def test_a_blank_uploaded_picture_is_told_about_its_picture_not_a_canvas():
+    for message in (preprocess.MESSAGE_EMPTY, preprocess.MESSAGE_TOO_LITTLE_INK, preprocess.MESSAGE_FULL_OF_INK):
+        upload = preprocess.upload_message(message)
+        assert upload.startswith("This picture") and "canvas" not in upload and "draw" not in upload.lower()
+    assert preprocess.upload_message("something else") == "something else"
