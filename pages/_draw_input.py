@@ -11,6 +11,10 @@ from core import inference, preprocess, text
 CANVAS_SIZE = 280
 PEN_WIDTH_DEFAULT = 18
 CANVAS_KEY = "draw_canvas_generation"
+# The last drawing the canvas gave ({"strokes": its drawing as the canvas describes it, "picture": RGBA}), and the
+# drawing a fresh canvas starts with ({"generation": its key's number, "strokes": ...}).
+LAST_DRAWING_KEY = "draw_last_drawing"
+RESTORE_KEY = "draw_canvas_restore"
 INPUT_KEY = "draw_input"
 DRAW_INPUT = "Draw on the canvas"
 UPLOAD_INPUT = "Upload a picture"
@@ -46,8 +50,9 @@ HIDE_TOOLBAR_SCRIPT = """
 """
 
 
-def draw_canvas(stroke_width: int, key: str):
-    """The drawing surface; returns its RGBA picture, or None before the first stroke.
+def draw_canvas(stroke_width: int, key: str, initial_drawing: dict | None = None):
+    """The drawing surface; returns its RGBA picture (None before the first stroke) and its strokes (the
+    canvas's own description of the drawing, which `initial_drawing` takes back; None when there are none).
 
     The only call to the canvas component, so that tests can replace it. The package is imported here
     because it registers its component when imported, which needs a running Streamlit.
@@ -55,6 +60,7 @@ def draw_canvas(stroke_width: int, key: str):
     from streamlit_drawable_canvas import st_canvas
 
     result = st_canvas(
+        initial_drawing=initial_drawing,
         stroke_width=stroke_width,
         stroke_color="#FFFFFF",
         background_color="#000000",
@@ -65,16 +71,22 @@ def draw_canvas(stroke_width: int, key: str):
         return_image_data=True,
         key=key,
     )
+    strokes = getattr(result, "json_data", None)
+    strokes = strokes if isinstance(strokes, dict) and strokes.get("objects") else None
     # The browser sends a PNG: its size is checked before it is decoded (a tiny PNG can declare a huge picture).
     try:
-        return None if result.image_bytes is None else preprocess.decode_png(result.image_bytes)
+        return None if result.image_bytes is None else preprocess.decode_png(result.image_bytes), strokes
     except ValueError as error:
         st.error(text.markdown_escape(error))
-        return None
+        return None, None
 
 
 def hide_canvas_toolbar() -> None:
     st.html(HIDE_TOOLBAR_SCRIPT, unsafe_allow_javascript=True, width="content")
+
+
+def canvas_key(generation: int) -> str:
+    return f"draw_canvas_{generation}"
 
 
 def input_choice() -> str:
@@ -89,6 +101,13 @@ def drawing():
     right after the canvas, on the first screen, instead of after the controls.
     """
     generation = st.session_state.setdefault(CANVAS_KEY, 0)
+    # A canvas that leaves the page (the student opened another page, or chose the upload) comes back empty.
+    # Streamlit forgets a component's state after a whole run without it (not after a run cut short by the next
+    # stroke): a drawn canvas whose state is gone has left, and a fresh one mounts with the last drawing instead.
+    last = st.session_state.get(LAST_DRAWING_KEY)
+    if last is not None and canvas_key(generation) not in st.session_state:
+        generation = st.session_state[CANVAS_KEY] = generation + 1
+        st.session_state[RESTORE_KEY] = {"generation": generation, "strokes": last["strokes"]}
     # One row, also on a phone (columns would stack there and push the canvas down).
     with st.container(horizontal=True, vertical_alignment="bottom", wrap=False):
         st.slider("Pen width", min_value=5, max_value=40, value=PEN_WIDTH_DEFAULT, key="draw_pen_width")
@@ -96,9 +115,20 @@ def drawing():
     if clear:
         # The canvas cannot be emptied from Python: a new key mounts a fresh, empty one.
         st.session_state[CANVAS_KEY] = generation + 1
+        st.session_state[LAST_DRAWING_KEY] = st.session_state[RESTORE_KEY] = None
         st.rerun()
     pen_width = st.session_state.get("draw_pen_width", PEN_WIDTH_DEFAULT)
-    return draw_canvas(pen_width, key=f"draw_canvas_{generation}")
+    restore = st.session_state.get(RESTORE_KEY)
+    # The drawing a restored canvas starts with stays the same while it is on screen: the canvas redraws itself
+    # whenever it changes.
+    initial = restore["strokes"] if restore and restore["generation"] == generation else None
+    picture, strokes = draw_canvas(pen_width, key=canvas_key(generation), initial_drawing=initial)
+    if picture is None and initial is not None:
+        # A restored canvas sends nothing until the next stroke: its picture is the last one read.
+        picture = last["picture"] if last is not None else None
+    elif picture is not None and strokes is not None:
+        st.session_state[LAST_DRAWING_KEY] = {"strokes": strokes, "picture": picture}
+    return picture
 
 
 def uploaded_picture():

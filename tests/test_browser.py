@@ -6,7 +6,8 @@ real mouse strokes on the canvas, then reads the prediction the page shows, as a
 - The first trains a small CNN for one epoch on the offline sample from the Train page, draws a 1 and a 7,
   and proves that every part of the drawing area takes strokes: a stroke that starts in the top right corner,
   where the canvas's floating toolbar used to swallow it, must reach the model; then uploads a blank picture
-  with a Markdown file name, which is named as blank and shown as typed.
+  with a Markdown file name, which is named as blank and shown as typed; the drawing survives a visit to
+  another page and the upload.
 - The second trains the default digit model with the Draw page's one-click button and draws several digits
   with the pen strokes of `core.drawn_digits` (the strokes of the drawn-digit test set, in the order and
   direction a person draws them), each of which the model must read exactly.
@@ -200,7 +201,14 @@ def test_train_on_the_train_page_then_draw_digits_for_the_model(app_url, page):
     # A stroke that starts in the top right corner, under where the canvas's toolbar floats, is drawn.
     clear_canvas(page)
     stroke(page, [(250, 10), (250, 250)])
-    assert shown_prediction(page).isdigit()
+    corner = shown_prediction(page)
+    assert corner.isdigit()
+
+    # The drawing survives a visit to another page: the canvas comes back with it, and so does the answer.
+    open_page(page, "inside")
+    open_page(page, "draw")
+    page.wait_for_selector(CANVAS)
+    assert shown_prediction(page) == corner
 
     # An uploaded blank picture is named as a blank picture (there is no canvas to draw on), and a file name
     # written in Markdown is shown as the characters typed.
@@ -213,6 +221,11 @@ def test_train_on_the_train_page_then_draw_digits_for_the_model(app_url, page):
     page.get_by_text("This picture is blank: upload a picture of a digit.").wait_for()
     assert page.locator("[data-testid='stImageCaption']").filter(has_text="**bold** <b>x</b>.png").count() == 1
     assert prediction_metric(page).count() == 0
+    # Back to the canvas: the drawing is still there, and read again.
+    page.get_by_text("Draw on the canvas").click()
+    idle(page)
+    page.wait_for_selector(CANVAS)
+    assert shown_prediction(page) == corner
 
 
 # The digits the one-click default digit model must read exactly, each as (digit, template variant of
