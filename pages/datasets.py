@@ -28,6 +28,17 @@ DOWNLOAD_ERRORS_KEY = "datasets_page_download_errors"
 # The training image the "Look inside" section shows: (dataset name, index), or absent for the grid's first.
 INSPECTED_KEY = "datasets_page_inspected"
 CHANNEL_KEY = "datasets_page_channel"
+# Set by a click on an image's zoom button: the next run scrolls the page to "Look inside one image", which on a
+# phone comes eight rows of images further down.
+SCROLL_KEY = "datasets_page_scroll_to_inside"
+LOOK_INSIDE_CONTAINER = "datasets_look_inside"
+SCROLL_SCRIPT = """<script>
+// Look inside image {index} (click {clicks})
+(function () {{
+  var section = document.querySelector(".st-key-{container}");
+  if (section) {{ section.scrollIntoView({{behavior: "smooth", block: "start"}}); }}
+}})();
+</script>"""
 LOOK_INSIDE_LABEL = ":material/zoom_in:"
 
 GRID_ROWS = 4
@@ -39,6 +50,8 @@ EXAMPLES_PER_ROW = 10
 PIXELATED_IMAGES_STYLE = """
 <style>
 [data-testid="stImageCaption"], [data-testid="stImageCaption"] * { font-size: 1.1rem !important; }
+/* Scrolled to after a zoom click: its title stops below the app's top bar, not under it. */
+.st-key-datasets_look_inside { scroll-margin-top: 4.5rem; }
 </style>
 """
 
@@ -62,6 +75,8 @@ def _reshuffle() -> None:
 
 def _inspect(dataset_name: str, index: int) -> None:
     st.session_state[INSPECTED_KEY] = (dataset_name, index)
+    st.session_state[SCROLL_KEY] = st.session_state.get(f"{SCROLL_KEY}_clicks", 0) + 1
+    st.session_state[f"{SCROLL_KEY}_clicks"] = st.session_state[SCROLL_KEY]
 
 
 def inspected_index(dataset: datasets.Dataset, shown) -> int:
@@ -144,6 +159,15 @@ def random_training_images(dataset: datasets.Dataset) -> int:
 
 def look_inside(dataset: datasets.Dataset, index: int) -> None:
     """One training image as the network gets it: its pixel values, its one-hot label, and flattened."""
+    with st.container(key=LOOK_INSIDE_CONTAINER):
+        _look_inside(dataset, index)
+    clicks = st.session_state.pop(SCROLL_KEY, None)
+    if clicks is not None:
+        st.html(SCROLL_SCRIPT.format(index=int(index), clicks=int(clicks), container=LOOK_INSIDE_CONTAINER),
+                unsafe_allow_javascript=True, width="content")
+
+
+def _look_inside(dataset: datasets.Dataset, index: int) -> None:
     image, label = dataset.x_train[index], int(dataset.y_train[index])
     colour = image.ndim == 3
     st.subheader("Look inside one image")

@@ -303,6 +303,25 @@ def test_choosing_an_image_shows_its_pixel_values_one_hot_label_and_flattening()
     assert look_inside_buttons(app)[5].proto.type == "primary"
 
 
+def _scroll_scripts(app) -> list[str]:
+    return [element.proto.body for element in app.get("html") if "scrollIntoView" in element.proto.body]
+
+
+def test_a_zoom_click_scrolls_the_page_to_look_inside_once():
+    app = open_datasets_page()
+    assert _scroll_scripts(app) == []
+    look_inside_buttons(app)[5].click().run()
+    [script] = _scroll_scripts(app)
+    assert "st-key-datasets_look_inside" in script
+    # Any other rerun (here the reshuffle) leaves the page where the student scrolled it.
+    button(app, "Reshuffle").click().run()
+    assert _scroll_scripts(app) == []
+    # A second click scrolls again, with a script of its own (a new one runs; the same one would not).
+    look_inside_buttons(app)[2].click().run()
+    [again] = _scroll_scripts(app)
+    assert again != script
+
+
 def test_reshuffle_looks_inside_the_first_of_the_new_images():
     app = open_datasets_page()
     look_inside_buttons(app)[5].click().run()
