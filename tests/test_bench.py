@@ -355,3 +355,36 @@ def test_the_gpu_benchmark_runs_every_section_on_the_cpu(tmp_path):
     # Keras cannot compile the augmentation layers with XLA under TensorFlow: the row says what really ran.
     assert not any(row["xla"] for row in rows if row["architecture"] == "modern_cnn")
     assert result["cifar10"]["measured"] is False and "cifar-10" in result["cifar10"]["why"]
+
+
+def test_the_elastic_distortion_of_the_bench_bends_digits_the_same_way_each_time():
+    from bench import default_model
+    from core import datasets
+
+    digits = datasets.load("mnist_sample").x_train[:16]
+    bent = default_model.elastic(digits, 8.0, 3.0, 1.0)
+    assert bent.shape == digits.shape and bent.dtype == np.uint8
+    assert np.array_equal(bent, default_model.elastic(digits, 8.0, 3.0, 1.0))
+    moved = np.abs(bent.astype(int) - digits.astype(int)).sum(axis=(1, 2))
+    assert (moved > 0).all()
+    # Bent, not destroyed: about as much ink as before.
+    assert np.allclose(bent.sum(axis=(1, 2)), digits.sum(axis=(1, 2)), rtol=0.25)
+    # A share of 0 leaves every digit as it was; no field (alpha 0) too.
+    assert np.array_equal(default_model.elastic(digits, 8.0, 3.0, 0.0), digits)
+    assert np.array_equal(default_model.elastic(digits, 0.0, 3.0, 1.0), digits)
+
+
+def test_the_elastic_pipeline_bends_training_batches_only():
+    from bench import default_model
+    from core import datasets, training
+
+    sample = datasets.load("mnist_sample")
+    images, labels = sample.x_train[:64], sample.y_train[:64]
+    with default_model.elastic_training_digits(8.0, 3.0, 1.0):
+        train_batch, train_labels = next(iter(training.make_pipeline(images, labels, 64, shuffle=True, seed=3)))
+        test_batch, _ = next(iter(training.make_pipeline(images, labels, 64, shuffle=False)))
+    plain, plain_labels = next(iter(training.make_pipeline(images, labels, 64, shuffle=True, seed=3)))
+    assert np.array_equal(train_labels.numpy(), plain_labels.numpy())
+    assert not np.array_equal(train_batch.numpy(), plain.numpy())
+    assert np.array_equal(test_batch.numpy(), images)
+    assert training.make_pipeline.__name__ == "make_pipeline"
