@@ -4,6 +4,9 @@ The canvas toolbar (undo, redo, edit, reset) floats over the top right of the dr
 that start there; the page has its own Clear button, so the toolbar is hidden (see hide_canvas_toolbar).
 """
 
+import base64
+import binascii
+
 import streamlit as st
 
 from core import inference, preprocess, text
@@ -11,10 +14,14 @@ from core import inference, preprocess, text
 CANVAS_SIZE = 280
 PEN_WIDTH_DEFAULT = 18
 CANVAS_KEY = "draw_canvas_generation"
-# The last drawing the canvas gave ({"strokes": its drawing as the canvas describes it, "picture": RGBA}), and the
-# drawing a fresh canvas starts with ({"generation": its key's number, "strokes": ...}).
+# The last drawing the canvas gave ({"strokes": its drawing as the canvas describes it, "data": the PNG it sent as a
+# data URL, "picture": that PNG decoded}), the drawing a fresh canvas starts with ({"generation": its key's
+# number, "strokes": ...}), whether the canvas has left the screen since it was last drawn, and the page of the
+# last run.
 LAST_DRAWING_KEY = "draw_last_drawing"
 RESTORE_KEY = "draw_canvas_restore"
+CANVAS_LEFT_KEY = "draw_canvas_left"
+PAGE_OF_RUN_KEY = "page_of_last_run"
 INPUT_KEY = "draw_input"
 DRAW_INPUT = "Draw on the canvas"
 UPLOAD_INPUT = "Upload a picture"
@@ -51,8 +58,8 @@ HIDE_TOOLBAR_SCRIPT = """
 
 
 def draw_canvas(stroke_width: int, key: str, initial_drawing: dict | None = None):
-    """The drawing surface; returns its RGBA picture (None before the first stroke) and its strokes (the
-    canvas's own description of the drawing, which `initial_drawing` takes back; None when there are none).
+    """The drawing surface, starting with `initial_drawing` (strokes as the canvas describes them); returns its
+    RGBA picture, or None before the first stroke.
 
     The only call to the canvas component, so that tests can replace it. The package is imported here
     because it registers its component when imported, which needs a running Streamlit.
@@ -71,14 +78,12 @@ def draw_canvas(stroke_width: int, key: str, initial_drawing: dict | None = None
         return_image_data=True,
         key=key,
     )
-    strokes = getattr(result, "json_data", None)
-    strokes = strokes if isinstance(strokes, dict) and strokes.get("objects") else None
     # The browser sends a PNG: its size is checked before it is decoded (a tiny PNG can declare a huge picture).
     try:
-        return None if result.image_bytes is None else preprocess.decode_png(result.image_bytes), strokes
+        return None if result.image_bytes is None else preprocess.decode_png(result.image_bytes)
     except ValueError as error:
         st.error(text.markdown_escape(error))
-        return None, None
+        return None
 
 
 def hide_canvas_toolbar() -> None:
@@ -87,6 +92,33 @@ def hide_canvas_toolbar() -> None:
 
 def canvas_key(generation: int) -> str:
     return f"draw_canvas_{generation}"
+
+
+def before_run(page_path: str) -> None:
+    """Called by the router at the start of every run of the app, whatever the page.
+
+    Keeps the canvas's newest drawing, which the browser sends with the next run: a student who clicks another
+    page right after lifting the pen sends the stroke with that page's run, in which the Draw page does not run.
+    And notes a change of page: the browser then takes the canvas off the screen, even when the run is cut short
+    and Streamlit keeps the canvas's state.
+    """
+    value = st.session_state.get(canvas_key(st.session_state.get(CANVAS_KEY, 0)))
+    drawing = value.get("drawing") if hasattr(value, "get") else None
+    strokes = drawing.get("raw") if hasattr(drawing, "get") else None
+    data = drawing.get("data") if hasattr(drawing, "get") else None
+    last = st.session_state.get(LAST_DRAWING_KEY)
+    if (isinstance(strokes, dict) and strokes.get("objects") and isinstance(data, str) and ";base64," in data
+            and (last is None or last["data"] != data)):
+        try:
+            picture = preprocess.decode_png(base64.b64decode(data.split(";base64,", 1)[1], validate=True))
+        except (ValueError, binascii.Error):
+            picture = None
+        if picture is not None:
+            st.session_state[LAST_DRAWING_KEY] = {"strokes": dict(strokes), "data": data, "picture": picture}
+    previous = st.session_state.get(PAGE_OF_RUN_KEY)
+    st.session_state[PAGE_OF_RUN_KEY] = page_path
+    if previous is not None and previous != page_path:
+        st.session_state[CANVAS_LEFT_KEY] = True
 
 
 def input_choice() -> str:
@@ -101,11 +133,13 @@ def drawing():
     right after the canvas, on the first screen, instead of after the controls.
     """
     generation = st.session_state.setdefault(CANVAS_KEY, 0)
-    # A canvas that leaves the page (the student opened another page, or chose the upload) comes back empty.
-    # Streamlit forgets a component's state after a whole run without it (not after a run cut short by the next
-    # stroke): a drawn canvas whose state is gone has left, and a fresh one mounts with the last drawing instead.
+    # A canvas that leaves the screen (the student opened another page, or chose the upload) comes back empty: a
+    # fresh one mounts with the last drawing instead. It has left when the page changed or the upload was shown
+    # (see before_run and uploaded_picture), or when Streamlit forgot its state after a whole run without it. A
+    # run cut short by the next stroke changes none of these, so fast strokes never bring back an older drawing.
     last = st.session_state.get(LAST_DRAWING_KEY)
-    if last is not None and canvas_key(generation) not in st.session_state:
+    left = st.session_state.pop(CANVAS_LEFT_KEY, False) or canvas_key(generation) not in st.session_state
+    if last is not None and left:
         generation = st.session_state[CANVAS_KEY] = generation + 1
         st.session_state[RESTORE_KEY] = {"generation": generation, "strokes": last["strokes"]}
     # One row, also on a phone (columns would stack there and push the canvas down).
@@ -122,17 +156,17 @@ def drawing():
     # The drawing a restored canvas starts with stays the same while it is on screen: the canvas redraws itself
     # whenever it changes.
     initial = restore["strokes"] if restore and restore["generation"] == generation else None
-    picture, strokes = draw_canvas(pen_width, key=canvas_key(generation), initial_drawing=initial)
-    if picture is None and initial is not None:
-        # A restored canvas sends nothing until the next stroke: its picture is the last one read.
-        picture = last["picture"] if last is not None else None
-    elif picture is not None and strokes is not None:
-        st.session_state[LAST_DRAWING_KEY] = {"strokes": strokes, "picture": picture}
+    picture = draw_canvas(pen_width, key=canvas_key(generation), initial_drawing=initial)
+    if picture is None and initial is not None and last is not None:
+        # A restored canvas sends nothing until the next stroke: its picture is the last one it sent.
+        picture = last["picture"]
     return picture
 
 
 def uploaded_picture():
     """A picture file chosen by the student, decoded safely; None (with a message) when there is none."""
+    # The uploader takes the canvas's place on the screen: the canvas will come back empty.
+    st.session_state[CANVAS_LEFT_KEY] = True
     upload = st.file_uploader("A picture of a digit", type=["png", "jpg", "jpeg", "gif", "webp"],
                               max_upload_size=20, key="draw_upload")
     if upload is None:
