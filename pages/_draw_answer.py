@@ -13,7 +13,8 @@ OTHER_COLOUR = "#9aa5b8"
 # Class names such as "Ankle boot" would be cut off in digit-sized type: they get smaller type that may wrap.
 LONG_CLASS_NAME_STYLE = """
 <style>
-[data-testid="stMetric"] [data-testid="stMetricValue"],
+[data-testid="stMetric"] [data-testid="stMetricValue"] { font-size: 3rem; line-height: 1.15; }
+/* The answer's own metric: also over presenter mode's larger answer type. */
 .st-key-draw_answer [data-testid="stMetric"] [data-testid="stMetricValue"],
 .st-key-draw_answer [data-testid="stMetric"] [data-testid="stMetricValue"] div,
 .st-key-draw_answer [data-testid="stMetric"] [data-testid="stMetricValue"] p {
