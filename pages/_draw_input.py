@@ -13,6 +13,8 @@ from core import inference, preprocess, text
 
 CANVAS_SIZE = 280
 PEN_WIDTH_DEFAULT = 18
+PEN_WIDTH_KEY = "draw_pen_width"
+PEN_WIDTH_SAVED_KEY = "draw_pen_width_saved"
 CANVAS_KEY = "draw_canvas_generation"
 # The last drawing the canvas gave ({"strokes": its drawing as the canvas describes it, "data": the PNG it sent as a
 # data URL, "picture": that PNG decoded}), the drawing a fresh canvas starts with ({"generation": its key's
@@ -144,14 +146,17 @@ def drawing():
         st.session_state[RESTORE_KEY] = {"generation": generation, "strokes": last["strokes"]}
     # One row, also on a phone (columns would stack there and push the canvas down).
     with st.container(horizontal=True, vertical_alignment="bottom", wrap=False):
-        st.slider("Pen width", min_value=5, max_value=40, value=PEN_WIDTH_DEFAULT, key="draw_pen_width")
+        # Streamlit forgets a widget's value on a page without it: the pen keeps its width through a visit elsewhere.
+        if PEN_WIDTH_KEY not in st.session_state:
+            st.session_state[PEN_WIDTH_KEY] = st.session_state.get(PEN_WIDTH_SAVED_KEY, PEN_WIDTH_DEFAULT)
+        st.slider("Pen width", min_value=5, max_value=40, key=PEN_WIDTH_KEY)
         clear = st.button("Clear", icon=":material/delete:", width="content")
     if clear:
         # The canvas cannot be emptied from Python: a new key mounts a fresh, empty one.
         st.session_state[CANVAS_KEY] = generation + 1
         st.session_state[LAST_DRAWING_KEY] = st.session_state[RESTORE_KEY] = None
         st.rerun()
-    pen_width = st.session_state.get("draw_pen_width", PEN_WIDTH_DEFAULT)
+    pen_width = st.session_state[PEN_WIDTH_SAVED_KEY] = st.session_state.get(PEN_WIDTH_KEY, PEN_WIDTH_DEFAULT)
     restore = st.session_state.get(RESTORE_KEY)
     # The drawing a restored canvas starts with stays the same while it is on screen: the canvas redraws itself
     # whenever it changes.

@@ -222,6 +222,11 @@ def test_pen_width_and_clear_reach_the_canvas(trained_run, canvas):
     assert not at.exception
     # A new key is a fresh, empty canvas: the only way to clear it.
     assert canvas.calls[-1]["key"] != first_key
+    # The width outlives a visit to another page, where Streamlit forgets the slider.
+    at.switch_page("pages/inside.py").run()
+    at.switch_page("pages/draw.py").run()
+    assert at.slider(key="draw_pen_width").value == 30 and canvas.calls[-1]["stroke_width"] == 30
+    assert not at.warning
 
 
 def test_a_fashion_model_says_it_knows_clothes(trained_run, canvas, isolated_runs):
