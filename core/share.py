@@ -220,5 +220,6 @@ def qr_code_png(text: str, *, scale: int = 8) -> bytes:
     if not text:
         raise ValueError("A QR code needs some text to encode; got an empty string.")
     buffer = io.BytesIO()
-    segno.make(text, error="m").save(buffer, kind="png", scale=scale, border=2, dark="#111827", light="#ffffff")
+    # Four modules of white around it: the quiet zone the QR standard asks for, so that any phone finds its edge.
+    segno.make(text, error="m").save(buffer, kind="png", scale=scale, border=4, dark="#111827", light="#ffffff")
     return buffer.getvalue()

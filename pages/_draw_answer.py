@@ -43,7 +43,7 @@ def probability_chart(probabilities, class_names, predicted: int, key: str = "dr
         textfont=dict(size=13, color="#374151"), cliponaxis=False, hovertemplate="%{y}: %{x:.1%}<extra></extra>",
     ))
     figure.update_layout(
-        height=300, margin=dict(l=10, r=40, t=30, b=10), showlegend=False,
+        height=300, margin=dict(l=10, r=56, t=30, b=10), showlegend=False,
         title=dict(text="Probability of each class", font=dict(size=15)),
         xaxis=dict(range=[0, 1.05], tickformat=".0%", showgrid=True),
         yaxis=dict(autorange="reversed", type="category", tickfont=dict(size=15)),

@@ -182,6 +182,8 @@ def uploaded_picture():
         st.error(text.markdown_escape(error))
         return None
     # The file's name is the student's to choose: shown as text, never as Markdown.
-    st.image(picture, width=CANVAS_SIZE, caption=text.markdown_escape(upload.name))
+    # In a frame: a white picture would not show on the white page.
+    with st.container(border=True, width="content"):
+        st.image(picture, width=CANVAS_SIZE, caption=text.markdown_escape(upload.name))
     return picture
 

@@ -199,20 +199,21 @@ def shared_link_problems() -> None:
         st.warning(share.problems_message(problems), icon=":material/link_off:")
 
 
-# The QR code fills the popover, 360 px: big enough to scan from the back of a room on a projector.
-QR_CODE_WIDTH = 360
+# The QR code, 300 px: big enough to scan from the back of a room on a projector, and inside a phone's popover.
+QR_CODE_WIDTH = 300
 
 
 def share_setup(link: share.ClassLink) -> None:
     with st.popover("Share this setup", icon=":material/share:"):
-        st.markdown("Send this link to the class, or show the QR code: it opens the Train page with this "
-                    "dataset, architecture and every setting.")
+        # The code first: it is what the teacher shows the class, and it stays in the popover's first screen.
+        st.image(share.qr_code_png(link.url), width=QR_CODE_WIDTH, caption="Scan to open this setup")
+        st.markdown("Or send this link to the class: it opens the Train page with this dataset, architecture and "
+                    "every setting.")
         st.code(link.url, language=None, wrap_lines=True)
         if link.reachable:
             st.caption(link.note)
         else:
             st.info(link.note, icon=":material/wifi_off:")
-        st.image(share.qr_code_png(link.url), width=QR_CODE_WIDTH, caption="Scan to open this setup")
 
 
 def architecture_settings(architecture: architectures.Architecture) -> dict:

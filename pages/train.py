@@ -174,8 +174,11 @@ def train_page() -> None:
     problem = _train_settings.settings_problem(dataset_info, settings)
     if problem:
         st.error(text.markdown_escape(problem))
-    # The popover button keeps the width of its label ("Share this setup" whole at 1024 px); the summary the rest.
-    with st.container(horizontal=True, vertical_alignment="center", gap="medium", wrap=False):
+    # The popover button keeps the width of its label ("Share this setup" whole at 1024 px); the summary the rest,
+    # at least 15rem of it: on a phone the button goes under the summary instead of squeezing it a word a line.
+    st.html("<style>.st-key-train_summary_row [data-testid='stElementContainer']:has([data-testid='stMarkdown'])"
+            " { min-width: min(15rem, 100%); flex: 1 1 15rem; }</style>")
+    with st.container(horizontal=True, vertical_alignment="center", gap="medium", wrap=True, key="train_summary_row"):
         setup_summary(architecture, settings, summary)
         _train_settings.share_setup(link)
     train_button(dataset_info.name, architecture.name, settings, enabled=available and problem is None)

@@ -58,9 +58,10 @@ def test_the_qr_code_png_holds_the_links_qr_matrix():
     url = "http://192.168.1.20:8501/train?dataset=mnist_sample"
     picture = np.asarray(Image.open(io.BytesIO(share.qr_code_png(url, scale=8))).convert("L"))
     matrix = np.asarray(segno.make(url, error="m").matrix, dtype=bool)
-    side = (len(matrix) + 4) * 8  # two modules of white border on each side
+    side = (len(matrix) + 8) * 8  # four modules of white border on each side (the standard's quiet zone)
     assert picture.shape == (side, side) and side >= 200
-    modules = picture[16:-16:8, 16:-16:8] < 128  # the top-left pixel of each module, dark or light
+    assert (picture[:32] > 128).all() and (picture[:, -32:] > 128).all()
+    modules = picture[32:-32:8, 32:-32:8] < 128  # the top-left pixel of each module, dark or light
     assert np.array_equal(modules, matrix)
     with pytest.raises(ValueError, match="needs some text"):
         share.qr_code_png("")
