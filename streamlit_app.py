@@ -42,10 +42,10 @@ st.html("""<style>
 [data-testid='stMetricValue'] { font-size: clamp(1.7rem, 2.6vw, 2.25rem); }
 </style>""")
 
-from pages import _common, _draw_input, _presenter  # noqa: E402 - after set_page_config, which must come first
+from pages import _common, _draw_state, _presenter  # noqa: E402 - after set_page_config, which must come first
 
 # The Draw page's canvas: its newest drawing kept, whichever page this run shows.
-_draw_input.before_run(page.url_path)
+_draw_state.before_run(page.url_path)
 # Large type for a projector when the visitor (or the link they opened) asked for it.
 _presenter.apply()
 # Who the student is, from their browser's cookie (made and stored on their first visit).

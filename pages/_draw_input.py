@@ -10,20 +10,12 @@ import binascii
 import streamlit as st
 
 from core import inference, preprocess, text
+from pages._draw_state import CANVAS_KEY, CANVAS_LEFT_KEY, LAST_DRAWING_KEY, RESTORE_KEY, canvas_key
 
 CANVAS_SIZE = 280
 PEN_WIDTH_DEFAULT = 18
 PEN_WIDTH_KEY = "draw_pen_width"
 PEN_WIDTH_SAVED_KEY = "draw_pen_width_saved"
-CANVAS_KEY = "draw_canvas_generation"
-# The last drawing the canvas gave ({"strokes": its drawing as the canvas describes it, "data": the PNG it sent as a
-# data URL, "picture": that PNG decoded}), the drawing a fresh canvas starts with ({"generation": its key's
-# number, "strokes": ...}), whether the canvas has left the screen since it was last drawn, and the page of the
-# last run.
-LAST_DRAWING_KEY = "draw_last_drawing"
-RESTORE_KEY = "draw_canvas_restore"
-CANVAS_LEFT_KEY = "draw_canvas_left"
-PAGE_OF_RUN_KEY = "page_of_last_run"
 INPUT_KEY = "draw_input"
 DRAW_INPUT = "Draw on the canvas"
 UPLOAD_INPUT = "Upload a picture"
@@ -92,37 +84,6 @@ def hide_canvas_toolbar() -> None:
     st.html(HIDE_TOOLBAR_SCRIPT, unsafe_allow_javascript=True, width="content")
 
 
-def canvas_key(generation: int) -> str:
-    return f"draw_canvas_{generation}"
-
-
-def before_run(page_path: str) -> None:
-    """Called by the router at the start of every run of the app, whatever the page.
-
-    Keeps the canvas's newest drawing, which the browser sends with the next run: a student who clicks another
-    page right after lifting the pen sends the stroke with that page's run, in which the Draw page does not run.
-    And notes a change of page: the browser then takes the canvas off the screen, even when the run is cut short
-    and Streamlit keeps the canvas's state.
-    """
-    value = st.session_state.get(canvas_key(st.session_state.get(CANVAS_KEY, 0)))
-    drawing = value.get("drawing") if hasattr(value, "get") else None
-    strokes = drawing.get("raw") if hasattr(drawing, "get") else None
-    data = drawing.get("data") if hasattr(drawing, "get") else None
-    last = st.session_state.get(LAST_DRAWING_KEY)
-    if (isinstance(strokes, dict) and strokes.get("objects") and isinstance(data, str) and ";base64," in data
-            and (last is None or last["data"] != data)):
-        try:
-            picture = preprocess.decode_png(base64.b64decode(data.split(";base64,", 1)[1], validate=True))
-        except (ValueError, binascii.Error):
-            picture = None
-        if picture is not None:
-            st.session_state[LAST_DRAWING_KEY] = {"strokes": dict(strokes), "data": data, "picture": picture}
-    previous = st.session_state.get(PAGE_OF_RUN_KEY)
-    st.session_state[PAGE_OF_RUN_KEY] = page_path
-    if previous is not None and previous != page_path:
-        st.session_state[CANVAS_LEFT_KEY] = True
-
-
 def input_choice() -> str:
     return st.radio("Input", [DRAW_INPUT, UPLOAD_INPUT], key=INPUT_KEY, horizontal=True,
                     label_visibility="collapsed")
@@ -164,8 +125,16 @@ def drawing():
     picture = draw_canvas(pen_width, key=canvas_key(generation), initial_drawing=initial)
     if picture is None and initial is not None and last is not None:
         # A restored canvas sends nothing until the next stroke: its picture is the last one it sent.
-        picture = last["picture"]
+        picture = _sent_picture(last["data"])
     return picture
+
+
+def _sent_picture(data_url: str):
+    """The RGBA picture of a PNG data URL the canvas sent, or None when it is not one."""
+    try:
+        return preprocess.decode_png(base64.b64decode(data_url.split(";base64,", 1)[1], validate=True))
+    except (ValueError, IndexError, binascii.Error):
+        return None
 
 
 def uploaded_picture():

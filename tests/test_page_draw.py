@@ -140,48 +140,45 @@ def _router_start():
     """The router's first step, alone (AppTest runs a page without the router once it has switched pages)."""
     import streamlit as st
 
-    from pages import _draw_input
+    from pages import _draw_state
 
-    _draw_input.before_run(st.session_state.get("page_path", ""))
+    _draw_state.before_run(st.session_state.get("page_path", ""))
 
 
 def test_every_run_keeps_the_canvas_newest_drawing_and_notes_a_change_of_page():
-    from pages import _draw_input
+    from pages import _draw_state
 
     at = AppTest.from_function(_router_start)
     at.session_state["page_path"] = "draw"
     at.run()
-    assert _draw_input.LAST_DRAWING_KEY not in at.session_state
-    # A stroke reached the session (with the click on another page, say): it is kept, decoded.
+    assert _draw_state.LAST_DRAWING_KEY not in at.session_state
+    # A stroke reached the session (with the click on another page, say): it is kept, as the canvas sent it.
     value = _canvas_value(drawn_one())
     at.session_state["draw_canvas_0"] = value
     at.run()
-    last = at.session_state[_draw_input.LAST_DRAWING_KEY]
-    assert last["strokes"] == value["drawing"]["raw"] and last["picture"].shape == (280, 280, 4)
-    assert _draw_input.CANVAS_LEFT_KEY not in at.session_state
+    kept = {"strokes": value["drawing"]["raw"], "data": value["drawing"]["data"]}
+    assert at.session_state[_draw_state.LAST_DRAWING_KEY] == kept
+    assert _draw_state.CANVAS_LEFT_KEY not in at.session_state
     # Another page: the canvas has left the screen.
     at.session_state["page_path"] = "inside"
     at.run()
-    assert at.session_state[_draw_input.CANVAS_LEFT_KEY] is True
-    # A canvas value that is no PNG is not kept.
-    at.session_state["draw_canvas_0"] = {"drawing": {"raw": value["drawing"]["raw"],
-                                                     "data": "data:image/png;base64,bm90IGEgcG5n"}}
+    assert at.session_state[_draw_state.CANVAS_LEFT_KEY] is True
+    # A canvas value without strokes or without a picture is not a drawing to keep.
+    at.session_state["draw_canvas_0"] = {"drawing": {"raw": {"objects": []}, "data": value["drawing"]["data"]}}
     at.run()
-    assert at.session_state[_draw_input.LAST_DRAWING_KEY]["data"] == value["drawing"]["data"]
+    assert at.session_state[_draw_state.LAST_DRAWING_KEY] == kept
 
 
 def test_a_canvas_back_on_screen_starts_with_the_last_drawing_and_clear_forgets_it(trained_run, canvas):
-    from core import preprocess
-    from pages import _draw_input
+    from pages import _draw_state
 
     at = open_draw_page()
     assert prediction_metric(at) == []
     value = _canvas_value(drawn_one())
     # As the router leaves it after a visit to another page: the last drawing kept, the canvas gone.
-    at.session_state[_draw_input.LAST_DRAWING_KEY] = {
-        "strokes": value["drawing"]["raw"], "data": value["drawing"]["data"],
-        "picture": preprocess.decode_png(_png(drawn_one()))}
-    at.session_state[_draw_input.CANVAS_LEFT_KEY] = True
+    at.session_state[_draw_state.LAST_DRAWING_KEY] = {"strokes": value["drawing"]["raw"],
+                                                      "data": value["drawing"]["data"]}
+    at.session_state[_draw_state.CANVAS_LEFT_KEY] = True
     at.run()
     # A fresh canvas mounts with the strokes, and the answer is read from the picture the canvas sent.
     assert canvas.calls[-1]["key"] == "draw_canvas_1"
@@ -191,10 +188,16 @@ def test_a_canvas_back_on_screen_starts_with_the_last_drawing_and_clear_forgets_
     # Clear empties it for good: the canvas leaving the screen again brings nothing back.
     [clear] = [button for button in at.button if button.label == "Clear"]
     clear.click().run()
-    at.session_state[_draw_input.CANVAS_LEFT_KEY] = True
+    at.session_state[_draw_state.CANVAS_LEFT_KEY] = True
     at.run()
     assert canvas.calls[-1]["initial_drawing"] is None and prediction_metric(at) == []
-    assert at.session_state[_draw_input.LAST_DRAWING_KEY] is None
+    assert at.session_state[_draw_state.LAST_DRAWING_KEY] is None
+    # A kept picture that is no PNG gives no answer and no error, only the canvas.
+    at.session_state[_draw_state.LAST_DRAWING_KEY] = {"strokes": value["drawing"]["raw"],
+                                                      "data": "data:image/png;base64,bm90IGEgcG5n"}
+    at.session_state[_draw_state.CANVAS_LEFT_KEY] = True
+    at.run()
+    assert not at.exception and prediction_metric(at) == []
 
 
 def test_an_empty_canvas_asks_for_a_digit_and_predicts_nothing(trained_run, canvas):

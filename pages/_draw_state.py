@@ -1,0 +1,41 @@
+"""What the Draw page's canvas leaves in a visitor's session, kept up to date by the router on every run.
+
+A module of its own, importing nothing but Streamlit: the router calls `before_run` on every page, the home page
+too, which must not pay for the Draw page's image code.
+"""
+
+import streamlit as st
+
+# The number in the canvas's key: a new one mounts a fresh canvas (Clear, or a canvas coming back).
+CANVAS_KEY = "draw_canvas_generation"
+# The last drawing the canvas sent ({"strokes": its drawing as the canvas describes it, "data": the PNG it sent, as
+# a data URL}), the drawing a fresh canvas starts with ({"generation": its key's number, "strokes": ...}), whether
+# the canvas has left the screen since, and the page of the last run.
+LAST_DRAWING_KEY = "draw_last_drawing"
+RESTORE_KEY = "draw_canvas_restore"
+CANVAS_LEFT_KEY = "draw_canvas_left"
+PAGE_OF_RUN_KEY = "page_of_last_run"
+
+
+def canvas_key(generation: int) -> str:
+    return f"draw_canvas_{generation}"
+
+
+def before_run(page_path: str) -> None:
+    """Called by the router at the start of every run of the app, whatever the page.
+
+    Keeps the canvas's newest drawing, which the browser sends with the next run: a student who clicks another
+    page right after lifting the pen sends the stroke with that page's run, in which the Draw page does not run.
+    And notes a change of page: the browser then takes the canvas off the screen, even when the run is cut short
+    and Streamlit keeps the canvas's state. The PNG is decoded only if a canvas is ever restored from it.
+    """
+    value = st.session_state.get(canvas_key(st.session_state.get(CANVAS_KEY, 0)))
+    drawing = value.get("drawing") if hasattr(value, "get") else None
+    strokes = drawing.get("raw") if hasattr(drawing, "get") else None
+    data = drawing.get("data") if hasattr(drawing, "get") else None
+    if isinstance(strokes, dict) and strokes.get("objects") and isinstance(data, str) and ";base64," in data:
+        st.session_state[LAST_DRAWING_KEY] = {"strokes": dict(strokes), "data": data}
+    previous = st.session_state.get(PAGE_OF_RUN_KEY)
+    st.session_state[PAGE_OF_RUN_KEY] = page_path
+    if previous is not None and previous != page_path:
+        st.session_state[CANVAS_LEFT_KEY] = True
