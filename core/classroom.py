@@ -87,8 +87,9 @@ def is_teacher_key(candidate) -> bool:
 # who opens a new private window, or makes up a cookie, is still at the same address. Each address has a few
 # tries for typos, then waits twice as long after each wrong key, up to a minute: about one guess a minute. No
 # key is checked while an address waits, the right one included, so a guess made then tells nothing. The
-# teacher, at another address, is never slowed down by a student's guesses. (Behind a reverse proxy every visitor
-# comes from the proxy's address: a student's guesses then slow everyone's key down, the teacher's too.)
+# teacher, at another address, is never slowed down by a student's guesses. Behind a reverse proxy on the server
+# (or one listed in FORWARDED_ALLOW_IPS), Streamlit's web server takes the address from the proxy's
+# X-Forwarded-For header: see docs/security.md.
 FREE_WRONG_KEYS = 3
 MAX_WAIT_SECONDS = 60.0
 FORGET_AFTER_SECONDS = 15 * 60

@@ -6,6 +6,8 @@ remove what.
 - The second opens the app in three browser contexts (three laptops): two students and the teacher. Each
   student imports a few class drawings and may remove only those; neither may delete a run trained by
   someone else, nor remove every drawing. The teacher enters the key in the sidebar and then may do all that.
+- The third is the class behind a reverse proxy on the server: each browser sends the X-Forwarded-For header
+  the proxy would add, and a student's wrong keys make only that student wait.
 
 Run them alone with `python -m pytest -m browser tests/test_browser_classroom.py`.
 """
@@ -55,8 +57,8 @@ def classroom(isolated_runs, tmp_path, monkeypatch):
             browser.close()
 
 
-def _new_page(browser, url: str, path: str = ""):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def _new_page(browser, url: str, path: str = "", headers: dict | None = None):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, extra_http_headers=headers)
     page = context.new_page()
     page.set_default_timeout(60_000)
     page.goto(f"{url}/{path}")
@@ -107,11 +109,18 @@ def _remove_buttons(page) -> int:
     return page.locator("[class*='st-key-class_set_remove_'] button").count()
 
 
-def _unlock(page) -> None:
-    page.locator("[data-testid='stSidebar'] [data-testid='stExpander'] summary").filter(has_text="Teacher").click()
+def _type_key(page, key: str) -> None:
+    summary = page.locator("[data-testid='stSidebar'] [data-testid='stExpander'] summary").filter(has_text="Teacher")
     field = page.get_by_label("Teacher key", exact=True).and_(page.locator("input"))
-    field.fill(TEACHER_KEY)
+    if not field.is_visible():
+        summary.click()
+    field.fill(key)
     page.get_by_role("button", name="Unlock the class-wide actions").click()
+    idle(page)
+
+
+def _unlock(page) -> None:
+    _type_key(page, TEACHER_KEY)
     page.get_by_text("Teacher mode: you can").wait_for()
     idle(page)
 
@@ -162,3 +171,37 @@ def test_a_teacher_and_two_students_in_three_browsers(classroom, trained_run, is
     teacher.get_by_role("button", name="Delete this run").click()
     idle(teacher)
     assert not (isolated_runs / trained_run).exists()
+
+
+def test_behind_a_reverse_proxy_a_students_guesses_slow_only_that_student(isolated_runs, tmp_path, monkeypatch):
+    """Behind a reverse proxy on the server itself, every browser connects from this machine's address; Streamlit's
+    web server (uvicorn) takes each browser's address from the X-Forwarded-For header that such a proxy adds (of
+    peers at 127.0.0.1 and ::1, or at the addresses in FORWARDED_ALLOW_IPS), the right-most address that is not
+    a proxy. The browsers send the header here as the proxy would add it, through Streamlit's real WebSocket."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path(app_server.CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    monkeypatch.setenv("NEURAL_CANVAS_TEACHER_KEY", TEACHER_KEY)
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    with app_server.running_app(isolated_runs, tmp_path / "streamlit.log") as url:
+        with playwright_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=app_server.CHROMIUM, args=app_server.CHROMIUM_ARGS)
+            student = _new_page(browser, url, headers={"X-Forwarded-For": "192.168.5.7"})
+            # Three typos cost nothing; then each wrong key doubles the wait (2, 4, 8 s, waited out here) until
+            # this address must wait 16 s: longer than the teacher below takes to come in.
+            for wait in (0, 0, 0, 2, 4, 8):
+                time.sleep(wait + 0.3 if wait else 0)
+                _type_key(student, f"guess {wait}")
+                student.get_by_text("That is not the teacher key.").wait_for()
+            _type_key(student, TEACHER_KEY)   # now the student's address waits: not even the right key is checked
+            student.get_by_text("Your key was not checked: too many wrong keys").wait_for()
+            assert not student.get_by_text("Teacher mode: you can").is_visible()
+            # A new window that writes the teacher's address into the header itself gains nothing: the proxy
+            # appends the address it saw, and only that right-most one is read.
+            sly = _new_page(browser, url, headers={"X-Forwarded-For": "192.168.5.1, 192.168.5.7"})
+            _type_key(sly, TEACHER_KEY)
+            sly.get_by_text("Your key was not checked: too many wrong keys").wait_for()
+            # The teacher, behind the same proxy at another address, is let in at once.
+            teacher = _new_page(browser, url, headers={"X-Forwarded-For": "192.168.5.1"})
+            _unlock(teacher)
+            browser.close()
