@@ -388,3 +388,23 @@ def test_the_elastic_pipeline_bends_training_batches_only():
     assert not np.array_equal(train_batch.numpy(), plain.numpy())
     assert np.array_equal(test_batch.numpy(), images)
     assert training.make_pipeline.__name__ == "make_pipeline"
+
+
+def test_the_step_profile_splits_a_cnn_step_into_its_layers_ops(tmp_path, capsys):
+    from bench import step_profile
+
+    out = tmp_path / "profile.json"
+    step_profile.main(["--images", "640", "--set", "batch_size=64", "--out", str(out)])
+    result = json.loads(out.read_text())
+    assert result["steps"] == 8 and result["hyperparameters"]["batch_size"] == 64
+    families = result["families_ms_per_step"]
+    assert list(families) == [label for label, _ in step_profile.FAMILIES]
+    # The profile saw the step's real ops: the convolution's weight gradient, the dense layers and Adam.
+    for label in ("convolution, weight gradient", "dense layers, gradients", "dense layers, forward", "Adam update"):
+        assert families[label] > 0, label
+    assert result["step_ms_unprofiled"] > 0 and result["ops_ms_per_step"]
+    assert "| convolution, weight gradient |" in capsys.readouterr().out
+    assert step_profile.family("gradient_tape/cnn/conv/Conv2DBackpropFilter:_Mkl") == "convolution, weight gradient"
+    assert step_profile.family("cnn/dense/Relu:_MklNativeFusedMatMul") == "dense layers, forward"
+    assert step_profile.family("gradient_tape/cnn/dense/MatMul/MatMul_1:_MklMatMul") == "dense layers, gradients"
+    assert step_profile.family("adam/Sqrt_5:Sqrt") == "Adam update"
