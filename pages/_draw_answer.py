@@ -90,9 +90,14 @@ def answer(predictor, picture, source: str, class_names: tuple[str, ...], view_s
                 icon=":material/draw:")
         return None
     if view_slot is not None:
-        prediction(reading, class_names)
+        # The answer beside its chart where the column has room for both (a projector of 1280 px: the whole chart
+        # within 720 px of height), the chart under it where not; the link, for the teacher, after them.
+        with st.container(horizontal=True, wrap=True, gap="medium", key="draw_answer_row"):
+            with st.container(width="content"):
+                prediction(reading, class_names)
+            with st.container(width="stretch", key="draw_answer_chart"):
+                probability_chart(reading.probabilities, class_names, reading.predicted_class)
         st.page_link("pages/inside.py", label="See inside the network", icon=":material/visibility:")
-        probability_chart(reading.probabilities, class_names, reading.predicted_class)
         # Under the canvas when the columns sit side by side; after the chart when they are stacked (a phone),
         # where under the canvas it would push the answer off the first screen. The page's style shows one.
         with view_slot:

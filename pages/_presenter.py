@@ -45,8 +45,10 @@ def apply() -> None:
 def switch(container) -> None:
     """The sidebar switch; the page's address follows it so that a copied or shared link keeps the mode."""
     enabled()
-    on = container.toggle("Presenter mode", key=KEY, help="Large type, images and charts for a projector. "
-                          "The page's address (and a shared link) remembers it.")
+    on = container.toggle("Presenter mode", key=KEY,
+                          help="Large type, images and charts for a projector. The page's address (and a shared "
+                               "link) remembers it, and opens with the sidebar closed (its arrow at the top left "
+                               "opens it).")
     if on:
         st.query_params[share.PRESENTER_PARAMETER] = "on"
     elif share.PRESENTER_PARAMETER in st.query_params:

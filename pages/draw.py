@@ -70,6 +70,8 @@ PRESENTER_STYLE = """
 }
 [data-testid="stMain"] [data-testid="stVerticalBlock"] { gap: 0.6rem; }
 .st-key-draw_header h1 { font-size: 2rem; padding-bottom: 0.25rem; }
+/* The chart needs about 300 px: in less room it goes under the answer instead of beside it. */
+.st-key-draw_answer_chart { min-width: 300px; }
 /* The answer stays the page's largest type (presenter mode's own metric size would shrink it). */
 .st-key-draw_answer [data-testid="stMetricValue"], .st-key-draw_answer [data-testid="stMetricValue"] div,
 .st-key-draw_answer [data-testid="stMetricValue"] p { font-size: 6rem !important; line-height: 1; }

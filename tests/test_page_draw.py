@@ -114,11 +114,15 @@ def test_in_presenter_mode_the_model_view_moves_under_the_canvas_and_the_probabi
     under_canvas = _keyed_block(_keyed_block(at.main, "draw_input_column"), "draw_view_under_input")
     kinds = {type(node).__name__: node for node in _descendants(under_canvas)}
     assert "Image" in kinds and kinds["Markdown"].value == "**What the model sees:** these 28 × 28 pixels"
-    # The probability chart is in the answer column, right under the answer; the view comes again after it, for a
-    # screen where the columns stack (the page's style shows one of the two).
+    # The probability chart is in the answer column, in one wrapping row with the answer (beside it where there is
+    # room), then the link inside the network; the view comes again after them, for a screen where the columns
+    # stack (the page's style shows one of the two).
     answer = _keyed_block(at.main, "draw_answer")
-    assert [getattr(node, "type", None) for node in _descendants(answer)][:3] == ["metric", "page_link",
-                                                                                 "plotly_chart"]
+    row = _keyed_block(answer, "draw_answer_row")
+    assert [getattr(node, "type", None) for node in _descendants(row) if getattr(node, "type", None) in
+            ("metric", "plotly_chart")] == ["metric", "plotly_chart"]
+    assert [getattr(node, "type", None) for node in _descendants(answer) if getattr(node, "type", None) in
+            ("metric", "page_link", "plotly_chart")] == ["metric", "plotly_chart", "page_link"]
     after_chart = _keyed_block(answer, "draw_view_in_answer")
     assert [type(node).__name__ for node in _descendants(after_chart)][-2:] == ["Image", "Markdown"]
     # Without presenter mode: the model's view beside the answer, with its heading and caption, as before.
