@@ -251,3 +251,21 @@ def test_one_click_default_model_reads_digits_drawn_with_the_mouse(app_url, page
         draw_digit(page, digit, variant)
         read[digit] = shown_prediction(page)
     assert read == {digit: str(digit) for digit, _ in DIGITS_TO_READ}
+
+    # On a 1024x768 projector in presenter mode (a link with presenter=on): the sidebar starts closed, and the
+    # canvas, the answer and all ten probabilities fit the screen.
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(f"{app_url}/draw?presenter=on")
+    wait_for_app(page)
+    page.wait_for_selector(CANVAS)
+    time.sleep(1.0)
+    sidebar = page.locator("[data-testid='stSidebar']").bounding_box()
+    assert sidebar["x"] + sidebar["width"] <= 0, sidebar
+    draw_digit(page, 1, 0)
+    assert shown_prediction(page) == "1"
+    page.locator(".st-key-draw_answer_chart .js-plotly-plot").wait_for()
+    time.sleep(0.5)
+    for selector in (CANVAS, ".st-key-draw_answer_chart .js-plotly-plot", "[data-testid='stMetricValue']"):
+        box = page.locator(selector).first.bounding_box()
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 768 and box["x"] + box["width"] <= 1024, (selector,
+                                                                                                       box)
