@@ -65,6 +65,9 @@ HARD_STOP_SECONDS = 15.0
 # The time limit counts from the training's start; a worker still alive this long past it (stuck while
 # loading, not answering) is killed.
 TIME_LIMIT_GRACE_SECONDS = 120.0
+# A worker handed its job gets this long to start its heartbeat (importing TensorFlow takes 3-4 s on two idle cores,
+# much longer on a busy one): until then an app that restarts takes it for alive while its process is.
+WORKER_START_SECONDS = 120.0
 IMPORT_MEMORY_LIMIT = 4 * 2**30
 IMPORT_CPU_SECONDS = 120
 # Each model check is a whole TensorFlow process (up to IMPORT_MEMORY_LIMIT): at most this many at once on the
@@ -735,6 +738,13 @@ class TrainingQueue:
                 continue
             job.state, job.status, job.started = "running", "running", time.time()
             job.log = EventLog(folder / job_worker.EVENTS_FILE)
+            # The run is this worker's from now on, before it has even imported TensorFlow: an app restarted in
+            # those seconds finds the run still "queued" and would otherwise start a second worker on it.
+            try:
+                self.store.update(run_id, worker={"pid": job.process.pid, "host": os.uname().nodename,
+                                                  "dispatched": job.started})
+            except OSError:
+                pass
 
     def _watch_running(self) -> None:
         self._watch_each_running()
@@ -785,7 +795,8 @@ class TrainingQueue:
         try:
             fresh = time.time() - heartbeat.stat().st_mtime < HEARTBEAT_STALE_SECONDS
         except OSError:
-            fresh = False
+            # No heartbeat yet: a worker still starting (importing TensorFlow) is alive while its process is.
+            fresh = time.time() - job.started < WORKER_START_SECONDS and _process_alive(job.pid)
         return (not fresh), (None if fresh else -9)
 
     def _kill(self, job: _LocalJob) -> None:
@@ -811,6 +822,9 @@ class TrainingQueue:
             if isinstance(job_info.get("spec"), dict) and job_info["spec"].get("kind") == "finetune":
                 spec = job_info["spec"]
             job = _LocalJob(run_id, meta.get("owner", ""), spec)
+            if meta["status"] == "queued" and _dispatched_worker_alive(meta):
+                # Handed to a worker that has not marked the run running yet: it is watched, not queued again.
+                meta["status"] = "running"
             if meta["status"] == "queued":
                 # This app process owns the waiting run now: the run store lists it as queued again.
                 try:
@@ -823,10 +837,32 @@ class TrainingQueue:
             job.log = EventLog(folder / job_worker.EVENTS_FILE)
             job.pid = (meta.get("worker") or {}).get("pid")
             job.state = job.status = "running"
-            job.started = job_info.get("submitted") or time.time()
+            job.started = (meta.get("worker") or {}).get("dispatched") or job_info.get("submitted") or time.time()
             with self._lock:
                 self._jobs[run_id] = job
                 self._start_dispatcher()
+
+
+def _process_alive(pid) -> bool:
+    """Whether a process with this id runs on this machine (signal 0 checks without sending anything)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True   # it exists, owned by someone else
+    return True
+
+
+def _dispatched_worker_alive(meta: dict) -> bool:
+    """Whether a queued run was handed to a worker process of this machine that is still starting up."""
+    worker = meta.get("worker")
+    if not isinstance(worker, dict) or not isinstance(worker.get("dispatched"), (int, float)):
+        return False
+    return (worker.get("host") == os.uname().nodename and time.time() - worker["dispatched"] < WORKER_START_SECONDS
+            and _process_alive(worker.get("pid")))
 
 
 def unfinished_jobs(store: RunStore, backend: str):

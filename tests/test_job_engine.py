@@ -3,6 +3,7 @@ the time limit. Every training is tiny (300 images); the machine's CPU is shared
 
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -106,6 +107,37 @@ def test_two_at_once_live_events_stop_keeps_the_best_epoch_and_a_restarted_app_f
     assert run.status == "stopped" and run.has_model and run.meta["best_epoch"] >= 1
     assert stopped_after < 10, stopped_after  # measured about 1-2 s alone; the CPU is shared in tests
     assert finished(queue, other).status == "stopped"
+
+
+def test_an_app_restarted_while_its_worker_starts_up_starts_no_second_worker(tmp_path):
+    store = runs.RunStore(tmp_path / "runs")
+    queue = jobs.TrainingQueue(store, workers=1)
+    run_id = queue.submit("mnist_sample", "ann", TINY, owner="alice", limit_train=300)
+    # The queue hands the run to a fresh worker process, which imports TensorFlow (seconds) before it marks the run
+    # running: the run is still "queued" in run.json, but it is that worker's.
+    deadline = time.time() + 30
+    while not (store.get(run_id).meta.get("worker") or {}).get("dispatched"):
+        assert time.time() < deadline, "the queue never handed the run to a worker"
+        time.sleep(0.02)
+    meta = store.get(run_id).meta
+    assert meta["status"] == "queued" and meta["worker"]["pid"] > 0
+    # The app restarts in those seconds: the new queue watches that worker instead of queueing the run again.
+    restarted = jobs.TrainingQueue(runs.RunStore(tmp_path / "runs"), workers=1)
+    assert restarted.status(run_id).state == "running"
+    status = finished(restarted, run_id)
+    assert status.status == "completed", status.message
+    starts = [event for event in restarted.status(run_id).events if event.get("kind") == "start"]
+    assert len(starts) == 1, starts
+    # Only a live worker process of this machine, handed the run moments ago, keeps a queued run from the queue.
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    here, now = os.uname().nodename, time.time()
+    assert jobs._dispatched_worker_alive({"worker": {"pid": os.getpid(), "host": here, "dispatched": now}})
+    for worker in ({"pid": ended.pid, "host": here, "dispatched": now},
+                   {"pid": os.getpid(), "host": "another-machine", "dispatched": now},
+                   {"pid": os.getpid(), "host": here, "dispatched": now - jobs.WORKER_START_SECONDS - 1},
+                   {"pid": os.getpid(), "host": here}, "junk"):
+        assert not jobs._dispatched_worker_alive({"worker": worker}), worker
 
 
 def test_a_worker_killed_mid_epoch_marks_its_run_interrupted_and_the_queue_goes_on(tmp_path):
