@@ -272,9 +272,9 @@ def training_throughput(settings: Settings) -> dict:
         "epochs": epochs,
         "target": f">= {TARGET_THROUGHPUT_RATIO:g}x the seeds' way (median over rounds), test accuracy >= the seed's",
         "rule": "a candidate becomes the default only if it is faster than the shipped default in every round, its "
-                f"median accuracy is >= the seed's and at most {ACCURACY_TOLERANCE:.1%} below the shipped "
-                f"default's, and the live charts get >= {TARGET_CHART_UPDATES_PER_SECOND:g} updates/s (less the "
-                f"throttle's rounding: >= {TARGET_CHART_UPDATES_PER_SECOND * CHART_UPDATES_ROUNDING:.1f})",
+                f"median accuracy is >= the seed's and at most {ACCURACY_TOLERANCE * 100:.1f} points below the "
+                f"shipped default's, and the live charts get >= {TARGET_CHART_UPDATES_PER_SECOND:g} updates/s (less "
+                f"the throttle's rounding: >= {TARGET_CHART_UPDATES_PER_SECOND * CHART_UPDATES_ROUNDING:.1f})",
         "verdict": {"default": decision["default"], "text": decision["text"]},
         "configs": rows,
     }
