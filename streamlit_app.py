@@ -9,14 +9,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import _presenter, _streamlit_patches
+from pages import _streamlit_patches
 
 # The icon ships with the app: a Material or emoji icon would make every browser fetch it from the internet.
-# A page opened in presenter mode (a link with presenter=on, a reload) starts with the sidebar closed: on a
-# 1024x768 projector the canvas, the answer and all ten probabilities then fit the screen. The sidebar's arrow
-# opens it, and it stays as the visitor leaves it from then on (Streamlit applies the setting on a page's load).
 st.set_page_config(page_title="Neural Canvas", page_icon=str(Path(__file__).parent / "assets" / "icon.png"),
-                   layout="wide", initial_sidebar_state="collapsed" if _presenter.enabled() else "auto")
+                   layout="wide")
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
@@ -45,11 +42,13 @@ st.html("""<style>
 [data-testid='stMetricValue'] { font-size: clamp(1.7rem, 2.6vw, 2.25rem); }
 </style>""")
 
-from pages import _common, _draw_state  # noqa: E402 - after set_page_config, which must come first
+from pages import _common, _draw_state, _presenter  # noqa: E402 - after set_page_config, which must come first
 
 # The Draw page's canvas: its newest drawing kept, whichever page this run shows.
 _draw_state.before_run(page.url_path)
-# Large type for a projector when the visitor (or the link they opened) asked for it.
+# Large type for a projector when the visitor (or the link they opened) asked for it; a tab that opens the app in
+# presenter mode closes the sidebar, so that on a 1024x768 projector the canvas, the answer and all ten
+# probabilities fit the screen (switched on in the sidebar, it leaves the sidebar where the teacher is).
 _presenter.apply()
 # Who the student is, from their browser's cookie (made and stored on their first visit).
 _common.remember_student()

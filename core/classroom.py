@@ -17,6 +17,7 @@ web server and the training workers) reads the same values:
 """
 
 import hmac
+import ipaddress
 import json
 import math
 import os
@@ -117,13 +118,36 @@ def _wait(address: str, now: float) -> float:
     return last + min(MAX_WAIT_SECONDS, 2.0 ** (count - FREE_WRONG_KEYS + 1)) - now
 
 
+def guess_place(address) -> str:
+    """Where wrong keys are counted for a network `address` (Streamlit's `st.context.ip_address`).
+
+    An IPv4 address is itself (also when a dual-stack server writes it ::ffff:a.b.c.d). An IPv6 address counts
+    by its /64 network: a computer can give itself any number of addresses in its own network, and would
+    otherwise get three free guesses with each. None is this machine itself. Anything that is not an address (a
+    proxy that lets the browser's own X-Forwarded-For through hands that on as the address) is one shared place,
+    so that made-up values neither escape the limit nor fill the memory.
+    """
+    if address is None or address == "":
+        return "this machine"
+    try:
+        parsed = ipaddress.ip_address(str(address)[:64].strip())
+    except ValueError:
+        return "not an address"
+    mapped = getattr(parsed, "ipv4_mapped", None)
+    if mapped is not None:
+        return str(mapped)
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
 def try_teacher_key(candidate, address: str | None, *, clock=None) -> bool:
     """Whether `candidate` is the teacher key, typed at network `address` (None: this machine itself).
 
-    Raises TooManyWrongKeys, without checking the key, while the address must wait after wrong keys. The right key
-    clears the address's count; fifteen quiet minutes forget it too.
+    Raises TooManyWrongKeys, without checking the key, while the address (`guess_place`) must wait after wrong
+    keys. The right key clears the address's count; fifteen quiet minutes forget it too.
     """
-    address = address if isinstance(address, str) and address else "this machine"
+    address = guess_place(address)
     with _attempts_lock:
         now = (clock or _clock)()
         wait = _wait(address, now)
@@ -137,9 +161,19 @@ def try_teacher_key(candidate, address: str | None, *, clock=None) -> bool:
             count = 0
         _wrong_by_address[address] = (count + 1, now)
         if len(_wrong_by_address) > _MAX_ADDRESSES_TRACKED:
-            for stale in [key for key, (_, when) in _wrong_by_address.items() if now - when > FORGET_AFTER_SECONDS]:
-                del _wrong_by_address[stale]
+            _forget_the_oldest(now)
         return False
+
+
+def _forget_the_oldest(now: float) -> None:
+    """Keeps the memory of wrong keys bounded: the quiet addresses go first, then the least recent ones, down to
+    nine tenths of the limit (so that this runs once per thousand new addresses, not on every wrong key)."""
+    for stale in [key for key, (_, when) in _wrong_by_address.items() if now - when > FORGET_AFTER_SECONDS]:
+        del _wrong_by_address[stale]
+    excess = len(_wrong_by_address) - _MAX_ADDRESSES_TRACKED * 9 // 10
+    if excess > 0:
+        for key, _ in sorted(_wrong_by_address.items(), key=lambda item: item[1][1])[:excess]:
+            del _wrong_by_address[key]
 
 
 def forget_wrong_keys() -> None:

@@ -235,9 +235,10 @@ def sidebar(container=None) -> None:
     info = datasets.get_info(dataset_name())
     with container if container is not None else st.sidebar:
         st.caption("Neural Canvas · learn by training, testing and drawing")
+        # The switch first: on a projector's short screen the teacher finds it without scrolling the sidebar.
+        _presenter.switch(st)
         # The Datasets and Train pages' choice: what the next training learns from, not the chosen model's data.
         st.markdown(f"**Dataset to train on:** {info.title}")
         st.markdown(f"**Model:** {text.markdown_escape(_model_line())}")
         st.markdown(f"**Device:** {backend.device_hint()}")
         _teacher.sidebar_panel()
-        _presenter.switch(st)

@@ -8,7 +8,7 @@ import zlib
 import streamlit as st
 
 from core import architectures, charts, datasets, inference, jobs, runs, text
-from pages import _common
+from pages import _common, _presenter
 
 TRAINING_KEY = "draw_default_training"
 EPOCHS_SEEN_KEY = "draw_default_training_epochs"
@@ -31,11 +31,13 @@ def model_choice(candidates: list[runs.Run]) -> runs.Run | None:
     )
     if run is not None and not inference.reads_digits(run):
         title = datasets.get_info(run.dataset).title
-        st.info(
-            f"This model knows clothes, not digits: it was trained on {title}. Draw a T-shirt, a trouser or a "
-            "shoe, or train a digit model to read digits.",
-            icon=":material/checkroom:",
-        )
+        if _presenter.enabled():
+            # One line on a projector, where the canvas and the answer need the height.
+            message = f"This model knows clothes ({title}), not digits: draw a T-shirt, a trouser or a shoe."
+        else:
+            message = (f"This model knows clothes, not digits: it was trained on {title}. Draw a T-shirt, a trouser "
+                       "or a shoe, or train a digit model to read digits.")
+        st.info(message, icon=":material/checkroom:")
     return run
 
 

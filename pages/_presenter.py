@@ -24,6 +24,11 @@ html { font-size: 21px; }
 [data-testid='stMetricDelta'] div, [data-testid='stMetricDelta'] p { font-size: 1.3rem !important; }
 [data-testid='stImage'] img { min-width: 96px; }
 [data-testid='stSidebarNav'] a span { white-space: normal; overflow: visible; text-overflow: clip; }
+/* Less margin around every page than the large type gives it (6rem on top, 5rem a side): a projector's first
+   screen is for the lesson. A phone keeps its own margins. */
+@media (min-width: 641px) {
+  [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; padding-left: 1.5rem; padding-right: 1.5rem; }
+}
 </style>
 """
 
@@ -36,10 +41,40 @@ def enabled() -> bool:
     return bool(st.session_state[KEY])
 
 
+# Closes the sidebar once the page has drawn it, if it is open. (Streamlit's own initial_sidebar_state would also
+# close it under the teacher's mouse when presenter mode is switched on, and yields to the state this browser last
+# left the sidebar in, kept in its localStorage.) The state the click makes Streamlit keep is forgotten again, so
+# that a later page without presenter mode opens with the sidebar as usual. A few tries: the sidebar is drawn
+# after this script runs.
+_CLOSE_SIDEBAR_SCRIPT = """<script>(function () {
+  function closeSidebar() {
+    var sidebar = document.querySelector('[data-testid="stSidebar"]');
+    var button = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+    if (sidebar && button && sidebar.getBoundingClientRect().right > 1) { button.click(); }
+    try {
+      Object.keys(window.localStorage).forEach(function (key) {
+        if (key.indexOf('stSidebarCollapsed-') === 0) { window.localStorage.removeItem(key); }
+      });
+    } catch (error) { /* no localStorage (a private window may refuse it): nothing kept to forget */ }
+  }
+  [50, 300, 1000].forEach(function (delay) { setTimeout(closeSidebar, delay); });
+})();</script>"""
+SESSION_STARTED_KEY = "presenter_session_started"
+
+
 def apply() -> None:
-    """Adds the large-type styles to this page when presenter mode is on (called by the router on every run)."""
-    if enabled():
-        st.html(_STYLE)
+    """Adds the large-type styles to this page when presenter mode is on (called by the router on every run), and
+    closes the sidebar when a browser tab opens the app in presenter mode (a link, a reload), not later: switched
+    on in the sidebar, or once the teacher opened the sidebar again, it stays as the teacher leaves it."""
+    first_run = SESSION_STARTED_KEY not in st.session_state
+    st.session_state[SESSION_STARTED_KEY] = True
+    if not enabled():
+        return
+    st.html(_STYLE)
+    if first_run:
+        st.html("<style>.st-key-presenter_sidebar { display: none; }</style>")
+        with st.container(key="presenter_sidebar"):
+            st.html(_CLOSE_SIDEBAR_SCRIPT, unsafe_allow_javascript=True)
 
 
 def switch(container) -> None:

@@ -63,15 +63,13 @@ PAGE_STYLE = """
 # a 1280x900 projector's first screen.
 PRESENTER_STYLE = """
 <style>
-/* Less margin around the page than presenter mode's large type gives it (5rem a side), so that the answer still
-   fits beside the canvas on a 1024 px projector with the sidebar open; a phone keeps its own top margin. */
-@media (min-width: 641px) {
-  [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; padding-left: 1.5rem; padding-right: 1.5rem; }
-}
 [data-testid="stMain"] [data-testid="stVerticalBlock"] { gap: 0.6rem; }
 .st-key-draw_header h1 { font-size: 2rem; padding-bottom: 0.25rem; }
-/* The chart needs about 300 px: in less room it goes under the answer instead of beside it. */
-.st-key-draw_answer_chart { min-width: 300px; }
+/* The chart needs about 300 px: in less room it goes under the answer instead of beside it. (The size goes on the
+   row's item that holds the chart, which is what the row wraps.) */
+[data-testid="stLayoutWrapper"]:has(> .st-key-draw_answer_chart), .st-key-draw_answer_chart {
+  min-width: 300px; flex: 1 1 300px !important;
+}
 /* The answer stays the page's largest type (presenter mode's own metric size would shrink it). */
 .st-key-draw_answer [data-testid="stMetricValue"], .st-key-draw_answer [data-testid="stMetricValue"] div,
 .st-key-draw_answer [data-testid="stMetricValue"] p { font-size: 6rem !important; line-height: 1; }
@@ -103,9 +101,10 @@ PRESENTER_STYLE = """
 """
 
 
-def header() -> None:
+def header(digits: bool = True) -> None:
     with st.container(key="draw_header"):
-        st.title(":material/draw: 4 · Draw a digit")
+        # A model of clothes is given a picture to read, not a digit: the class sees the title over its answer.
+        st.title(f":material/draw: 4 · Draw a {'digit' if digits else 'picture'}")
         st.caption("Draw with the mouse (or a finger) on the black square. The model reads it when you lift the "
                    "pen.")
 
@@ -115,7 +114,8 @@ def header() -> None:
 st.html(PAGE_STYLE)
 if _presenter.enabled():
     st.html(PRESENTER_STYLE)
-header()
+# The title says what to draw, which depends on the model chosen below: its place is kept at the top.
+header_slot = st.container()
 
 store = _common.run_store()
 candidates = inference.compatible_runs(store.list())
@@ -133,6 +133,8 @@ with model_slot:
     chosen = _draw_model.model_choice(candidates) if candidates else None
     predictor = _draw_model.load_predictor(chosen) if chosen is not None else None
 class_names = datasets.get_info(chosen.dataset).class_names if chosen is not None else ()
+with header_slot:
+    header(digits=chosen is None or inference.reads_digits(chosen))
 
 # The canvas keeps its 280 px (a column narrower than that cuts it off) and the answer takes the rest; on a
 # screen too narrow for both side by side (a phone), the answer wraps to right under the canvas.

@@ -258,9 +258,11 @@ def test_one_click_default_model_reads_digits_drawn_with_the_mouse(app_url, page
     page.goto(f"{app_url}/draw?presenter=on")
     wait_for_app(page)
     page.wait_for_selector(CANVAS)
-    time.sleep(1.0)
-    sidebar = page.locator("[data-testid='stSidebar']").bounding_box()
-    assert sidebar["x"] + sidebar["width"] <= 0, sidebar
+    # (A script of the page closes it, as soon as Streamlit has drawn it.)
+    deadline = time.time() + 10
+    while (sidebar := page.locator("[data-testid='stSidebar']").bounding_box())["x"] + sidebar["width"] > 0:
+        assert time.time() < deadline, f"the sidebar stayed open: {sidebar}"
+        time.sleep(0.2)
     draw_digit(page, 1, 0)
     assert shown_prediction(page) == "1"
     page.locator(".st-key-draw_answer_chart .js-plotly-plot").wait_for()

@@ -60,6 +60,42 @@ def test_wrong_keys_make_an_address_wait_longer_and_longer_without_checking_the_
         assert not classroom.try_teacher_key("typo", "10.0.0.7", clock=clock)
 
 
+def test_wrong_keys_are_counted_by_address_and_an_ipv6_computer_by_its_network(monkeypatch):
+    assert classroom.guess_place("10.0.0.7") == "10.0.0.7"
+    # A dual-stack server writes an IPv4 browser as ::ffff:a.b.c.d: the same place.
+    assert classroom.guess_place("::ffff:10.0.0.7") == "10.0.0.7"
+    # Any address a computer may give itself in its own IPv6 network is the same place.
+    assert classroom.guess_place("2001:db8:1:2::5") == classroom.guess_place("2001:db8:1:2:ab:cd:ef:1") \
+        == "2001:db8:1:2::/64"
+    assert classroom.guess_place("2001:db8:1:3::5") != classroom.guess_place("2001:db8:1:2::5")
+    assert classroom.guess_place(None) == classroom.guess_place("") == "this machine"
+    # What is no address at all (a header passed on unchecked) is one place, however long or varied.
+    assert classroom.guess_place("x" * 4000) == classroom.guess_place("unknown") == "not an address"
+    monkeypatch.setenv(classroom.TEACHER_KEY_VARIABLE, "correct horse battery")
+    clock = _Clock()
+    for suffix in range(classroom.FREE_WRONG_KEYS):
+        assert not classroom.try_teacher_key("typo", f"2001:db8:1:2::{suffix + 1}", clock=clock)
+    with pytest.raises(classroom.TooManyWrongKeys):
+        classroom.try_teacher_key("correct horse battery", "2001:db8:1:2::99", clock=clock)
+
+
+def test_the_memory_of_wrong_keys_stays_bounded(monkeypatch):
+    monkeypatch.setenv(classroom.TEACHER_KEY_VARIABLE, "correct horse battery")
+    monkeypatch.setattr(classroom, "_MAX_ADDRESSES_TRACKED", 100)
+    clock = _Clock()
+    teacher = "10.9.9.9"
+    for _ in range(classroom.FREE_WRONG_KEYS):
+        classroom.try_teacher_key("typo", teacher, clock=clock)
+    # Thousands of addresses within the quiet quarter of an hour: never more than the limit is kept, and the
+    # least recent go first.
+    for number in range(5000):
+        clock.now += 0.01
+        classroom.try_teacher_key("guess", f"10.1.{number // 250}.{number % 250}", clock=clock)
+        assert len(classroom._wrong_by_address) <= 100
+    assert teacher not in classroom._wrong_by_address
+    assert "10.1.19.249" in classroom._wrong_by_address
+
+
 def test_a_huge_guess_is_refused_without_comparing_it(monkeypatch):
     monkeypatch.setenv(classroom.TEACHER_KEY_VARIABLE, "correct horse battery")
     assert not classroom.is_teacher_key("correct horse battery" + " " * classroom.MAX_KEY_LENGTH)

@@ -244,11 +244,18 @@ def test_a_fashion_model_says_it_knows_clothes(trained_run, canvas, isolated_run
     canvas.picture = drawn_one()
     at = open_draw_page()
     assert "this model knows clothes, not digits" in infos(at).lower()
+    # The title over the answer asks for a picture, not a digit.
+    assert [title.value for title in at.title] == [":material/draw: 4 · Draw a picture"]
     [metric] = prediction_metric(at)
     assert metric.value in ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
                             "Bag", "Ankle boot")
     # No digit model yet: the one-click trainer is offered as well.
     assert any(button.label == TRAIN_BUTTON for button in at.button)
+    # On a projector the note is one line.
+    from pages import _presenter
+
+    at = open_page("pages/draw.py", **{_presenter.KEY: True})
+    assert "This model knows clothes (Fashion-MNIST), not digits: draw a T-shirt, a trouser or a shoe." in infos(at)
 
 
 class QuickQueue(jobs.TrainingQueue):
