@@ -105,9 +105,28 @@ UPLOAD_MESSAGES = {
 }
 
 
-def upload_message(message: str) -> str:
-    """What to tell a student whose uploaded picture holds no digit, for a canvas's `message`."""
-    return UPLOAD_MESSAGES.get(message, message)
+# The same messages for a model of clothes (Fashion-MNIST), which is given a drawing of a piece of clothing.
+CLOTHES_MESSAGES = {
+    MESSAGE_EMPTY: "Draw a piece of clothing: the canvas is empty.",
+    MESSAGE_TOO_LITTLE_INK: "Draw it bigger: there is too little ink.",
+    MESSAGE_FULL_OF_INK: "The canvas is full of ink: clear it and draw one piece of clothing.",
+}
+CLOTHES_UPLOAD_MESSAGES = {
+    MESSAGE_EMPTY: "This picture is blank: upload a picture of a piece of clothing.",
+    MESSAGE_TOO_LITTLE_INK: "This picture holds too little ink: upload one where the piece of clothing is bigger.",
+    MESSAGE_FULL_OF_INK: "This picture is all ink: upload a picture of one piece of clothing on a plain background.",
+}
+
+
+def upload_message(message: str, *, digits: bool = True) -> str:
+    """What to tell a student whose uploaded picture holds no digit (or, `digits=False`, no piece of clothing),
+    for a canvas's `message`."""
+    return (UPLOAD_MESSAGES if digits else CLOTHES_UPLOAD_MESSAGES).get(message, message)
+
+
+def canvas_message(message: str, *, digits: bool = True) -> str:
+    """A canvas's `message` as said to a student drawing for a model of digits or, `digits=False`, of clothes."""
+    return message if digits else CLOTHES_MESSAGES.get(message, message)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -66,17 +66,21 @@ def model_view(reading: inference.Reading, *, beside: bool = False) -> None:
              alt="The 28 by 28 pixel image given to the model")
 
 
-def answer(predictor, picture, source: str, class_names: tuple[str, ...], view_slot=None) -> inference.Reading | None:
+def answer(predictor, picture, source: str, class_names: tuple[str, ...], view_slot=None, *,
+           digits: bool = True) -> inference.Reading | None:
     """The model's reading of the picture, or a message saying what to do first; returns the reading.
 
     `view_slot`, a container elsewhere on the page (presenter mode: under the canvas), takes the model's view of
     the picture; the probabilities then come right under the answer, so that both fit a projector's first screen.
+    `digits=False` (a model of clothes) asks for a piece of clothing instead of a digit.
     """
+    thing = "a digit" if digits else "a piece of clothing"
     if predictor is None:
         st.info("Draw a digit once there is a model to read it (see above).", icon=":material/draw:")
         return None
     if picture is None:
-        message = "Draw a digit on the canvas." if source == _draw_input.DRAW_INPUT else "Upload a picture of a digit."
+        message = (f"Draw {thing} on the canvas." if source == _draw_input.DRAW_INPUT
+                   else f"Upload a picture of {thing}.")
         st.info(message, icon=":material/draw:")
         return None
     try:
@@ -86,8 +90,8 @@ def answer(predictor, picture, source: str, class_names: tuple[str, ...], view_s
         return None
     if reading.is_blank:
         message = reading.preprocessed.message
-        st.info(message if source == _draw_input.DRAW_INPUT else preprocess.upload_message(message),
-                icon=":material/draw:")
+        st.info(preprocess.canvas_message(message, digits=digits) if source == _draw_input.DRAW_INPUT
+                else preprocess.upload_message(message, digits=digits), icon=":material/draw:")
         return None
     if view_slot is not None:
         # The answer beside its chart where the column has room for both (a projector of 1280 px: the whole chart

@@ -137,11 +137,14 @@ def _sent_picture(data_url: str):
         return None
 
 
-def uploaded_picture():
-    """A picture file chosen by the student, decoded safely; None (with a message) when there is none."""
+def uploaded_picture(digits: bool = True):
+    """A picture file chosen by the student, decoded safely; None (with a message) when there is none.
+
+    `digits=False` (a model of clothes) asks for a picture of a piece of clothing."""
     # The uploader takes the canvas's place on the screen: the canvas will come back empty.
     st.session_state[CANVAS_LEFT_KEY] = True
-    upload = st.file_uploader("A picture of a digit", type=["png", "jpg", "jpeg", "gif", "webp"],
+    label = "A picture of a digit" if digits else "A picture of a piece of clothing"
+    upload = st.file_uploader(label, type=["png", "jpg", "jpeg", "gif", "webp"],
                               max_upload_size=20, key="draw_upload")
     if upload is None:
         return None

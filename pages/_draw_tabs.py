@@ -29,11 +29,11 @@ NAIVE_KEY = "draw_bend_naive"
 # are kept while another tab is open (persist_state), because the votes are cast on the bent drawing too.
 BEND_SLIDERS = {
     "shift_x": ("draw_bend_shift_x", "Move right (pixels)", 0, -robustness.MAX_SHIFT, robustness.MAX_SHIFT, 1,
-                "%d px", "Negative values move the digit to the left."),
+                "%d px", "Negative values move the drawing to the left."),
     "shift_y": ("draw_bend_shift_y", "Move down (pixels)", 0, -robustness.MAX_SHIFT, robustness.MAX_SHIFT, 1,
-                "%d px", "Negative values move the digit up."),
+                "%d px", "Negative values move the drawing up."),
     "rotation": ("draw_bend_rotation", "Turn (degrees, anticlockwise)", 0, -int(robustness.MAX_ROTATION),
-                 int(robustness.MAX_ROTATION), 5, "%d°", "Negative values turn the digit clockwise."),
+                 int(robustness.MAX_ROTATION), 5, "%d°", "Negative values turn the drawing clockwise."),
     "scale": ("draw_bend_scale", "Size", 1.0, robustness.MIN_SCALE, robustness.MAX_SCALE, 0.05, "%.2f×",
               "1× is the size the MNIST recipe gives every digit: about 20 pixels tall."),
     "thickness": ("draw_bend_thickness", "Stroke: thinner or thicker (pixels)", 0.0, robustness.MIN_THICKNESS,
@@ -160,9 +160,9 @@ def bend(reading: inference.Reading, predictor, picture, class_names: tuple[str,
             st.caption(f":red[Changed: it was **{before}** before bending.]")
     with chart_column:
         _draw_answer.probability_chart(probabilities, class_names, predicted, key="draw_bent_probabilities")
-    st.caption("Move the digit a few pixels and compare the models in *Every model votes*: a dense network "
-               "learned where each pixel was and loses a moved digit first; a convolution finds a stroke wherever "
-               "it is, so a CNN holds on longer; a CNN trained on moved and turned digits (the Modern CNN, with "
+    st.caption("Move the drawing a few pixels and compare the models in *Every model votes*: a dense network "
+               "learned where each pixel was and loses a moved drawing first; a convolution finds a stroke wherever "
+               "it is, so a CNN holds on longer; a CNN trained on moved and turned images (the Modern CNN, with "
                "data augmentation) holds on longest.")
 
 

@@ -133,8 +133,10 @@ with model_slot:
     chosen = _draw_model.model_choice(candidates) if candidates else None
     predictor = _draw_model.load_predictor(chosen) if chosen is not None else None
 class_names = datasets.get_info(chosen.dataset).class_names if chosen is not None else ()
+# A model of clothes is asked for pictures of clothes, in the title and in every message.
+digits = chosen is None or inference.reads_digits(chosen)
 with header_slot:
-    header(digits=chosen is None or inference.reads_digits(chosen))
+    header(digits=digits)
 
 # The canvas keeps its 280 px (a column narrower than that cuts it off) and the answer takes the rest; on a
 # screen too narrow for both side by side (a phone), the answer wraps to right under the canvas.
@@ -147,13 +149,13 @@ with input_column:
         _draw_input.hide_canvas_toolbar()
         picture = _draw_input.drawing()
     else:
-        picture = _draw_input.uploaded_picture()
+        picture = _draw_input.uploaded_picture(digits)
     # On a projector the model's view goes under the drawing, where the two compare best, and the probabilities
     # move up beside the drawing: the drawing, the answer and every class's probability on one screen.
     view_slot = st.container(key="draw_view_under_input") if _presenter.enabled() else None
 
 with answer_column:
-    reading = _draw_answer.answer(predictor, picture, source, class_names, view_slot)
+    reading = _draw_answer.answer(predictor, picture, source, class_names, view_slot, digits=digits)
 # The Inside page looks at the drawing the model read last, or says there is none.
 _common.set_current_drawing(reading.preprocessed.image if reading is not None else None)
 if reading is not None:

@@ -258,6 +258,26 @@ def test_a_fashion_model_says_it_knows_clothes(trained_run, canvas, isolated_run
     assert "This model knows clothes (Fashion-MNIST), not digits: draw a T-shirt, a trouser or a shoe." in infos(at)
 
 
+def test_a_clothes_model_asks_for_clothes_in_every_message(trained_run, canvas, isolated_runs):
+    """A Fashion-MNIST model never asks for a digit: not before a stroke, on a blank canvas or in the upload."""
+    from pages import _draw_input
+
+    meta_path = isolated_runs / trained_run / "run.json"
+    meta = json.loads(meta_path.read_text())
+    meta["dataset"] = "fashion_mnist"
+    meta_path.write_text(json.dumps(meta))
+    at = open_draw_page()
+    assert "Draw a piece of clothing on the canvas." in infos(at)
+    canvas.picture = np.zeros((280, 280, 4), dtype=np.uint8)
+    at = open_draw_page()
+    assert "Draw a piece of clothing: the canvas is empty." in infos(at) and "Draw a digit" not in infos(at)
+    at.radio(key=_draw_input.INPUT_KEY).set_value(_draw_input.UPLOAD_INPUT).run()
+    assert "Upload a picture of a piece of clothing." in infos(at)
+    assert "of a digit" not in infos(at)
+    [uploader] = at.get("file_uploader")
+    assert uploader.proto.label == "A picture of a piece of clothing"
+
+
 class QuickQueue(jobs.TrainingQueue):
     """Records what the page submits, then trains a tiny CNN on a few hundred images, to keep the test short."""
 

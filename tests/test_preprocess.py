@@ -396,3 +396,11 @@ def test_a_blank_uploaded_picture_is_told_about_its_picture_not_a_canvas():
         upload = preprocess.upload_message(message)
         assert upload.startswith("This picture") and "canvas" not in upload and "draw" not in upload.lower()
     assert preprocess.upload_message("something else") == "something else"
+    # For a model of clothes: a piece of clothing, on the canvas and in an upload alike.
+    for message in (preprocess.MESSAGE_EMPTY, preprocess.MESSAGE_TOO_LITTLE_INK, preprocess.MESSAGE_FULL_OF_INK):
+        clothes = preprocess.canvas_message(message, digits=False), preprocess.upload_message(message, digits=False)
+        for told in clothes:
+            assert "digit" not in told and told.endswith(".")
+        assert preprocess.canvas_message(message) == message
+    assert "clothing" in preprocess.upload_message(preprocess.MESSAGE_EMPTY, digits=False)
+    assert preprocess.canvas_message("something else", digits=False) == "something else"
