@@ -25,7 +25,11 @@ PAGES = [
     st.Page("pages/class_set.py", title="6 · Class drawings", icon=":material/groups:", url_path="class_set"),
 ]
 
-page = st.navigation(PAGES)
+from pages import _presenter  # noqa: E402 - after set_page_config, which must come first
+
+# On a projector the sidebar is closed (presenter mode): the pages are then listed along the top of the screen,
+# where the teacher finds them, instead of behind the sidebar's "»".
+page = st.navigation(PAGES, position="top" if _presenter.enabled() else "sidebar")
 # Before any page runs: an unknown Streamlit stops here with its version named, not later in silence. (After
 # st.navigation, which has already left the legacy pages/ mode, so that this costs no extra rerun.)
 _streamlit_patches.apply()
@@ -42,7 +46,7 @@ st.html("""<style>
 [data-testid='stMetricValue'] { font-size: clamp(1.7rem, 2.6vw, 2.25rem); }
 </style>""")
 
-from pages import _common, _draw_state, _presenter  # noqa: E402 - after set_page_config, which must come first
+from pages import _common, _draw_state  # noqa: E402 - after set_page_config, which must come first
 
 # The Draw page's canvas: its newest drawing kept, whichever page this run shows.
 _draw_state.before_run(page.url_path)

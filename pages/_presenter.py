@@ -24,6 +24,10 @@ html { font-size: 21px; }
 [data-testid='stMetricDelta'] div, [data-testid='stMetricDelta'] p { font-size: 1.3rem !important; }
 [data-testid='stImage'] img { min-width: 96px; }
 [data-testid='stSidebarNav'] a span { white-space: normal; overflow: visible; text-overflow: clip; }
+/* The pages along the top (the sidebar is closed on a projector): the page names alone, in the sidebar's type
+   size, so that all of them fit a 1280 px screen and most of them a 1024 px one. */
+[data-testid='stTopNavLink'] > :has([data-testid='stIconMaterial']) { display: none; }
+[data-testid='stTopNavLink'] p, [data-testid='stTopNavSection'] p { font-size: 16px !important; }
 /* Less margin around every page than the large type gives it (6rem on top, 5rem a side): a projector's first
    screen is for the lesson. A phone keeps its own margins. */
 @media (min-width: 641px) {

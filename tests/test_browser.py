@@ -271,3 +271,11 @@ def test_one_click_default_model_reads_digits_drawn_with_the_mouse(app_url, page
         box = page.locator(selector).first.bounding_box()
         assert box["y"] >= 0 and box["y"] + box["height"] <= 768 and box["x"] + box["width"] <= 1024, (selector,
                                                                                                        box)
+    # With the sidebar closed, the pages are listed along the top, the Draw page among those shown; one click
+    # there opens another page, still in presenter mode.
+    top_links = page.locator("[data-testid='stTopNavLink']")
+    assert "4 · Draw" in [link.inner_text().strip() for link in top_links.all() if link.is_visible()]
+    top_links.filter(has_text="3 · Results").click()
+    page.wait_for_url("**/results**")
+    wait_for_app(page)
+    assert page.locator("[data-testid='stTopNavLink']").filter(has_text="4 · Draw").is_visible()
