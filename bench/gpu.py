@@ -271,9 +271,9 @@ def cifar10_time_to_90(quick: bool, folder=None, runs=CIFAR10_RUNS, budget_secon
             if time.perf_counter() - begun > budget_seconds and epoch + 1 < epochs:
                 stopped = "budget"
                 break
-        reached = [seconds for _, seconds, accuracy, _ in curve if accuracy >= 0.90]
+        reached = stopped == "reached_90"  # the run stops at its first epoch at 90%
         results.append({"hyperparameters": hp, "precision": precision, "stopped": stopped,
-                        "seconds_to_90": reached[0] if reached else None,
+                        "seconds_to_90": curve[-1][1] if reached else None,
                         "epochs_to_90": len(curve) if reached else None,
                         "best_accuracy": max(point[2] for point in curve),
                         "first_epoch_seconds": round(epoch_seconds[0], 2),
