@@ -81,7 +81,9 @@ def draw_canvas(stroke_width: int, key: str, initial_drawing: dict | None = None
 
 
 def hide_canvas_toolbar() -> None:
-    st.html(HIDE_TOOLBAR_SCRIPT, unsafe_allow_javascript=True, width="content")
+    # Out of the column's flow (the page's style): an invisible script should not add a gap above the canvas.
+    with st.container(key="draw_toolbar_script"):
+        st.html(HIDE_TOOLBAR_SCRIPT, unsafe_allow_javascript=True, width="content")
 
 
 def input_choice() -> str:

@@ -30,14 +30,15 @@ def model_choice(candidates: list[runs.Run]) -> runs.Run | None:
              "28x28 grayscale images can read a drawing. Digit models come first.",
     )
     if run is not None and not inference.reads_digits(run):
-        title = datasets.get_info(run.dataset).title
         if _presenter.enabled():
-            # One line on a projector, where the canvas and the answer need the height.
-            message = f"This model knows clothes ({title}), not digits: draw a T-shirt, a trouser or a shoe."
+            # One plain line on a projector, where the canvas and the answer need the height (the picker above
+            # names the dataset).
+            st.markdown(":material/checkroom: This model knows clothes, not digits: draw a T-shirt, a trouser "
+                        "or a shoe.")
         else:
-            message = (f"This model knows clothes, not digits: it was trained on {title}. Draw a T-shirt, a trouser "
-                       "or a shoe, or train a digit model to read digits.")
-        st.info(message, icon=":material/checkroom:")
+            title = datasets.get_info(run.dataset).title
+            st.info(f"This model knows clothes, not digits: it was trained on {title}. Draw a T-shirt, a trouser "
+                    "or a shoe, or train a digit model to read digits.", icon=":material/checkroom:")
     return run
 
 
@@ -48,8 +49,12 @@ def is_default_digit_model(run: runs.Run) -> bool:
     return run.dataset == DEFAULT_DIGIT_DATASET and run.has_model and run.status == "completed"
 
 
-def default_model_trainer(*, has_digit_model: bool = False) -> None:
-    """No default digit model yet: one click trains it on data that ships with the app, with its progress."""
+def default_model_trainer(*, has_digit_model: bool = False, compact: bool = False) -> None:
+    """No default digit model yet: one click trains it on data that ships with the app, with its progress.
+
+    `compact`: one short row (the button and a few words beside it), for a page that already has a model to draw
+    with; otherwise an explanation above a primary button.
+    """
     training_run = st.session_state.get(TRAINING_KEY) or digit_training_in_progress()
     if training_run:
         training_progress(training_run)
@@ -58,12 +63,15 @@ def default_model_trainer(*, has_digit_model: bool = False) -> None:
     # Ready before the click: the check of the model's size then takes no time (TensorFlow loads meanwhile).
     jobs.count_parameters_ahead(DEFAULT_DIGIT_DATASET, architectures.DEFAULT_DIGIT_ARCHITECTURE,
                                 architectures.DEFAULT_DIGIT_HYPERPARAMETERS)
-    if has_digit_model:
-        # One short row: a class that already has a digit model should still see the canvas on the first screen.
-        # The button as wide as its whole label, the words beside it take the rest (on a phone, below it).
+    if has_digit_model or compact:
+        # One short row: a class that already has a model should still see the canvas on the first screen. The
+        # button as wide as its whole label, the words beside it take the rest (on a phone, below it).
         with st.container(horizontal=True, vertical_alignment="center", gap="medium", key="draw_default_offer"):
-            clicked = st.button(label, icon=":material/model_training:", width="content")
+            clicked = st.button(label, type="secondary" if has_digit_model else "primary",
+                                icon=":material/model_training:", width="content")
             st.caption("It reads people's handwriting best: it learns from MNIST and from digits drawn with a pen "
+                       "by 20 people." if has_digit_model else
+                       "There is no digit model yet: this one learns from MNIST and from digits drawn with a pen "
                        "by 20 people.", width="stretch")
     else:
         st.info("There is no digit model yet. Train one here in about a minute, or on the Train page.",

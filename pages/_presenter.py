@@ -28,6 +28,11 @@ html { font-size: 21px; }
    size, so that all of them fit a 1280 px screen and most of them a 1024 px one. */
 [data-testid='stTopNavLink'] > :has([data-testid='stIconMaterial']) { display: none; }
 [data-testid='stTopNavLink'] p, [data-testid='stTopNavSection'] p { font-size: 16px !important; }
+/* Each name's box keeps room for its bold (current page) form, measured in its own type size: at 16 px too, or
+   the gaps between the names would follow the larger size's widths, unevenly. */
+[data-testid='stTopNavLink'] span[label], [data-testid='stTopNavLink'] span[label]::after {
+  font-size: 16px !important;
+}
 /* Less margin around every page than the large type gives it (6rem on top, 5rem a side): a projector's first
    screen is for the lesson. A phone keeps its own margins. */
 @media (min-width: 641px) {

@@ -43,6 +43,9 @@ PAGE_STYLE = """
 /* The default model's offer: its words shrink beside the button rather than wrap below it, except on a phone. */
 .st-key-draw_default_offer { flex-wrap: nowrap; }
 .st-key-draw_default_offer [data-testid="stCaptionContainer"] { min-width: 10rem; }
+[data-testid="stLayoutWrapper"]:has(> .st-key-draw_toolbar_script) {
+  position: absolute; width: 0; height: 0; overflow: hidden;
+}
 /* On a phone the columns stack: a smaller answer and title keep the answer on the first screen. */
 @media (max-width: 640px) {
   [data-testid="stMetric"] [data-testid="stMetricValue"] { font-size: 4rem; }
@@ -64,7 +67,14 @@ PAGE_STYLE = """
 PRESENTER_STYLE = """
 <style>
 [data-testid="stMain"] [data-testid="stVerticalBlock"] { gap: 0.6rem; }
-.st-key-draw_header h1 { font-size: 2rem; padding-bottom: 0.25rem; }
+.st-key-draw_header h1 { font-size: 2rem; padding-top: 0.5rem; padding-bottom: 0.25rem; }
+/* The training's button (or progress) beside the title keeps its whole label. */
+.st-key-draw_title_row .st-key-draw_default_offer button { white-space: nowrap; }
+.st-key-draw_title_row { padding-top: 0.5rem; }
+.st-key-draw_title_row > :last-child { min-width: min(25rem, 100%); }
+/* The model picker's own label gives way to the canvas: what it holds ("98.8% · Default digit model · ...") says
+   what it is. (Screen readers still read it.) */
+[class*="st-key-draw_model_"] [data-testid="stWidgetLabel"] { position: absolute; left: -10000px; }
 /* The chart needs about 300 px: in less room it goes under the answer instead of beside it. (The size goes on the
    row's item that holds the chart, which is what the row wraps.) */
 [data-testid="stLayoutWrapper"]:has(> .st-key-draw_answer_chart), .st-key-draw_answer_chart {
@@ -114,21 +124,28 @@ def header(digits: bool = True) -> None:
 st.html(PAGE_STYLE)
 if _presenter.enabled():
     st.html(PRESENTER_STYLE)
-# The title says what to draw, which depends on the model chosen below: its place is kept at the top.
-header_slot = st.container()
-
 store = _common.run_store()
 candidates = inference.compatible_runs(store.list())
-# Fixed places for the one-click training and the model picker, drawn or left empty: the canvas below keeps its
-# place in the page when the training starts, ends or first gives a model. (The browser remounts a component
-# whose place moves, and a remounted canvas is empty, so a student's drawing would vanish.)
-trainer_slot, model_slot = st.container(), st.container()
+# The title says what to draw, which depends on the model chosen below: its place is kept at the top. Fixed places
+# for the one-click training and the model picker, drawn or left empty: the canvas below keeps its place in the
+# page when the training starts, ends or first gives a model. (The browser remounts a component whose place
+# moves, and a remounted canvas is empty, so a student's drawing would vanish.) On a projector the training's
+# button or progress goes beside the title, where the row has room: the canvas needs the height.
+if _presenter.enabled():
+    with st.container(horizontal=True, vertical_alignment="center", gap="small", wrap=True,
+                      key="draw_title_row"):
+        header_slot, trainer_slot = st.container(width="content"), st.container(width="stretch")
+else:
+    header_slot, trainer_slot = st.container(), st.container()
+model_slot = st.container()
 # The one-click training stays on offer until a default digit model exists: a small model trained earlier on
 # the Train page reads MNIST, but not people's handwriting as well. One still training is not the default yet:
 # every visitor of the page sees its progress, whoever clicked.
 if st.session_state.get(_draw_model.TRAINING_KEY) or not any(map(_draw_model.is_default_digit_model, candidates)):
     with trainer_slot:
-        _draw_model.default_model_trainer(has_digit_model=any(map(inference.reads_digits, candidates)))
+        # On a projector, a page that has a model to draw with (clothes, say) keeps the offer to one row.
+        _draw_model.default_model_trainer(has_digit_model=any(map(inference.reads_digits, candidates)),
+                                          compact=_presenter.enabled() and bool(candidates))
 with model_slot:
     chosen = _draw_model.model_choice(candidates) if candidates else None
     predictor = _draw_model.load_predictor(chosen) if chosen is not None else None
