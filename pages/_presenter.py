@@ -30,9 +30,11 @@ html { font-size: 21px; }
 [data-testid='stTopNavLink'] p, [data-testid='stTopNavSection'] p { font-size: 16px !important; }
 /* Each name's box keeps room for its bold (current page) form, measured in its own type size: at 16 px too, or
    the gaps between the names would follow the larger size's widths, unevenly. */
-[data-testid='stTopNavLink'] span[label], [data-testid='stTopNavLink'] span[label]::after {
-  font-size: 16px !important;
-}
+[data-testid='stTopNavLink'] span[label], [data-testid='stTopNavLink'] span[label]::after,
+[data-testid='stTopNavSection'], [data-testid='stTopNavSection'] * { font-size: 16px !important; }
+/* The "N more" menu can end a little past the row's measured width (Streamlit measures it at its own size): the
+   row lets it show whole, not clipped. */
+nav.rc-overflow:has([data-testid='stTopNavLink']) { overflow: visible; min-width: 0; }
 /* Less margin around every page than the large type gives it (6rem on top, 5rem a side): a projector's first
    screen is for the lesson. A phone keeps its own margins. */
 @media (min-width: 641px) {

@@ -71,6 +71,8 @@ PRESENTER_STYLE = """
 /* The training's button (or progress) beside the title keeps its whole label. */
 .st-key-draw_title_row .st-key-draw_default_offer button { white-space: nowrap; }
 .st-key-draw_title_row { padding-top: 0.5rem; }
+/* While it trains, its progress bar says enough there (the title and the canvas's message ask for a drawing). */
+.st-key-draw_title_row [data-testid="stCaptionContainer"] { display: none; }
 .st-key-draw_title_row > :last-child { min-width: min(25rem, 100%); }
 /* The model picker's own label gives way to the canvas: what it holds ("98.8% · Default digit model · ...") says
    what it is. (Screen readers still read it.) */
