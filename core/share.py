@@ -175,13 +175,25 @@ class ClassLink:
     note: str
 
 
-def class_link(page_url: str | None, query: dict[str, str], *, base_url: str | None = None,
+def page_route(path: str, app_path: str = "") -> str:
+    """The app's own path of a page ("/train") from the path the browser shows, which starts with Streamlit's
+    `server.baseUrlPath` (`app_path`, "canvas") when the app is served under one ("/canvas/train")."""
+    path = path or "/"
+    prefix = "/" + app_path.strip("/") if app_path.strip("/") else ""
+    if prefix and (path == prefix or path.startswith(prefix + "/")):
+        path = path[len(prefix):] or "/"
+    return path
+
+
+def class_link(page_url: str | None, query: dict[str, str], *, base_url: str | None = None, app_path: str = "",
                find_address=network_address) -> ClassLink:
     """The link students open: the page's path and `query` on the address they can reach.
 
     In order: `base_url` (or the NEURAL_CANVAS_BASE_URL variable) when the teacher set one (a school's
-    proxy, a public name); the page's own address when it is not this computer's loopback; else the same port
-    on this computer's network address (`find_address`). A link that stays on localhost says so in `note`.
+    proxy, a public name: the address of the app's home, "https://school.example/canvas" for an app served
+    under a path); the page's own address when it is not this computer's loopback; else the same port on this
+    computer's network address (`find_address`). A link that stays on localhost says so in `note`. `app_path` is
+    Streamlit's `server.baseUrlPath`: the page's path starts with it, and so does the base address already.
     """
     import os
 
@@ -192,7 +204,7 @@ def class_link(page_url: str | None, query: dict[str, str], *, base_url: str | N
     if base_url:
         base = _checked_base_url(base_url)
         prefix = base.path.rstrip("/")
-        url = urllib.parse.urlunsplit((base.scheme, base.netloc, prefix + path, encoded, ""))
+        url = urllib.parse.urlunsplit((base.scheme, base.netloc, prefix + page_route(path, app_path), encoded, ""))
         return ClassLink(url, True, f"The address set in {BASE_URL_VARIABLE}.")
     if page.hostname and page.hostname not in _LOOPBACK_HOSTS:
         return ClassLink(urllib.parse.urlunsplit((page.scheme or "http", page.netloc, path, encoded, "")), True,

@@ -184,13 +184,16 @@ def keep_address_in_step(dataset: str, architecture: str, settings: dict) -> sha
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
     st.session_state[SHARE_QUERY_KEY] = query
+    # Served under a path (`--server.baseUrlPath canvas`), the page's address starts with it, and so does the
+    # teacher's NEURAL_CANVAS_BASE_URL: the link names it once.
+    app_path = st.get_option("server.baseUrlPath") or ""
     try:
-        return share.class_link(st.context.url, query)
+        return share.class_link(st.context.url, query, app_path=app_path)
     except ValueError as error:
         # NEURAL_CANVAS_BASE_URL is not a web address: say so, and share the page's own address meanwhile.
         st.warning(f"{text.markdown_escape(error)} The link below uses this page's own address instead.",
                    icon=":material/link_off:")
-        return share.class_link(st.context.url, query, base_url="")
+        return share.class_link(st.context.url, query, base_url="", app_path=app_path)
 
 
 def shared_link_problems() -> None:

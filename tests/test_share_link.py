@@ -25,6 +25,29 @@ def test_the_configured_base_url_wins_and_keeps_its_path():
     assert link.url == "https://school.example/canvas/train?dataset=mnist_sample&arch=cnn"
 
 
+@pytest.mark.parametrize("app_path", ["canvas", "/canvas/", "canvas/"])
+def test_an_app_served_under_a_path_names_it_once(app_path):
+    """`--server.baseUrlPath canvas` behind https://school.example/canvas/: the page's address already starts with
+    the path, and the teacher's base address ends with it."""
+    for base_url in ("https://school.example/canvas", "https://school.example/canvas/"):
+        link = share.class_link("http://127.0.0.1:8501/canvas/train?x=1", QUERY, base_url=base_url,
+                                app_path=app_path, find_address=lambda: None)
+        assert link.url == "https://school.example/canvas/train?dataset=mnist_sample&arch=cnn"
+    # Without a base address the page's own path is kept, the app's path with it.
+    link = share.class_link("http://localhost:8680/canvas/train", QUERY, base_url="", app_path=app_path,
+                            find_address=lambda: "192.168.1.20")
+    assert link.url == "http://192.168.1.20:8680/canvas/train?dataset=mnist_sample&arch=cnn"
+
+
+@pytest.mark.parametrize(("path", "app_path", "route"), [
+    ("/canvas/train", "canvas", "/train"), ("/canvas", "canvas", "/"), ("/canvas/", "canvas", "/"),
+    ("/canvasx/train", "canvas", "/canvasx/train"), ("/train", "", "/train"), ("/a/b/train", "a/b", "/train"),
+    ("", "", "/"),
+])
+def test_a_page_route_drops_only_the_app_path(path, app_path, route):
+    assert share.page_route(path, app_path) == route
+
+
 def test_the_variable_is_read_when_no_base_url_is_given(monkeypatch):
     monkeypatch.setenv(share.BASE_URL_VARIABLE, "http://10.1.2.3:9000")
     assert share.class_link("http://localhost:8501/train", QUERY).url.startswith("http://10.1.2.3:9000/train?")
