@@ -106,7 +106,7 @@ PRESENTER_STYLE = """
 }
 /* The five tabs under the answer are where the teacher clicks, not what the class reads: their names keep a
    size at which all five fit in a row. */
-.st-key-draw_tab [role="tab"] p, .st-key-draw_tab [role="tab"] { font-size: 17px !important; }
+.st-key-draw_tab [role="tab"] p, .st-key-draw_tab [role="tab"] { font-size: 19px !important; }
 /* The chosen model's accuracy and name, readable from the back of the room. */
 [class*="st-key-draw_model_"] [data-testid="stSelectbox"] input { font-size: 1.25rem; text-overflow: ellipsis; }
 </style>
