@@ -186,14 +186,18 @@ def page_route(path: str, app_path: str = "") -> str:
 
 
 def class_link(page_url: str | None, query: dict[str, str], *, base_url: str | None = None, app_path: str = "",
-               find_address=network_address) -> ClassLink:
+               route: str | None = None, find_address=network_address) -> ClassLink:
     """The link students open: the page's path and `query` on the address they can reach.
 
     In order: `base_url` (or the NEURAL_CANVAS_BASE_URL variable) when the teacher set one (a school's
     proxy, a public name: the address of the app's home, "https://school.example/canvas" for an app served
     under a path); the page's own address when it is not this computer's loopback; else the same port on this
-    computer's network address (`find_address`). A link that stays on localhost says so in `note`. `app_path` is
-    Streamlit's `server.baseUrlPath`: the page's path starts with it, and so does the base address already.
+    computer's network address (`find_address`). A link that stays on localhost says so in `note`.
+
+    With a base address, the link is the base, then Streamlit's `server.baseUrlPath` (`app_path`) unless the base
+    ends with it already, then the page's `route` ("/train"; by default the page's path less `app_path`). The path
+    the browser shows is not used there: behind a proxy it already holds the proxy's own path, which the base holds
+    too ("/canvas/canvas/train").
     """
     import os
 
@@ -204,7 +208,11 @@ def class_link(page_url: str | None, query: dict[str, str], *, base_url: str | N
     if base_url:
         base = _checked_base_url(base_url)
         prefix = base.path.rstrip("/")
-        url = urllib.parse.urlunsplit((base.scheme, base.netloc, prefix + page_route(path, app_path), encoded, ""))
+        app = "/" + app_path.strip("/") if app_path.strip("/") else ""
+        if app and prefix.endswith(app):
+            app = ""
+        route = route if route is not None else page_route(path, app_path)
+        url = urllib.parse.urlunsplit((base.scheme, base.netloc, prefix + app + route, encoded, ""))
         return ClassLink(url, True, f"The address set in {BASE_URL_VARIABLE}.")
     if page.hostname and page.hostname not in _LOOPBACK_HOSTS:
         return ClassLink(urllib.parse.urlunsplit((page.scheme or "http", page.netloc, path, encoded, "")), True,

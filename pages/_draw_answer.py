@@ -25,13 +25,19 @@ LONG_CLASS_NAME_STYLE = """
 """
 
 
+NON_BREAKING_HYPHEN, ZERO_WIDTH_SPACE = "\u2011", "\u200b"
+
+
 def prediction(reading: inference.Reading, class_names: tuple[str, ...]) -> None:
     """The predicted class in large type and how sure the model is."""
     predicted = reading.predicted_class
     if len(class_names[predicted]) > 2:
         st.markdown(LONG_CLASS_NAME_STYLE, unsafe_allow_html=True)
-    st.metric("Prediction", class_names[predicted], delta=f"{charts.percent(reading.confidence)} sure",
-              delta_color="off", delta_arrow="off")
+    # A long name may wrap, at its space or after its slash, not at its hyphen ("T-" over "shirt/top"): the
+    # hyphen shown is one that does not break, and the slash is followed by an invisible place to break.
+    shown = class_names[predicted].replace("-", NON_BREAKING_HYPHEN).replace("/", "/" + ZERO_WIDTH_SPACE)
+    st.metric("Prediction", shown,
+              delta=f"{charts.percent(reading.confidence)} sure", delta_color="off", delta_arrow="off")
 
 
 def probability_chart(probabilities, class_names, predicted: int, key: str = "draw_probabilities") -> None:
@@ -97,7 +103,7 @@ def answer(predictor, picture, source: str, class_names: tuple[str, ...], view_s
         # The answer beside its chart where the column has room for both (a projector of 1280 px: the whole chart
         # within 720 px of height), the chart under it where not; the link, for the teacher, after them.
         with st.container(horizontal=True, wrap=True, gap="medium", key="draw_answer_row"):
-            with st.container(width="content"):
+            with st.container(width="content", key="draw_answer_prediction"):
                 prediction(reading, class_names)
             with st.container(width="stretch", key="draw_answer_chart"):
                 probability_chart(reading.probabilities, class_names, reading.predicted_class)

@@ -34,11 +34,13 @@ def model_choice(candidates: list[runs.Run]) -> runs.Run | None:
             # One plain line on a projector, where the canvas and the answer need the height (the picker above
             # names the dataset).
             st.markdown(":material/checkroom: This model knows clothes, not digits: draw a T-shirt, a trouser "
-                        "or a shoe.")
+                        "or a shoe, and fill it in.")
         else:
             title = datasets.get_info(run.dataset).title
+            # Its photos are solid shapes on black: an outline reads as something else.
             st.info(f"This model knows clothes, not digits: it was trained on {title}. Draw a T-shirt, a trouser "
-                    "or a shoe, or train a digit model to read digits.", icon=":material/checkroom:")
+                    "or a shoe and fill it in (its photos are solid shapes), or train a digit model to read digits.",
+                    icon=":material/checkroom:")
     return run
 
 
@@ -66,7 +68,9 @@ def default_model_trainer(*, has_digit_model: bool = False, compact: bool = Fals
     if has_digit_model or compact:
         # One short row: a class that already has a model should still see the canvas on the first screen. The
         # button as wide as its whole label, the words beside it take the rest (on a phone, below it).
-        with st.container(horizontal=True, vertical_alignment="center", gap="medium", key="draw_default_offer"):
+        # (A phone hides the offer when a digit model exists, not when it is the only way to get one.)
+        key = "draw_default_offer" if has_digit_model else "draw_first_digit_offer"
+        with st.container(horizontal=True, vertical_alignment="center", gap="medium", key=key):
             clicked = st.button(label, type="secondary" if has_digit_model else "primary",
                                 icon=":material/model_training:", width="content")
             st.caption("It reads people's handwriting best: it learns from MNIST and from digits drawn with a pen "
@@ -150,24 +154,33 @@ def training_progress(run_id: str) -> None:
         seen[run_id] = epochs_done
         _common.set_run(run_id)
         st.rerun(scope="app")
-    batch = status.latest_batch
-    if status.state == "queued" or batch is None:
-        waiting = f" (number {status.queue_position} in the queue)" if status.queue_position else ""
-        st.progress(0.0, text=f"Training the default digit model: starting{waiting}…")
-        return
-    accuracy = f" · accuracy {charts.percent(batch['accuracy'])}" if batch.get("accuracy") is not None else ""
-    if epochs_done >= batch["epochs"]:
-        st.progress(1.0, text="Trained: now testing it on MNIST's test digits and on the pen digits of writers it "
-                              "never saw (a few seconds)…")
-    else:
-        st.progress(
-            min(1.0, batch["progress"]),
-            text=f"Training the default digit model: epoch {batch['epoch']} of {batch['epochs']}{accuracy} · "
-                 f"{_time_left(batch['eta'])}",
-        )
+    st.progress(*progress_line(status, epochs_done, short=_presenter.enabled()))
     if epochs_done:
         st.caption("You can draw already: the model below is the best epoch so far, and it improves after each "
                    "epoch.")
+
+
+def progress_line(status: jobs.JobStatus, epochs_done: int, *, short: bool = False) -> tuple[float, str]:
+    """The progress bar's share and words. `short`: one line beside the page's title on a projector, so that the
+    canvas under it does not move as the words change."""
+    batch = status.latest_batch
+    if status.state == "queued" or batch is None:
+        waiting = f" (number {status.queue_position} in the queue)" if status.queue_position else ""
+        return 0.0, f"{'Digit model' if short else 'Training the default digit model'}: starting{waiting}…"
+    if epochs_done >= batch["epochs"]:
+        if short:
+            return 1.0, "Trained: now testing it (a few seconds)…"
+        return 1.0, ("Trained: now testing it on MNIST's test digits and on the pen digits of writers it never saw "
+                     "(a few seconds)…")
+    known = batch.get("accuracy") is not None
+    accuracy = f" · accuracy {charts.percent(batch['accuracy'])}" if known else ""
+    if short:
+        accuracy = f" · {charts.percent(batch['accuracy'])} right" if known else ""
+        time_left = "…" if batch["eta"] is None else _time_left(batch["eta"]).removeprefix("about ")
+        return min(1.0, batch["progress"]), (f"Digit model: epoch {batch['epoch']} of {batch['epochs']}{accuracy} · "
+                                             f"{time_left}")
+    return min(1.0, batch["progress"]), (f"Training the default digit model: epoch {batch['epoch']} of "
+                                         f"{batch['epochs']}{accuracy} · {_time_left(batch['eta'])}")
 
 
 def page_needs_rerun(epochs_done: int, epochs_seen: int, *, drawing_on_canvas: bool, model_saved: bool) -> bool:

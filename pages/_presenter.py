@@ -23,6 +23,7 @@ html { font-size: 21px; }
 [data-testid='stMetricValue'] div { font-size: 2.2rem !important; }
 [data-testid='stMetricDelta'] div, [data-testid='stMetricDelta'] p { font-size: 1.3rem !important; }
 [data-testid='stImage'] img { min-width: 96px; }
+[data-testid='stLayoutWrapper']:has(> .st-key-presenter_sidebar), .st-key-presenter_sidebar { display: none; }
 [data-testid='stSidebarNav'] a span { white-space: normal; overflow: visible; text-overflow: clip; }
 /* The pages along the top (the sidebar is closed on a projector): the page names alone, in the sidebar's type
    size, so that all of them fit a 1280 px screen and most of them a 1024 px one. */
@@ -55,20 +56,31 @@ def enabled() -> bool:
 # Closes the sidebar once the page has drawn it, if it is open. (Streamlit's own initial_sidebar_state would also
 # close it under the teacher's mouse when presenter mode is switched on, and yields to the state this browser last
 # left the sidebar in, kept in its localStorage.) The state the click makes Streamlit keep is forgotten again, so
-# that a later page without presenter mode opens with the sidebar as usual. A few tries: the sidebar is drawn
-# after this script runs.
+# that a later page without presenter mode opens with the sidebar as usual. The sidebar is drawn after this script
+# runs, later still on a busy server (a training on the same cores): the script looks every 100 ms until it has
+# seen the sidebar and closed it, for at most 30 s, and then never again, so that a teacher who opens it keeps it.
 _CLOSE_SIDEBAR_SCRIPT = """<script>(function () {
-  function closeSidebar() {
-    var sidebar = document.querySelector('[data-testid="stSidebar"]');
-    var button = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
-    if (sidebar && button && sidebar.getBoundingClientRect().right > 1) { button.click(); }
+  var started = Date.now();
+  function forgetState() {
     try {
       Object.keys(window.localStorage).forEach(function (key) {
         if (key.indexOf('stSidebarCollapsed-') === 0) { window.localStorage.removeItem(key); }
       });
     } catch (error) { /* no localStorage (a private window may refuse it): nothing kept to forget */ }
   }
-  [50, 300, 1000].forEach(function (delay) { setTimeout(closeSidebar, delay); });
+  function closeSidebar() {
+    var sidebar = document.querySelector('[data-testid="stSidebar"]');
+    var button = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+    var collapsed = sidebar && sidebar.getAttribute('data-collapsed');
+    if (collapsed === 'true') { forgetState(); return; }
+    if (collapsed === 'false' && button) {
+      button.click();
+      setTimeout(forgetState, 300);
+      return;
+    }
+    if (Date.now() - started < 30000) { setTimeout(closeSidebar, 100); }
+  }
+  setTimeout(closeSidebar, 50);
 })();</script>"""
 SESSION_STARTED_KEY = "presenter_session_started"
 
@@ -82,9 +94,10 @@ def apply() -> None:
     if not enabled():
         return
     st.html(_STYLE)
-    if first_run:
-        st.html("<style>.st-key-presenter_sidebar { display: none; }</style>")
-        with st.container(key="presenter_sidebar"):
+    # On every run, so that the page's own elements keep their places from the first run to the next (a canvas
+    # whose place moves is drawn anew, empty); the script in it on the first run only. It takes no room.
+    with st.container(key="presenter_sidebar"):
+        if first_run:
             st.html(_CLOSE_SIDEBAR_SCRIPT, unsafe_allow_javascript=True)
 
 

@@ -175,6 +175,10 @@ def apply_shared_link() -> None:
     st.session_state[SHARE_QUERY_KEY] = query
 
 
+# This page's own path in the app (its `url_path` in streamlit_app.py).
+TRAIN_ROUTE = "/train"
+
+
 def keep_address_in_step(dataset: str, architecture: str, settings: dict) -> share.ClassLink:
     """Writes the setup into the page's address and returns the link to share it with the class: on the
     address the students can reach, with presenter mode when it is on."""
@@ -184,16 +188,16 @@ def keep_address_in_step(dataset: str, architecture: str, settings: dict) -> sha
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
     st.session_state[SHARE_QUERY_KEY] = query
-    # Served under a path (`--server.baseUrlPath canvas`), the page's address starts with it, and so does the
-    # teacher's NEURAL_CANVAS_BASE_URL: the link names it once.
+    # Served under a path (`--server.baseUrlPath canvas`) or behind a proxy's path, the page's address starts with
+    # it, and so may the teacher's NEURAL_CANVAS_BASE_URL: the link names it once, then this page's own route.
     app_path = st.get_option("server.baseUrlPath") or ""
     try:
-        return share.class_link(st.context.url, query, app_path=app_path)
+        return share.class_link(st.context.url, query, app_path=app_path, route=TRAIN_ROUTE)
     except ValueError as error:
         # NEURAL_CANVAS_BASE_URL is not a web address: say so, and share the page's own address meanwhile.
         st.warning(f"{text.markdown_escape(error)} The link below uses this page's own address instead.",
                    icon=":material/link_off:")
-        return share.class_link(st.context.url, query, base_url="", app_path=app_path)
+        return share.class_link(st.context.url, query, base_url="", app_path=app_path, route=TRAIN_ROUTE)
 
 
 def shared_link_problems() -> None:

@@ -41,8 +41,9 @@ PAGE_STYLE = """
    wraps under the canvas. */
 .st-key-draw_answer { min-width: min(20rem, 100%); }
 /* The default model's offer: its words shrink beside the button rather than wrap below it, except on a phone. */
-.st-key-draw_default_offer { flex-wrap: nowrap; }
-.st-key-draw_default_offer [data-testid="stCaptionContainer"] { min-width: 10rem; }
+.st-key-draw_default_offer, .st-key-draw_first_digit_offer { flex-wrap: nowrap; }
+.st-key-draw_default_offer [data-testid="stCaptionContainer"],
+.st-key-draw_first_digit_offer [data-testid="stCaptionContainer"] { min-width: 10rem; }
 [data-testid="stLayoutWrapper"]:has(> .st-key-draw_toolbar_script) {
   position: absolute; width: 0; height: 0; overflow: hidden;
 }
@@ -56,6 +57,10 @@ PAGE_STYLE = """
   h1 { font-size: 1.6rem !important; padding-top: 0 !important; }
   .st-key-draw_header [data-testid="stElementContainer"]:has([data-testid="stCaptionContainer"]) { display: none; }
   .st-key-draw_default_offer { display: none; }
+  .st-key-draw_first_digit_offer { flex-wrap: wrap; }
+  .st-key-draw_first_digit_offer button, .st-key-draw_first_digit_offer button * {
+    white-space: normal !important; overflow: visible !important;
+  }
 }
 </style>
 """
@@ -69,10 +74,13 @@ PRESENTER_STYLE = """
 [data-testid="stMain"] [data-testid="stVerticalBlock"] { gap: 0.6rem; }
 .st-key-draw_header h1 { font-size: 2rem; padding-top: 0.5rem; padding-bottom: 0.25rem; }
 /* The training's button (or progress) beside the title keeps its whole label. */
-.st-key-draw_title_row .st-key-draw_default_offer button { white-space: nowrap; }
-.st-key-draw_title_row { padding-top: 0.5rem; }
+.st-key-draw_title_row button { white-space: nowrap; }
+.st-key-draw_title_row { padding-top: 1rem; }
 /* While it trains, its progress bar says enough there (the title and the canvas's message ask for a drawing). */
-.st-key-draw_title_row [data-testid="stCaptionContainer"] { display: none; }
+.st-key-draw_title_row [data-testid="stElementContainer"]:has([data-testid="stCaptionContainer"]) { display: none; }
+.st-key-draw_title_row [data-testid="stProgress"] p {
+  font-size: 20px !important; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+}
 .st-key-draw_title_row > :last-child { min-width: min(25rem, 100%); }
 /* The model picker's own label gives way to the canvas: what it holds ("98.8% · Default digit model · ...") says
    what it is. (Screen readers still read it.) */
@@ -81,6 +89,16 @@ PRESENTER_STYLE = """
    row's item that holds the chart, which is what the row wraps.) */
 [data-testid="stLayoutWrapper"]:has(> .st-key-draw_answer_chart), .st-key-draw_answer_chart {
   min-width: 300px; flex: 1 1 300px !important;
+}
+/* Where the column has room for the chart beside the answer, the two stay side by side whatever the answer: a long
+   class name ("T-shirt/top", "Ankle boot") wraps onto two lines rather than send the chart under it, which would
+   make the page jump from one drawing to the next and push the chart's last rows off a 768 px screen. */
+.st-key-draw_answer { container-type: inline-size; container-name: draw-answer; }
+@container draw-answer (min-width: 520px) {
+  .st-key-draw_answer_row { flex-wrap: nowrap !important; }
+  [data-testid="stLayoutWrapper"]:has(> .st-key-draw_answer_prediction), .st-key-draw_answer_prediction {
+    flex: 0 1 auto !important; min-width: 0 !important;
+  }
 }
 /* The answer stays the page's largest type (presenter mode's own metric size would shrink it). */
 .st-key-draw_answer [data-testid="stMetricValue"], .st-key-draw_answer [data-testid="stMetricValue"] div,
@@ -97,9 +115,9 @@ PRESENTER_STYLE = """
 /* Beside the canvas the answer needs about 280 px for its chart: in less room the answer goes under the canvas.
    The model's view sits under the canvas while the answer is beside it, and after the answer once it is under
    it (on a phone it would push the answer off the first screen). One rule decides both. */
-.st-key-draw_columns { container-type: inline-size; }
+.st-key-draw_columns { container-type: inline-size; container-name: draw-columns; }
 .st-key-draw_view_in_answer { display: none; }
-@container (max-width: 640px) {
+@container draw-columns (max-width: 640px) {
   [data-testid="stLayoutWrapper"]:has(> .st-key-draw_answer), .st-key-draw_answer { flex: 1 1 100% !important; }
   .st-key-draw_view_under_input { display: none; }
   .st-key-draw_view_in_answer { display: block; }

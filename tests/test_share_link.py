@@ -33,6 +33,10 @@ def test_an_app_served_under_a_path_names_it_once(app_path):
         link = share.class_link("http://127.0.0.1:8501/canvas/train?x=1", QUERY, base_url=base_url,
                                 app_path=app_path, find_address=lambda: None)
         assert link.url == "https://school.example/canvas/train?dataset=mnist_sample&arch=cnn"
+    # A base address of the host alone (as the README showed for an app at the root) gets the app's path.
+    link = share.class_link("http://127.0.0.1:8501/canvas/train", QUERY, base_url="https://school.example",
+                            app_path=app_path, find_address=lambda: None)
+    assert link.url == "https://school.example/canvas/train?dataset=mnist_sample&arch=cnn"
     # Without a base address the page's own path is kept, the app's path with it.
     link = share.class_link("http://localhost:8680/canvas/train", QUERY, base_url="", app_path=app_path,
                             find_address=lambda: "192.168.1.20")
@@ -100,3 +104,14 @@ def test_presenter_mode_is_read_from_the_link(value, expected):
 def test_the_presenter_value_is_not_a_training_setting():
     setup = share.setup_from_query({"arch": "cnn", "presenter": "on", "epochs": "3"})
     assert setup.problems == () and setup.hyperparameters == {"epochs": 3}
+
+
+def test_behind_a_proxy_that_strips_its_path_the_link_names_it_once():
+    """nginx `location /strip/ { proxy_pass http://127.0.0.1:8501/; }`: the app is at its root, the browser shows
+    /strip/train, and the teacher's base address is .../strip. The page's own route decides, not the path the
+    browser shows (nor an encoded one of it)."""
+    for page_url in ("https://school.example/strip/train", "https://school.example/strip/%74rain",
+                     "http://localhost:8501/train"):
+        link = share.class_link(page_url, QUERY, base_url="https://school.example/strip", route="/train",
+                                find_address=lambda: None)
+        assert link.url == "https://school.example/strip/train?dataset=mnist_sample&arch=cnn", page_url
