@@ -28,6 +28,7 @@ is refused with a ValueError whose message can be shown to the student as it is.
 import collections
 import dataclasses
 import io
+import math
 import threading
 import warnings
 from pathlib import Path
@@ -212,8 +213,11 @@ def reads_digits(run) -> bool:
 def compatible_runs(candidates, image_shape: tuple[int, ...] = (28, 28)) -> list:
     """The runs whose saved model reads grayscale images of `image_shape`: digit models first, then others.
 
-    Within each group the order of `candidates` is kept (the run store lists the newest first). Runs without
-    a model (nothing finished yet), damaged runs and runs on an unknown dataset are left out.
+    Within each group the most accurate on its test images first, then those without a test score (still
+    training); among equals the order of `candidates` is kept (the run store lists the newest first). So a page
+    that starts on the first one gives a new visitor the best model the class has, not the latest, which anyone
+    may have trained badly on purpose. Runs without a model (nothing finished yet), damaged runs and runs on an
+    unknown dataset are left out.
     """
     usable = []
     for run in candidates:
@@ -225,6 +229,12 @@ def compatible_runs(candidates, image_shape: tuple[int, ...] = (28, 28)) -> list
             continue
         if tuple(info.image_shape) == tuple(image_shape):
             usable.append(run)
+    def best_first(run) -> tuple[bool, float]:
+        accuracy = run.test_accuracy
+        known = isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool) and math.isfinite(accuracy)
+        return (not known, -float(accuracy) if known else 0.0)
+
+    usable.sort(key=best_first)
     return [run for run in usable if reads_digits(run)] + [run for run in usable if not reads_digits(run)]
 
 

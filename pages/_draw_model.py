@@ -132,12 +132,17 @@ def training_progress(run_id: str) -> None:
         st.session_state.pop(TRAINING_KEY, None)
         st.warning("That training is no longer running (the server restarted). Start it again.")
         return
+    # Who clicked, and a visitor who has no model yet or chose this one, follow the training: the page switches
+    # to its model as soon as there is one. Everyone else keeps the model they chose (a student drawing a T-shirt
+    # for the clothes model is not switched to digits by someone else's click); it is in their model list.
+    follows = st.session_state.get(TRAINING_KEY) == run_id or _common.run_id() in (None, run_id)
     # Done as soon as the run says so (its model, test and pen scores are saved before its "end" event), not only
     # once its worker process has exited, a second or two later.
     if status.over:
         st.session_state.pop(TRAINING_KEY, None)
         if status.status == "completed":
-            _common.set_run(run_id)
+            if follows:
+                _common.set_run(run_id)
             st.rerun(scope="app")
         st.error(f"The digit model did not finish ({status.status}). "
                  f"{text.markdown_escape(status.message)} Try again, or train one "
@@ -149,15 +154,19 @@ def training_progress(run_id: str) -> None:
     epochs_seen = seen.get(run_id, 0)
     # The epoch's event comes just before its model is saved: the first rerun waits for the file.
     model_saved = epochs_done > epochs_seen == 0 and (run := _store_run(run_id)) is not None and run.has_model
-    if page_needs_rerun(epochs_done, epochs_seen, drawing_on_canvas=_common.current_drawing() is not None,
+    # (One who keeps another model reruns once, for the new model in the list: later epochs change nothing there.)
+    if page_needs_rerun(epochs_done, epochs_seen, drawing_on_canvas=follows and _common.current_drawing() is not None,
                         model_saved=model_saved):
         seen[run_id] = epochs_done
-        _common.set_run(run_id)
+        if follows:
+            _common.set_run(run_id)
         st.rerun(scope="app")
     st.progress(*progress_line(status, epochs_done, short=_presenter.enabled()))
-    if epochs_done:
+    if epochs_done and follows:
         st.caption("You can draw already: the model below is the best epoch so far, and it improves after each "
                    "epoch.")
+    elif epochs_done:
+        st.caption("You can draw with it already: choose it in the model list below. It improves after each epoch.")
 
 
 def progress_line(status: jobs.JobStatus, epochs_done: int, *, short: bool = False) -> tuple[float, str]:

@@ -336,3 +336,21 @@ def test_the_majority_and_the_sentence_for_the_class():
     assert inference.majority([_vote("gone", None)]) is None
     assert "No model could vote" in inference.describe_votes([], digits)
     assert "Only one model" in inference.describe_votes([_vote("CNN", 3)], digits)
+
+
+def test_compatible_runs_start_with_the_most_accurate_not_the_newest(store):
+    """A new visitor's Draw page starts on the first digit model: the class's best, not the latest one, which a
+    student may have trained badly on purpose. Still training (no test score): after the scored ones."""
+    good = _fake_run(store, "digits_mix")
+    store.update(good.id, test={"accuracy": 0.988})
+    training = _fake_run(store, "digits_mix")
+    store.update(training.id, status="running")
+    bad = _fake_run(store, "mnist_sample")
+    store.update(bad.id, test={"accuracy": 0.31})
+    damaged_score = _fake_run(store, "mnist_sample")
+    store.update(damaged_score.id, test={"accuracy": "high"})
+    clothes = _fake_run(store, "fashion_mnist")
+    store.update(clothes.id, test={"accuracy": 0.99})
+    order = [run.id for run in inference.compatible_runs(store.list())]
+    # (A score that is not a number makes the run damaged: left out.)
+    assert order == [good.id, bad.id, training.id, clothes.id]

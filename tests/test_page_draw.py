@@ -387,6 +387,30 @@ def test_a_visitor_who_opens_draw_while_someone_trains_the_default_model_sees_it
     assert not any(button.label == TRAIN_BUTTON for button in at.button)
 
 
+def test_someone_elses_one_click_does_not_switch_a_student_who_chose_another_model(
+        trained_run, canvas, isolated_runs, monkeypatch):
+    """A student drawing clothes for the clothes model keeps it while another visitor's click trains the digit
+    model: the new model waits in the list. (A visitor with no model yet follows the training, as before.)"""
+    clothes = copy_run(isolated_runs, trained_run, "20250101-000000-cnn-c10735", dataset="fashion_mnist")
+    running = copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef",
+                       dataset=architectures.DEFAULT_DIGIT_DATASET, status="running")
+    monkeypatch.setattr(jobs, "_default_queue", RunningDefaultQueue(running))
+    canvas.picture = drawn_one()
+    at = open_draw_page()
+    assert not at.exception, at.exception
+    [picker] = [box for box in at.selectbox if str(box.key).startswith("draw_model_")]
+    assert picker.value == running
+    # (The training's progress is drawn above the picker: it sees the choice from the next run on, 2 s later.)
+    picker.set_value(clothes).run()
+    for _ in range(2):
+        at.run()
+        assert not at.exception, at.exception
+        [picker] = [box for box in at.selectbox if str(box.key).startswith("draw_model_")]
+        assert picker.value == clothes
+        assert [title.value for title in at.title] == [":material/draw: 4 · Draw a picture"]
+        assert any("choose it in the model list" in caption.value for caption in at.caption)
+
+
 def test_a_default_training_that_sent_its_end_event_is_a_finished_model_not_a_progress_bar(
         trained_run, canvas, isolated_runs, monkeypatch):
     run_id = copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef",
