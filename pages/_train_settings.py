@@ -212,15 +212,18 @@ QR_CODE_WIDTH = 300
 
 def share_setup(link: share.ClassLink) -> None:
     with st.popover("Share this setup", icon=":material/share:"):
-        # The code first: it is what the teacher shows the class, and it stays in the popover's first screen.
-        st.image(share.qr_code_png(link.url), width=QR_CODE_WIDTH, caption="Scan to open this setup")
-        st.markdown("Or send this link to the class: it opens the Train page with this dataset, architecture and "
-                    "every setting.")
-        st.code(link.url, language=None, wrap_lines=True)
-        if link.reachable:
-            st.caption(link.note)
-        else:
-            st.info(link.note, icon=":material/wifi_off:")
+        # The code first: it is what the teacher shows the class. The link and its note beside it where the popover
+        # is wide enough (a projector's screen: both in the popover's first screen), under it where not (a phone).
+        with st.container(horizontal=True, wrap=True, gap="small", vertical_alignment="top"):
+            st.image(share.qr_code_png(link.url), width=QR_CODE_WIDTH, caption="Scan to open this setup")
+            with st.container(width="stretch", key="share_link_words"):
+                st.markdown("Or send the class this link to the Train page with this dataset, architecture and "
+                            "every setting:")
+                st.code(link.url, language=None, wrap_lines=True)
+                if link.reachable:
+                    st.caption(link.note)
+                else:
+                    st.info(link.note, icon=":material/wifi_off:")
 
 
 def architecture_settings(architecture: architectures.Architecture) -> dict:

@@ -177,7 +177,10 @@ def train_page() -> None:
     # The popover button keeps the width of its label ("Share this setup" whole at 1024 px); the summary the rest,
     # at least 15rem of it: on a phone the button goes under the summary instead of squeezing it a word a line.
     st.html("<style>.st-key-train_summary_row [data-testid='stElementContainer']:has([data-testid='stMarkdown'])"
-            " { min-width: min(15rem, 100%); flex: 1 1 15rem; }</style>")
+            " { min-width: min(15rem, 100%); flex: 1 1 15rem; }"
+            # The share link's words beside its QR code, or under it where the popover is narrower.
+            "[data-testid='stLayoutWrapper']:has(> .st-key-share_link_words), .st-key-share_link_words"
+            " { min-width: min(14rem, 100%); flex: 1 1 14rem; }</style>")
     with st.container(horizontal=True, vertical_alignment="center", gap="medium", wrap=True, key="train_summary_row"):
         setup_summary(architecture, settings, summary)
         _train_settings.share_setup(link)
