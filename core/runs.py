@@ -366,7 +366,8 @@ class Run:
         if self.test_accuracy is not None:
             parts.append(f"{self.test_accuracy:.1%}")
         if self.status != "completed":
-            parts.append(self.status)
+            # (A model still training can already be drawn with: "running" alone read as cryptic to a teacher.)
+            parts.append("still training" if self.status == "running" else self.status)
         parts.append(readable if self.name == trained else self.name)
         if self.architecture and self.name != trained:
             parts.append(readable)

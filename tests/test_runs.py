@@ -356,6 +356,9 @@ def test_a_runs_label_names_its_architecture_and_dataset_in_words(store):
                          name="Default digit model · 99.9% • completed")
     assert store.get(faked.id).label == ("queued · Default digit model - 99.9% - completed · "
                                          "DNN on MNIST sample (offline)")
+    # One still training says so in words ("running" read as cryptic to a teacher).
+    store.update(unnamed.id, status="running")
+    assert store.get(unnamed.id).label == "still training · CNN on MNIST sample (offline)"
     # Keys the registries do not know (a model imported from elsewhere) are shown as they are.
     assert runs.readable_training("resnet9", "my_photos") == "resnet9 on my_photos"
 
