@@ -23,6 +23,11 @@ html { font-size: 21px; }
 [data-testid='stMetricValue'] div { font-size: 2.2rem !important; }
 [data-testid='stMetricDelta'] div, [data-testid='stMetricDelta'] p { font-size: 1.3rem !important; }
 [data-testid='stImage'] img { min-width: 96px; }
+/* What a select box or an input holds (the model, the architecture, a number) in the body's size, for the class
+   to read. */
+[data-testid='stSelectbox'] input, [data-testid='stNumberInput'] input, [data-testid='stTextInput'] input {
+  font-size: 1.15rem; text-overflow: ellipsis;
+}
 [data-testid='stLayoutWrapper']:has(> .st-key-presenter_sidebar), .st-key-presenter_sidebar { display: none; }
 [data-testid='stSidebarNav'] a span { white-space: normal; overflow: visible; text-overflow: clip; }
 /* The pages along the top (the sidebar is closed on a projector): the page names alone, in the sidebar's type
