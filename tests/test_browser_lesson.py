@@ -81,9 +81,9 @@ def test_a_drawing_made_during_the_one_click_training_survives_its_end(app_url, 
     assert prediction_metric(page).count() == 1
     assert shown_prediction(page) == "7"
     picker = page.locator("[data-testid='stSelectbox']").filter(has_text="Model")
-    # Its test score in front instead.
-    assert "still training" not in picker.inner_text() and re.search(r"\d\.\d% · ", picker.inner_text()), \
-        picker.inner_text()
+    # Its test score in front instead. (What the select box shows is its input's value, not its text.)
+    shown = picker.locator("input").input_value()
+    assert "still training" not in shown and re.match(r"\d+\.\d% · ", shown), shown
 
 
 PHONE = {"width": 390, "height": 844}
