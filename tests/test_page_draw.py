@@ -372,14 +372,20 @@ class RunningDefaultQueue(jobs.TrainingQueue):
         return self._status() if run_id == self.run_id else None
 
 
-def test_a_visitor_who_opens_draw_while_someone_trains_the_default_model_sees_its_progress(
-        trained_run, canvas, isolated_runs, monkeypatch):
+def open_draw_page_while_someone_trains(isolated_runs, trained_run, canvas, monkeypatch):
+    """The Draw page, a one drawn on it, while someone else's default digit model trains (at epoch 3 of 6)."""
     run_id = copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef",
                       dataset=architectures.DEFAULT_DIGIT_DATASET, status="running")
     monkeypatch.setattr(jobs, "_default_queue", RunningDefaultQueue(run_id))
     canvas.picture = drawn_one()
     at = open_draw_page()
     assert not at.exception, at.exception
+    return at, run_id
+
+
+def test_a_visitor_who_opens_draw_while_someone_trains_the_default_model_sees_its_progress(
+        trained_run, canvas, isolated_runs, monkeypatch):
+    at, _ = open_draw_page_while_someone_trains(isolated_runs, trained_run, canvas, monkeypatch)
     # Its first epochs' model already reads the drawing, and the training's progress is on the page.
     assert prediction_metric(at)
     [progress] = at.get("progress")
@@ -392,12 +398,7 @@ def test_someone_elses_one_click_does_not_switch_a_student_who_chose_another_mod
     """A student drawing clothes for the clothes model keeps it while another visitor's click trains the digit
     model: the new model waits in the list. (A visitor with no model yet follows the training, as before.)"""
     clothes = copy_run(isolated_runs, trained_run, "20250101-000000-cnn-c10735", dataset="fashion_mnist")
-    running = copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef",
-                       dataset=architectures.DEFAULT_DIGIT_DATASET, status="running")
-    monkeypatch.setattr(jobs, "_default_queue", RunningDefaultQueue(running))
-    canvas.picture = drawn_one()
-    at = open_draw_page()
-    assert not at.exception, at.exception
+    at, running = open_draw_page_while_someone_trains(isolated_runs, trained_run, canvas, monkeypatch)
     [picker] = [box for box in at.selectbox if str(box.key).startswith("draw_model_")]
     assert picker.value == running
     # (The training's progress is drawn above the picker: it sees the choice from the next run on, 2 s later.)
