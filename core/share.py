@@ -194,9 +194,9 @@ def class_link(page_url: str | None, query: dict[str, str], *, base_url: str | N
     under a path); the page's own address when it is not this computer's loopback; else the same port on this
     computer's network address (`find_address`). A link that stays on localhost says so in `note`.
 
-    With a base address, the link is the base, then Streamlit's `server.baseUrlPath` (`app_path`) unless the base
-    ends with it already, then the page's `route` ("/train"; by default the page's path less `app_path`). The path
-    the browser shows is not used there: behind a proxy it already holds the proxy's own path, which the base holds
+    With a base address, the link is the base, then Streamlit's `server.baseUrlPath` (`app_path`) when the base is
+    a host alone, then the page's `route` ("/train"; by default the page's path less `app_path`). The path the
+    browser shows is not used there: behind a proxy it already holds the proxy's own path, which the base holds
     too ("/canvas/canvas/train").
     """
     import os
@@ -208,9 +208,9 @@ def class_link(page_url: str | None, query: dict[str, str], *, base_url: str | N
     if base_url:
         base = _checked_base_url(base_url)
         prefix = base.path.rstrip("/")
-        app = "/" + app_path.strip("/") if app_path.strip("/") else ""
-        if app and prefix.endswith(app):
-            app = ""
+        # A base of the host alone gets the app's path; a base with a path is the app's home as it is (a proxy
+        # may serve it under another path than the app's own: /ml/ for the app's /canvas/).
+        app = "/" + app_path.strip("/") if app_path.strip("/") and not prefix else ""
         route = route if route is not None else page_route(path, app_path)
         url = urllib.parse.urlunsplit((base.scheme, base.netloc, prefix + app + route, encoded, ""))
         return ClassLink(url, True, f"The address set in {BASE_URL_VARIABLE}.")

@@ -161,7 +161,7 @@ def training_progress(run_id: str) -> None:
         if follows:
             _common.set_run(run_id)
         st.rerun(scope="app")
-    st.progress(*progress_line(status, epochs_done, short=_presenter.enabled()))
+    st.progress(*progress_line(status, epochs_done, short=_presenter.enabled(), in_list=not follows))
     if epochs_done and follows:
         st.caption("You can draw already: the model below is the best epoch so far, and it improves after each "
                    "epoch.")
@@ -169,9 +169,11 @@ def training_progress(run_id: str) -> None:
         st.caption("You can draw with it already: choose it in the model list below. It improves after each epoch.")
 
 
-def progress_line(status: jobs.JobStatus, epochs_done: int, *, short: bool = False) -> tuple[float, str]:
+def progress_line(status: jobs.JobStatus, epochs_done: int, *, short: bool = False,
+                  in_list: bool = False) -> tuple[float, str]:
     """The progress bar's share and words. `short`: one line beside the page's title on a projector, so that the
-    canvas under it does not move as the words change."""
+    canvas under it does not move as the words change (and without the caption under it, so `in_list` says in
+    the line itself that the model waits in the visitor's list)."""
     batch = status.latest_batch
     if status.state == "queued" or batch is None:
         waiting = f" (number {status.queue_position} in the queue)" if status.queue_position else ""
@@ -186,7 +188,8 @@ def progress_line(status: jobs.JobStatus, epochs_done: int, *, short: bool = Fal
     if short:
         accuracy = f" · {charts.percent(batch['accuracy'])} right" if known else ""
         time_left = "…" if batch["eta"] is None else _time_left(batch["eta"]).removeprefix("about ")
-        return min(1.0, batch["progress"]), (f"Digit model: epoch {batch['epoch']} of {batch['epochs']}{accuracy} · "
+        subject = "In your model list" if in_list and epochs_done else "Digit model"
+        return min(1.0, batch["progress"]), (f"{subject}: epoch {batch['epoch']} of {batch['epochs']}{accuracy} · "
                                              f"{time_left}")
     return min(1.0, batch["progress"]), (f"Training the default digit model: epoch {batch['epoch']} of "
                                          f"{batch['epochs']}{accuracy} · {_time_left(batch['eta'])}")

@@ -28,6 +28,9 @@ html { font-size: 21px; }
 [data-testid='stSelectbox'] input, [data-testid='stNumberInput'] input, [data-testid='stTextInput'] input {
   font-size: 1.15rem; text-overflow: ellipsis;
 }
+/* In a row of columns a little smaller, so that a short choice stays whole ("Most confident first" at 1024 px). */
+[data-testid='stColumn'] [data-testid='stSelectbox'] input,
+[data-testid='stColumn'] [data-testid='stNumberInput'] input { font-size: 1rem; }
 [data-testid='stLayoutWrapper']:has(> .st-key-presenter_sidebar), .st-key-presenter_sidebar { display: none; }
 [data-testid='stSidebarNav'] a span { white-space: normal; overflow: visible; text-overflow: clip; }
 /* The pages along the top (the sidebar is closed on a projector): the page names alone, in the sidebar's type

@@ -719,6 +719,9 @@ def test_the_one_click_progress_is_one_short_line_on_a_projector():
                                                                       "27 s left")
     assert _draw_model.progress_line(running, 2) == (0.4, "Training the default digit model: epoch 3 of 6 · "
                                                           "accuracy 97.2% · about 27 s left")
+    # A visitor who keeps another model reads that this one waits in their list (the caption is hidden there).
+    assert _draw_model.progress_line(running, 2, short=True, in_list=True)[1] == (
+        "In your model list: epoch 3 of 6 · 97.2% right · 27 s left")
     estimating = SimpleNamespace(state="running", latest_batch=dict(batch, eta=None, epoch=1), queue_position=None)
     assert _draw_model.progress_line(estimating, 0, short=True)[1] == "Digit model: epoch 1 of 6 · 97.2% right · …"
     queued = SimpleNamespace(state="queued", latest_batch=None, queue_position=2)

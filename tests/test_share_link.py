@@ -115,3 +115,11 @@ def test_behind_a_proxy_that_strips_its_path_the_link_names_it_once():
         link = share.class_link(page_url, QUERY, base_url="https://school.example/strip", route="/train",
                                 find_address=lambda: None)
         assert link.url == "https://school.example/strip/train?dataset=mnist_sample&arch=cnn", page_url
+
+
+def test_a_proxy_that_serves_the_app_under_another_path_is_trusted():
+    """nginx `location /ml/ { proxy_pass http://127.0.0.1:8501/canvas/; }` with `--server.baseUrlPath canvas`: the
+    app's home is https://school.example/ml, and the link must not add the app's own path to it."""
+    link = share.class_link("https://school.example/ml/train", QUERY, base_url="https://school.example/ml",
+                            app_path="canvas", route="/train", find_address=lambda: None)
+    assert link.url == "https://school.example/ml/train?dataset=mnist_sample&arch=cnn"
