@@ -199,15 +199,17 @@ def current_drawing():
 
 
 def run_picker(candidates: list[runs.Run], *, label: str = "Model", key: str = "run_picker",
-               help: str | None = None) -> runs.Run | None:
-    """A select box over `candidates` that starts on, and remembers, the visitor's current run."""
+               help: str | None = None, on_change=None) -> runs.Run | None:
+    """A select box over `candidates` that starts on, and remembers, the visitor's current run (`on_change`: called
+    when the visitor picks another one)."""
     if not candidates:
         return None
     ids = [run.id for run in candidates]
     current = run_id()
     index = ids.index(current) if current in ids else 0
     by_id = {run.id: run for run in candidates}
-    chosen = st.selectbox(label, ids, index=index, format_func=lambda value: by_id[value].label, key=key, help=help)
+    chosen = st.selectbox(label, ids, index=index, format_func=lambda value: by_id[value].label, key=key, help=help,
+                          on_change=on_change)
     set_run(chosen)
     return by_id[chosen]
 

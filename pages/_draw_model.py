@@ -11,6 +11,8 @@ from core import architectures, charts, datasets, inference, jobs, runs, text
 from pages import _common, _presenter
 
 TRAINING_KEY = "draw_default_training"
+# Set when the visitor picks a model in the Draw page's list themselves (not when the list starts on one).
+MODEL_CHOSEN_KEY = "draw_model_chosen"
 EPOCHS_SEEN_KEY = "draw_default_training_epochs"
 PROGRESS_SECONDS = 2
 # One check-then-submit at a time in this server: every visitor's session is a thread of the same process.
@@ -28,6 +30,7 @@ def model_choice(candidates: list[runs.Run]) -> runs.Run | None:
         candidates, label="Model", key=f"draw_model_{labels:08x}",
         help="Each model starts with its accuracy on test images it never saw in training. Only models that read "
              "28x28 grayscale images can read a drawing. Digit models come first.",
+        on_change=_model_chosen,
     )
     if run is not None and not inference.reads_digits(run):
         if _presenter.enabled():
@@ -42,6 +45,10 @@ def model_choice(candidates: list[runs.Run]) -> runs.Run | None:
                     "or a shoe and fill it in (its photos are solid shapes), or train a digit model to read digits.",
                     icon=":material/checkroom:")
     return run
+
+
+def _model_chosen() -> None:
+    st.session_state[MODEL_CHOSEN_KEY] = True
 
 
 def is_default_digit_model(run: runs.Run) -> bool:
@@ -132,10 +139,12 @@ def training_progress(run_id: str) -> None:
         st.session_state.pop(TRAINING_KEY, None)
         st.warning("That training is no longer running (the server restarted). Start it again.")
         return
-    # Who clicked, and a visitor who has no model yet or chose this one, follow the training: the page switches
-    # to its model as soon as there is one. Everyone else keeps the model they chose (a student drawing a T-shirt
-    # for the clothes model is not switched to digits by someone else's click); it is in their model list.
-    follows = st.session_state.get(TRAINING_KEY) == run_id or _common.run_id() in (None, run_id)
+    # Who clicked, a visitor who has no model yet or chose this one, and one who never picked a model and has
+    # nothing on the canvas follow the training: the page switches to its model as soon as there is one. Whoever
+    # picked another model, or is drawing for the one they have, keeps it (a student drawing a T-shirt for the
+    # clothes model is not switched to digits by someone else's click); the new model waits in their list.
+    follows = (st.session_state.get(TRAINING_KEY) == run_id or _common.run_id() in (None, run_id)
+               or not (st.session_state.get(MODEL_CHOSEN_KEY) or _common.current_drawing() is not None))
     # Done as soon as the run says so (its model, test and pen scores are saved before its "end" event), not only
     # once its worker process has exited, a second or two later.
     if status.over:

@@ -412,6 +412,25 @@ def test_someone_elses_one_click_does_not_switch_a_student_who_chose_another_mod
         assert any("choose it in the model list" in caption.value for caption in at.caption)
 
 
+def test_a_visitor_shown_another_model_with_nothing_drawn_follows_someone_elses_one_click(
+        trained_run, canvas, isolated_runs, monkeypatch):
+    """The list started on the clothes model (the only one) and the student drew nothing and picked nothing: the
+    new digit model is theirs as soon as it exists."""
+    from pages import _common
+
+    clothes = copy_run(isolated_runs, trained_run, "20250101-000000-cnn-c10735", dataset="fashion_mnist")
+    running = copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef",
+                       dataset=architectures.DEFAULT_DIGIT_DATASET, status="running")
+    monkeypatch.setattr(jobs, "_default_queue", RunningDefaultQueue(running))
+    canvas.picture = None
+    at = open_page("pages/draw.py", **{_common.RUN_KEY: clothes})
+    at.run()
+    assert not at.exception, at.exception
+    [picker] = [box for box in at.selectbox if str(box.key).startswith("draw_model_")]
+    assert picker.value == running
+    assert [title.value for title in at.title] == [":material/draw: 4 · Draw a digit"]
+
+
 def test_a_default_training_that_sent_its_end_event_is_a_finished_model_not_a_progress_bar(
         trained_run, canvas, isolated_runs, monkeypatch):
     run_id = copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef",
