@@ -229,6 +229,7 @@ def compatible_runs(candidates, image_shape: tuple[int, ...] = (28, 28)) -> list
             continue
         if tuple(info.image_shape) == tuple(image_shape):
             usable.append(run)
+
     def best_first(run) -> tuple[bool, float]:
         accuracy = run.test_accuracy
         known = isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool) and math.isfinite(accuracy)

@@ -15,6 +15,8 @@ TRAINING_KEY = "draw_default_training"
 MODEL_CHOSEN_KEY = "draw_model_chosen"
 EPOCHS_SEEN_KEY = "draw_default_training_epochs"
 PROGRESS_SECONDS = 2
+# How often a page that offers the one click looks for someone else's training or a first model.
+WATCH_SECONDS = 3
 # One check-then-submit at a time in this server: every visitor's session is a thread of the same process.
 _SUBMIT_LOCK = threading.Lock()
 # The dataset the one-click default digit model learns from: it ships with the app, so it works offline.
@@ -52,22 +54,38 @@ def _model_chosen() -> None:
 
 
 def is_default_digit_model(run: runs.Run) -> bool:
-    """A finished model trained as the one click trains it: on the MNIST sample and the training writers' pen
-    digits. One stopped early (by the teacher, by the time limit) or still training does not count: the offer
-    stays."""
-    return run.dataset == DEFAULT_DIGIT_DATASET and run.has_model and run.status == "completed"
+    """A finished model trained as the one click trains it. One stopped early (by the teacher, by the time limit)
+    or still training does not count: the offer stays."""
+    return trains_as_the_one_click(run) and run.has_model and run.status == "completed"
 
 
-def default_model_trainer(*, has_digit_model: bool = False, compact: bool = False) -> None:
+def trains_as_the_one_click(run: runs.Run) -> bool:
+    """A run with the one click's architecture and settings (any seed), on the MNIST sample and the training
+    writers' pen digits. One on the same data with other settings (a one-epoch ANN a student tried on the Train
+    page) is not the model that reads handwriting best: the offer stays, and nobody's page follows its training."""
+    if run.dataset != DEFAULT_DIGIT_DATASET or run.architecture != architectures.DEFAULT_DIGIT_ARCHITECTURE:
+        return False
+    default = architectures.resolve_hyperparameters(architectures.DEFAULT_DIGIT_ARCHITECTURE,
+                                                    architectures.DEFAULT_DIGIT_HYPERPARAMETERS)
+    return _without_seed(run.hyperparameters) == _without_seed(default)
+
+
+def _without_seed(hyperparameters: dict) -> dict:
+    return {name: value for name, value in hyperparameters.items() if name != "seed"}
+
+
+def default_model_trainer(*, has_digit_model: bool = False, compact: bool = False, has_model: bool = False) -> None:
     """No default digit model yet: one click trains it on data that ships with the app, with its progress.
 
     `compact`: one short row (the button and a few words beside it), for a page that already has a model to draw
-    with; otherwise an explanation above a primary button.
+    with; otherwise an explanation above a primary button. `has_model`: the page has a model to draw with (see
+    `watch_for_models`).
     """
     training_run = st.session_state.get(TRAINING_KEY) or digit_training_in_progress()
     if training_run:
         training_progress(training_run)
         return
+    watch_for_models(has_model)
     label = "Train the default digit model (about a minute)"
     # Ready before the click: the check of the model's size then takes no time (TensorFlow loads meanwhile).
     jobs.count_parameters_ahead(DEFAULT_DIGIT_DATASET, architectures.DEFAULT_DIGIT_ARCHITECTURE,
@@ -113,9 +131,41 @@ def digit_training_in_progress() -> str | None:
     """
     for status in _common.training_queue().active():
         run = _store_run(status.run_id)
-        if run is not None and run.dataset == DEFAULT_DIGIT_DATASET and not status.over:
+        if run is not None and trains_as_the_one_click(run) and not status.over:
             return status.run_id
     return None
+
+
+def watch_for_models(has_model: bool) -> None:
+    """While the page offers the one click, it notices what other visitors do without waiting for its own next
+    rerun: someone else's one click (its progress appears, and the page follows it as `training_progress` says),
+    and, on a page with nothing to draw with yet, the first model saved by anyone (a training on the Train page
+    after its first epoch, an import). A student who opened the page before the teacher clicked is not left with
+    an offer of a training that is already running, or an empty page beside a class that draws."""
+    with st.container(key="draw_watch_models"):
+        _rerun_on_change(_what_the_page_shows(has_model), has_model)
+
+
+@st.fragment(run_every=WATCH_SECONDS)
+def _rerun_on_change(shown: tuple, has_model: bool) -> None:
+    # (A fragment's later runs get the arguments of the page's run that drew it: `shown` is what the page shows.)
+    if _what_the_page_shows(has_model) != shown:
+        st.rerun(scope="app")
+
+
+def _what_the_page_shows(has_model: bool) -> tuple:
+    """What other visitors can change on a page that offers the one click: whether a one click is training and,
+    without a model to draw with, which runs have a model. (The folders' names only: cheap enough for every
+    visitor's page every few seconds.)"""
+    training = digit_training_in_progress()
+    if has_model:
+        return (training,)
+    try:
+        saved = frozenset(path.parent.name for path in _common.run_store().root.glob("*/model.keras")
+                          if not path.parent.name.startswith("."))
+    except OSError:
+        saved = frozenset()
+    return training, saved
 
 
 def _store_run(run_id: str) -> runs.Run | None:

@@ -44,7 +44,8 @@ PAGE_STYLE = """
 .st-key-draw_default_offer, .st-key-draw_first_digit_offer { flex-wrap: nowrap; }
 .st-key-draw_default_offer [data-testid="stCaptionContainer"],
 .st-key-draw_first_digit_offer [data-testid="stCaptionContainer"] { min-width: 10rem; }
-[data-testid="stLayoutWrapper"]:has(> .st-key-draw_toolbar_script) {
+[data-testid="stLayoutWrapper"]:has(> .st-key-draw_toolbar_script),
+[data-testid="stLayoutWrapper"]:has(> .st-key-draw_watch_models), .st-key-draw_watch_models {
   position: absolute; width: 0; height: 0; overflow: hidden;
 }
 /* On a phone the columns stack: a smaller answer and title keep the answer on the first screen. */
@@ -165,7 +166,8 @@ if st.session_state.get(_draw_model.TRAINING_KEY) or not any(map(_draw_model.is_
     with trainer_slot:
         # On a projector, a page that has a model to draw with (clothes, say) keeps the offer to one row.
         _draw_model.default_model_trainer(has_digit_model=any(map(inference.reads_digits, candidates)),
-                                          compact=_presenter.enabled() and bool(candidates))
+                                          compact=_presenter.enabled() and bool(candidates),
+                                          has_model=bool(candidates))
 with model_slot:
     chosen = _draw_model.model_choice(candidates) if candidates else None
     predictor = _draw_model.load_predictor(chosen) if chosen is not None else None

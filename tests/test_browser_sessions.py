@@ -230,3 +230,27 @@ def test_a_student_is_their_browser_a_reload_or_a_new_tab_keeps_their_training(s
 
 def json_text(run) -> str:
     return (run.path / "run.json").read_text(encoding="utf-8")
+
+
+def test_a_draw_page_left_untouched_gets_the_model_another_student_trains(students, isolated_runs, app_url):
+    """Alice opened the Draw page before any model existed and leaves it alone; Bob trains a small CNN on the Train
+    page. Alice's page finds Bob's model by itself (it looks every few seconds while it offers the one click): its
+    canvas gets a model to read with, without a click or a reload."""
+    alice, bob = students
+    alice.goto(f"{app_url}/draw")
+    wait_for_app(alice)
+    wait_for_text(alice, "There is no digit model yet")
+    assert alice.locator("[class*='st-key-draw_model_']").count() == 0
+
+    set_up_training(bob, BOB, epochs=1)
+    press_train(bob)
+    bob.locator("[data-testid='stMetric']").filter(has_text="Test accuracy").wait_for(timeout=TRAINING_TIMEOUT_MS)
+
+    # Nothing done on Alice's page: Bob's model appears in its list, chosen, within a few seconds.
+    picker = alice.locator("[class*='st-key-draw_model_'] input")
+    picker.wait_for(timeout=15_000)
+    idle(alice)
+    assert BOB in picker.input_value()
+    assert "There is no digit model yet" not in main_text(alice)
+    # The one click is still offered beside it (Bob's small model is not the default digit model).
+    alice.get_by_role("button", name="Train the default digit model").wait_for()

@@ -374,8 +374,8 @@ class RunningDefaultQueue(jobs.TrainingQueue):
 
 def open_draw_page_while_someone_trains(isolated_runs, trained_run, canvas, monkeypatch):
     """The Draw page, a one drawn on it, while someone else's default digit model trains (at epoch 3 of 6)."""
-    run_id = copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef",
-                      dataset=architectures.DEFAULT_DIGIT_DATASET, status="running")
+    run_id = copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef", **AS_DEFAULT_MODEL,
+                      status="running")
     monkeypatch.setattr(jobs, "_default_queue", RunningDefaultQueue(run_id))
     canvas.picture = drawn_one()
     at = open_draw_page()
@@ -391,6 +391,39 @@ def test_a_visitor_who_opens_draw_while_someone_trains_the_default_model_sees_it
     [progress] = at.get("progress")
     assert "epoch 3 of 6" in progress.proto.text
     assert not any(button.label == TRAIN_BUTTON for button in at.button)
+
+
+def test_a_training_on_the_same_data_with_other_settings_is_not_shown_as_the_default_models(
+        trained_run, canvas, isolated_runs, monkeypatch):
+    """A student's one-epoch ANN on the MNIST sample + pen digits, training on the Train page: the Draw page keeps
+    its offer and nobody follows that training."""
+    running = copy_run(isolated_runs, trained_run, "20260101-000000-ann-abcdef",
+                       dataset=architectures.DEFAULT_DIGIT_DATASET, architecture="ann",
+                       hyperparameters={"epochs": 1, "hidden_units": 10}, status="running")
+    monkeypatch.setattr(jobs, "_default_queue", RunningDefaultQueue(running))
+    canvas.picture = drawn_one()
+    at = open_draw_page()
+    assert not at.exception, at.exception
+    assert not at.get("progress")
+    assert any(button.label == TRAIN_BUTTON for button in at.button)
+
+
+def test_a_page_that_offers_the_one_click_sees_what_others_change(trained_run, isolated_runs, monkeypatch):
+    """What the offer's watcher compares every few seconds (its rerun is tried in Chromium in
+    tests/test_browser_sessions.py): someone's one click starting, and, on a page without a model, any model saved."""
+    from pages import _draw_model
+
+    nothing_yet = _draw_model._what_the_page_shows(has_model=False)
+    assert nothing_yet == _draw_model._what_the_page_shows(has_model=False)
+    assert _draw_model._what_the_page_shows(has_model=True) == (None,)
+    copy_run(isolated_runs, trained_run, "20260101-000000-cnn-123456")
+    assert _draw_model._what_the_page_shows(has_model=False) != nothing_yet
+    # A model saved elsewhere changes nothing on a page that has one to draw with; a one click starting does.
+    assert _draw_model._what_the_page_shows(has_model=True) == (None,)
+    running = copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef", **AS_DEFAULT_MODEL,
+                       status="running")
+    monkeypatch.setattr(jobs, "_default_queue", RunningDefaultQueue(running))
+    assert _draw_model._what_the_page_shows(has_model=True) == (running,)
 
 
 def test_someone_elses_one_click_does_not_switch_a_student_who_chose_another_model(
@@ -419,8 +452,8 @@ def test_a_visitor_shown_another_model_with_nothing_drawn_follows_someone_elses_
     from pages import _common
 
     clothes = copy_run(isolated_runs, trained_run, "20250101-000000-cnn-c10735", dataset="fashion_mnist")
-    running = copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef",
-                       dataset=architectures.DEFAULT_DIGIT_DATASET, status="running")
+    running = copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef", **AS_DEFAULT_MODEL,
+                       status="running")
     monkeypatch.setattr(jobs, "_default_queue", RunningDefaultQueue(running))
     canvas.picture = None
     at = open_page("pages/draw.py", **{_common.RUN_KEY: clothes})
@@ -433,8 +466,7 @@ def test_a_visitor_shown_another_model_with_nothing_drawn_follows_someone_elses_
 
 def test_a_default_training_that_sent_its_end_event_is_a_finished_model_not_a_progress_bar(
         trained_run, canvas, isolated_runs, monkeypatch):
-    run_id = copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef",
-                      dataset=architectures.DEFAULT_DIGIT_DATASET)
+    run_id = copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef", **AS_DEFAULT_MODEL)
     monkeypatch.setattr(jobs, "_default_queue", RunningDefaultQueue(run_id, ended=True))
     canvas.picture = drawn_one()
     at = open_draw_page()
@@ -462,9 +494,18 @@ def test_after_a_small_model_from_the_train_page_the_default_digit_model_is_stil
     at.run()
     assert not at.exception, at.exception
     assert any(button.label == TRAIN_BUTTON for button in at.button)
-    # Once a default digit model exists, the offer is gone.
+    # So does a finished model on the same data with other settings: a student's one-epoch try on the Train page
+    # is not the model that reads handwriting best.
+    copy_run(isolated_runs, trained_run, "20260101-000000-ann-000000", dataset=architectures.DEFAULT_DIGIT_DATASET,
+             architecture="ann", hyperparameters={"epochs": 1})
+    quick = dict(AS_DEFAULT_MODEL, hyperparameters=dict(AS_DEFAULT_MODEL["hyperparameters"], epochs=1))
+    copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-111111", **quick)
+    at.run()
+    assert not at.exception, at.exception
+    assert any(button.label == TRAIN_BUTTON for button in at.button)
+    # Once a default digit model exists (whatever its seed), the offer is gone.
     copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef",
-             dataset=architectures.DEFAULT_DIGIT_DATASET)
+             **dict(AS_DEFAULT_MODEL, hyperparameters=dict(AS_DEFAULT_MODEL["hyperparameters"], seed=7)))
     at.run()
     assert not at.exception, at.exception
     assert not any(button.label == TRAIN_BUTTON for button in at.button)
@@ -479,6 +520,14 @@ BEND_TAB = ":material/tune: Bend the drawing"
 VOTES_TAB = ":material/how_to_vote: Every model votes"
 SAVE_TAB = ":material/bookmark_add: Save with its true label"
 WHY_TAB = ":material/psychology_alt: Why?"
+
+
+# run.json fields that make a copied run the one click's default digit model.
+AS_DEFAULT_MODEL = {
+    "dataset": architectures.DEFAULT_DIGIT_DATASET, "architecture": architectures.DEFAULT_DIGIT_ARCHITECTURE,
+    "hyperparameters": architectures.resolve_hyperparameters(architectures.DEFAULT_DIGIT_ARCHITECTURE,
+                                                             architectures.DEFAULT_DIGIT_HYPERPARAMETERS),
+}
 
 
 def copy_run(runs_folder, run_id, new_id, **meta_changes):
