@@ -96,8 +96,12 @@ def default_model_trainer(*, has_digit_model: bool = False, compact: bool = Fals
         # (A phone hides the offer when a digit model exists, not when it is the only way to get one.)
         key = "draw_default_offer" if has_digit_model else "draw_first_digit_offer"
         with st.container(horizontal=True, vertical_alignment="center", gap="medium", key=key):
-            clicked = st.button(label, type="secondary" if has_digit_model else "primary",
-                                icon=":material/model_training:", width="content")
+            # On a projector the row sits beside the title, and its words are hidden: the short label keeps the
+            # two on one line when the teacher opens the sidebar (the time goes to the tooltip).
+            clicked = st.button("Train the default digit model" if compact else label,
+                                type="secondary" if has_digit_model else "primary",
+                                icon=":material/model_training:", width="content",
+                                help="About a minute on this computer." if compact else None)
             st.caption("It reads people's handwriting best: it learns from MNIST and from digits drawn with a pen "
                        "by 20 people." if has_digit_model else
                        "There is no digit model yet: this one learns from MNIST and from digits drawn with a pen "

@@ -82,7 +82,7 @@ PRESENTER_STYLE = """
 .st-key-draw_title_row [data-testid="stProgress"] p {
   font-size: 20px !important; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
 }
-.st-key-draw_title_row > :last-child { min-width: min(25rem, 100%); }
+.st-key-draw_title_row > :last-child { min-width: min(20rem, 100%); }
 /* The model picker's own label gives way to the canvas: what it holds ("98.8% · Default digit model · ...") says
    what it is. (Screen readers still read it.) */
 [class*="st-key-draw_model_"] [data-testid="stWidgetLabel"] { position: absolute; left: -10000px; }
