@@ -199,19 +199,35 @@ def current_drawing():
 
 
 def run_picker(candidates: list[runs.Run], *, label: str = "Model", key: str = "run_picker",
-               help: str | None = None, on_change=None) -> runs.Run | None:
+               help: str | None = None, on_change=None, start: str | None = None) -> runs.Run | None:
     """A select box over `candidates` that starts on, and remembers, the visitor's current run (`on_change`: called
-    when the visitor picks another one)."""
+    when the visitor picks another one). A visitor without one starts on `start` if it is listed, else the first."""
     if not candidates:
         return None
     ids = [run.id for run in candidates]
-    current = run_id()
+    current = run_id() if run_id() in ids else start
     index = ids.index(current) if current in ids else 0
     by_id = {run.id: run for run in candidates}
     chosen = st.selectbox(label, ids, index=index, format_func=lambda value: by_id[value].label, key=key, help=help,
                           on_change=on_change)
     set_run(chosen)
     return by_id[chosen]
+
+
+def first_run_to_show(candidates: list[runs.Run]) -> str | None:
+    """Where a list of runs starts for a visitor who has chosen none yet: their own newest finished model, else the
+    class's most accurate one. Not simply the newest: in a class, that is any student's latest try, perhaps one
+    trained badly on purpose."""
+    finished = [run for run in candidates
+                if run.has_model and not run.damaged and run.status in runs.FINAL_STATUSES + ("interrupted",)]
+    mine = [run for run in finished if run.owner and run.owner == owner()]
+    if mine:
+        return mine[0].id
+    scored = [run for run in finished if isinstance(run.test_accuracy, (int, float))
+              and not isinstance(run.test_accuracy, bool) and math.isfinite(run.test_accuracy)]
+    if scored:
+        return max(scored, key=lambda run: run.test_accuracy).id
+    return finished[0].id if finished else None
 
 
 def _model_line() -> str:

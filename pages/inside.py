@@ -63,7 +63,8 @@ def choose_run() -> runs.Run | None:
         _common.no_model_yet("look inside it")
         return None
     return _common.run_picker(candidates, label="Model", key="inside_page_run",
-                              help="Every trained run with a saved model.")
+                              help="Every trained run with a saved model.",
+                              start=_common.first_run_to_show(candidates))
 
 
 def load_inspector(run: runs.Run) -> activations.Inspector | None:

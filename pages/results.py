@@ -65,7 +65,8 @@ def choose_run() -> runs.Run | None:
             ".st-key-results_run_row > :first-child { flex: 1 1 100%; } }</style>")
     with st.container(horizontal=True, vertical_alignment="bottom", wrap=False, key="results_run_row"):
         run = _common.run_picker(candidates, label="Run", key=_run_admin.PICKER_KEY,
-                                 help="Every saved training run; finished runs with a model come first.")
+                                 help="Every saved training run; finished runs with a model come first.",
+                                 start=_common.first_run_to_show(candidates))
         with st.container(width="content"):
             _run_admin.delete_control(run)
     _run_admin.import_section()

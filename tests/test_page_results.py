@@ -4,6 +4,7 @@ The page tests use `trained_run` (a small CNN on the MNIST sample, with its test
 check the figures the page shows against numbers computed here from the saved probabilities.
 """
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -486,3 +487,30 @@ def test_the_teacher_deletes_any_run(trained_run, isolated_runs):
     app.button(key="results_page_delete").click().run()
     assert not app.exception
     assert not (isolated_runs / trained_run).exists()
+
+
+def copy_with(runs_folder, run_id, new_id, *, owner, accuracy):
+    """Another run with the same model, its own id, owner and test accuracy."""
+    import shutil
+
+    shutil.copytree(runs_folder / run_id, runs_folder / new_id)
+    meta = json.loads((runs_folder / new_id / "run.json").read_text())
+    meta.update(id=new_id, owner=owner, test=dict(meta["test"], accuracy=accuracy))
+    (runs_folder / new_id / "run.json").write_text(json.dumps(meta))
+    return new_id
+
+
+@pytest.mark.parametrize("page, key", [("pages/results.py", "results_page_run"),
+                                       ("pages/inside.py", "inside_page_run")])
+def test_a_visitor_starts_on_their_own_newest_model_else_the_most_accurate_not_the_newest(
+        trained_run, isolated_runs, page, key):
+    """In a class the newest run is anyone's latest try, perhaps one trained badly on purpose."""
+    from pages import _common
+
+    best = copy_with(isolated_runs, trained_run, "20000101-000000-cnn-bbbbbb", owner="someone", accuracy=0.99)
+    copy_with(isolated_runs, trained_run, "20990101-000000-cnn-aaaaaa", owner="mischief", accuracy=0.11)
+    at = open_page(page, **{_common.OWNER_KEY: "me"})
+    assert at.selectbox(key=key).value == best
+    mine = copy_with(isolated_runs, trained_run, "20010101-000000-cnn-cccccc", owner="me", accuracy=0.5)
+    at = open_page(page, **{_common.OWNER_KEY: "me"})
+    assert at.selectbox(key=key).value == mine
