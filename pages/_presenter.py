@@ -49,6 +49,9 @@ nav.rc-overflow:has([data-testid='stTopNavLink']) { overflow: visible; min-width
 @media (min-width: 641px) {
   [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; padding-left: 1.5rem; padding-right: 1.5rem; }
 }
+/* A phone is held in the hand, not projected: a student who opens the teacher's presenter link on one keeps about
+   the phone's own type, and the Draw page's answer stays on its first screen. */
+@media (max-width: 640px) { html { font-size: 16px; } }
 </style>
 """
 

@@ -126,6 +126,16 @@ PRESENTER_STYLE = """
 /* The five tabs under the answer are where the teacher clicks, not what the class reads: their names keep a
    size at which all five fit in a row. */
 .st-key-draw_tab [role="tab"] p, .st-key-draw_tab [role="tab"] { font-size: 19px !important; }
+/* A phone (a student's, opened from the teacher's link) keeps the page's phone sizes for the answer, and the
+   training's progress line wraps onto a second line kept for it, rather than lose its time left. */
+@media (max-width: 640px) {
+  .st-key-draw_answer [data-testid="stMetricValue"], .st-key-draw_answer [data-testid="stMetricValue"] div,
+  .st-key-draw_answer [data-testid="stMetricValue"] p { font-size: 4rem !important; }
+  .st-key-draw_title_row { padding-top: 0; }
+  .st-key-draw_title_row [data-testid="stProgress"] p {
+    font-size: 16px !important; white-space: normal; min-height: 2.6em;
+  }
+}
 /* The chosen model's accuracy and name, readable from the back of the room. */
 [class*="st-key-draw_model_"] [data-testid="stSelectbox"] input { font-size: 1.25rem; text-overflow: ellipsis; }
 </style>

@@ -122,9 +122,11 @@ def finger_stroke(page, devtools, points) -> None:
     touch("touchEnd")
 
 
-def test_on_a_phone_a_finger_draws_and_the_answer_is_on_the_first_screen(trained_run, app_url, phone):
+# Also in presenter mode: a student opens the teacher's shared presenter link on a phone.
+@pytest.mark.parametrize("address", ["/draw", "/draw?presenter=on"])
+def test_on_a_phone_a_finger_draws_and_the_answer_is_on_the_first_screen(trained_run, app_url, phone, address):
     page, devtools = phone
-    page.goto(app_url.rstrip("/") + "/draw")
+    page.goto(app_url.rstrip("/") + address)
     wait_for_app(page)
     page.wait_for_selector(CANVAS)
     time.sleep(1.0)
