@@ -37,8 +37,12 @@ def page_header(dataset_info: datasets.DatasetInfo) -> bool:
     """The title and the dataset; returns whether the dataset is on this machine."""
     st.title(":material/model_training: 2 · Train a model")
     available = datasets.is_available(dataset_info.name)
-    # The link keeps the width of its label at 1024 px; the sentence takes the rest.
-    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium", wrap=False):
+    # The link keeps the width of its label at 1024 px; the sentence takes the rest. On a phone the link goes under
+    # the sentence (beside it, the sentence was squeezed to a word or two a line).
+    st.html("<style>@media (max-width: 640px) { .st-key-train_dataset_row { flex-wrap: wrap; } "
+            ".st-key-train_dataset_row > :first-child { flex: 1 1 100%; } }</style>")
+    with st.container(horizontal=True, vertical_alignment="bottom", gap="medium", wrap=False,
+                      key="train_dataset_row"):
         st.markdown(
             f"Dataset: **{dataset_info.title}** · {dataset_info.num_train:,} training images of "
             f"{' × '.join(map(str, dataset_info.image_shape))} pixels, {dataset_info.num_classes} classes.",
