@@ -310,7 +310,7 @@ _OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
 def standalone_script(run, model) -> str:
     """A Python script, in the style of the Keras examples, that trains `model`'s architecture on the run's
     dataset with the run's hyperparameters. Raises NotExportable with a reason for a model it cannot write."""
-    if run.architecture == "imported" or run.imported_from:
+    if run.imported:
         raise NotExportable("This model was imported, so the app does not know how it was trained: only its "
                             ".keras file can be downloaded.")
     if run.dataset == "pendigits":

@@ -213,11 +213,13 @@ def reads_digits(run) -> bool:
 def compatible_runs(candidates, image_shape: tuple[int, ...] = (28, 28)) -> list:
     """The runs whose saved model reads grayscale images of `image_shape`: digit models first, then others.
 
-    Within each group the most accurate on its test images first, then those without a test score (still
-    training); among equals the order of `candidates` is kept (the run store lists the newest first). So a page
-    that starts on the first one gives a new visitor the best model the class has, not the latest, which anyone
-    may have trained badly on purpose. Runs without a model (nothing finished yet), damaged runs and runs on an
-    unknown dataset are left out.
+    Within each group the class's own trainings come first, the most accurate on its test images first, then those
+    without a test score (still training), then imported models (trained elsewhere, perhaps on these very test
+    images, which ship with the app: their score does not compare); among equals the order of `candidates` is
+    kept (the run store lists the newest first). So a page that starts on the first one gives a new visitor the
+    best model the class has, not the latest, which anyone may have trained badly on purpose, nor a model whose
+    score was made up. Runs without a model (nothing finished yet), damaged runs and runs on an unknown dataset
+    are left out.
     """
     usable = []
     for run in candidates:
@@ -230,10 +232,10 @@ def compatible_runs(candidates, image_shape: tuple[int, ...] = (28, 28)) -> list
         if tuple(info.image_shape) == tuple(image_shape):
             usable.append(run)
 
-    def best_first(run) -> tuple[bool, float]:
+    def best_first(run) -> tuple[bool, bool, float]:
         accuracy = run.test_accuracy
         known = isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool) and math.isfinite(accuracy)
-        return (not known, -float(accuracy) if known else 0.0)
+        return (run.imported, not known, -float(accuracy) if known else 0.0)
 
     usable.sort(key=best_first)
     return [run for run in usable if reads_digits(run)] + [run for run in usable if not reads_digits(run)]

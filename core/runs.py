@@ -228,6 +228,8 @@ RUN_SCHEMA = {
     "problem": _optional(_is_text),
     "model_problem": _optional(_is_text),
     "imported_from": _optional(_is_text),
+    # Set by the Draw page on the training its one click started (not by any setting a student chooses).
+    "one_click": _optional(lambda value: isinstance(value, bool)),
     "test": _optional(_is_test),
     "stopped_early": _optional(_is_early_stop),
 }
@@ -339,6 +341,17 @@ class Run:
     @property
     def imported_from(self) -> str | None:
         return self._field("imported_from")
+
+    @property
+    def imported(self) -> bool:
+        """A model trained elsewhere and imported: its test score is not comparable with the class's runs (it may
+        have been trained on these very test images, which ship with the app)."""
+        return self.architecture == "imported" or self.imported_from is not None
+
+    @property
+    def one_click(self) -> bool:
+        """Started by the Draw page's one click (the default digit model's training), not by the Train page."""
+        return self._field("one_click") is True
 
     @property
     def device(self) -> str | None:

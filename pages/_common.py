@@ -9,7 +9,7 @@ import math
 
 import streamlit as st
 
-from core import backend, datasets, gallery, jobs, runs, students, text
+from core import backend, datasets, gallery, inference, jobs, runs, students, text
 from pages import _presenter, _streamlit_patches, _teacher
 
 # Streamlit may run a page file without the router (its legacy `pages/` mode, on a fresh server): every page
@@ -216,17 +216,17 @@ def run_picker(candidates: list[runs.Run], *, label: str = "Model", key: str = "
 
 def first_run_to_show(candidates: list[runs.Run]) -> str | None:
     """Where a list of runs starts for a visitor who has chosen none yet: their own newest finished model, else the
-    class's most accurate one. Not simply the newest: in a class, that is any student's latest try, perhaps one
-    trained badly on purpose."""
+    class's best (`inference.compatible_runs`: digit models first, the most accurate of the class's own trainings
+    first, imported models last), else the newest finished one. Not simply the newest: in a class, that is any
+    student's latest try, perhaps one trained badly on purpose."""
     finished = [run for run in candidates
                 if run.has_model and not run.damaged and run.status in runs.FINAL_STATUSES + ("interrupted",)]
     mine = [run for run in finished if run.owner and run.owner == owner()]
     if mine:
         return mine[0].id
-    scored = [run for run in finished if isinstance(run.test_accuracy, (int, float))
-              and not isinstance(run.test_accuracy, bool) and math.isfinite(run.test_accuracy)]
-    if scored:
-        return max(scored, key=lambda run: run.test_accuracy).id
+    best = inference.compatible_runs(finished)
+    if best:
+        return best[0].id
     return finished[0].id if finished else None
 
 

@@ -14,6 +14,8 @@ TRAINING_KEY = "draw_default_training"
 # Set when the visitor picks a model in the Draw page's list themselves (not when the list starts on one).
 MODEL_CHOSEN_KEY = "draw_model_chosen"
 EPOCHS_SEEN_KEY = "draw_default_training_epochs"
+# The last default training this page showed the progress of.
+WATCHED_KEY = "draw_default_training_watched"
 PROGRESS_SECONDS = 2
 # How often a page that offers the one click looks for someone else's training or a first model.
 WATCH_SECONDS = 3
@@ -60,9 +62,12 @@ def is_default_digit_model(run: runs.Run) -> bool:
 
 
 def trains_as_the_one_click(run: runs.Run) -> bool:
-    """A run with the one click's architecture and settings (any seed), on the MNIST sample and the training
-    writers' pen digits. One on the same data with other settings (a one-epoch ANN a student tried on the Train
-    page) is not the model that reads handwriting best: the offer stays, and nobody's page follows its training."""
+    """A run the one click started (its run.json says so: the Train page cannot), with the one click's current
+    architecture and settings on the MNIST sample and the training writers' pen digits. Another run, even on the
+    same data with the same settings (a student's copy of them on the Train page, stopped after an epoch; a model
+    fine-tuned from one), is not the default digit model: the offer stays, and nobody's page follows it."""
+    if not run.one_click:
+        return False
     if run.dataset != DEFAULT_DIGIT_DATASET or run.architecture != architectures.DEFAULT_DIGIT_ARCHITECTURE:
         return False
     default = architectures.resolve_hyperparameters(architectures.DEFAULT_DIGIT_ARCHITECTURE,
@@ -86,6 +91,7 @@ def default_model_trainer(*, has_digit_model: bool = False, compact: bool = Fals
         training_progress(training_run)
         return
     watch_for_models(has_model)
+    unfinished_training_notice()
     label = "Train the default digit model (about a minute)"
     # Ready before the click: the check of the model's size then takes no time (TensorFlow loads meanwhile).
     jobs.count_parameters_ahead(DEFAULT_DIGIT_DATASET, architectures.DEFAULT_DIGIT_ARCHITECTURE,
@@ -121,11 +127,27 @@ def default_model_trainer(*, has_digit_model: bool = False, compact: bool = Fals
                         architectures.DEFAULT_DIGIT_HYPERPARAMETERS,
                         name="Default digit model", owner=_common.owner(),
                     )
+                    # What makes it the class's default model, which every visitor's page follows.
+                    _common.run_store().update(run_id, one_click=True)
                 except (ValueError, OSError) as error:
                     st.error(f"The training could not start: {text.markdown_escape(error)}")
                     return
         st.session_state[TRAINING_KEY] = run_id
         st.rerun()
+
+
+def unfinished_training_notice() -> None:
+    """Once the default training this page watched has been stopped (by whoever started it, or the teacher) or has
+    failed: says why, above the offer that is back, once. A page that followed the training no longer keeps its
+    unfinished model: the list starts again on the class's best."""
+    watched = st.session_state.pop(WATCHED_KEY, None)
+    status = _common.training_queue().status(watched) if watched else None
+    if status is None or not status.over or status.status == "completed":
+        return
+    if _common.run_id() == watched:
+        _common.set_run(None)
+    st.warning(f"The default digit model did not finish ({status.status}): {text.markdown_escape(status.message)}",
+               icon=":material/stop_circle:")
 
 
 def digit_training_in_progress() -> str | None:
@@ -201,16 +223,14 @@ def training_progress(run_id: str) -> None:
                or not (st.session_state.get(MODEL_CHOSEN_KEY) or _common.current_drawing() is not None))
     # Done as soon as the run says so (its model, test and pen scores are saved before its "end" event), not only
     # once its worker process has exited, a second or two later.
+    st.session_state[WATCHED_KEY] = run_id
     if status.over:
+        # Completed: the page carries on with the new model. Stopped or failed: the page offers the one click again
+        # and says why (`unfinished_training_notice`).
         st.session_state.pop(TRAINING_KEY, None)
-        if status.status == "completed":
-            if follows:
-                _common.set_run(run_id)
-            st.rerun(scope="app")
-        st.error(f"The digit model did not finish ({status.status}). "
-                 f"{text.markdown_escape(status.message)} Try again, or train one "
-                 "on the Train page.")
-        return
+        if status.status == "completed" and follows:
+            _common.set_run(run_id)
+        st.rerun(scope="app")
     epochs_done = len(status.epochs)
     # Per run: a visitor who watched one training and later sees another (started by anyone) starts from zero.
     seen = st.session_state.setdefault(EPOCHS_SEEN_KEY, {})

@@ -44,6 +44,10 @@ PAGE_STYLE = """
 .st-key-draw_default_offer, .st-key-draw_first_digit_offer { flex-wrap: nowrap; }
 .st-key-draw_default_offer [data-testid="stCaptionContainer"],
 .st-key-draw_first_digit_offer [data-testid="stCaptionContainer"] { min-width: 10rem; }
+/* While the page reruns (a new epoch's model during the one click, for a student with a drawing), Streamlit dims
+   what it has not redrawn yet: on a projector the whole page would flash every few seconds. The answer simply
+   changes when it is ready. */
+[data-testid="stElementContainer"][data-stale="true"] { opacity: 1 !important; transition: none !important; }
 [data-testid="stLayoutWrapper"]:has(> .st-key-draw_toolbar_script),
 [data-testid="stLayoutWrapper"]:has(> .st-key-draw_watch_models), .st-key-draw_watch_models {
   position: absolute; width: 0; height: 0; overflow: hidden;
@@ -76,7 +80,13 @@ PRESENTER_STYLE = """
 .st-key-draw_header h1 { font-size: 2rem; padding-top: 0.5rem; padding-bottom: 0.25rem; }
 /* The training's button (or progress) beside the title keeps its whole label. */
 .st-key-draw_title_row button { white-space: nowrap; }
-.st-key-draw_title_row { padding-top: 1rem; }
+.st-key-draw_title_row { padding-top: 1rem; container-type: inline-size; container-name: draw-title; }
+/* A 1024 px projector with the sidebar open leaves the row about 660 px: a smaller title and button keep the two
+   on one line, and the canvas on the first screen. */
+@container draw-title (max-width: 760px) {
+  .st-key-draw_header h1 { font-size: 1.6rem; }
+  .st-key-draw_title_row button p { font-size: 16px !important; }
+}
 /* While it trains, its progress bar says enough there (the title and the canvas's message ask for a drawing). */
 .st-key-draw_title_row [data-testid="stElementContainer"]:has([data-testid="stCaptionContainer"]) { display: none; }
 .st-key-draw_title_row [data-testid="stProgress"] p {

@@ -74,6 +74,8 @@ def test_a_drawing_made_during_the_one_click_training_survives_its_end(app_url, 
         wait_for_app(page)
         seconds_without_bar = 0 if progress.count() else seconds_without_bar + 1
     assert "did not finish" not in main.inner_text()
+    # It is the class's default digit model now: the offer is gone.
+    assert page.get_by_role("button", name="Train the default digit model").count() == 0
 
     # Both strokes are still on the canvas, and the page reads what is there.
     assert ink(page, 50, 70) > 100, "The crossbar vanished when the training ended."

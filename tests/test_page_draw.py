@@ -14,7 +14,7 @@ import pytest
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
-from conftest import open_page
+from conftest import open_page, shown
 from core import architectures, jobs
 
 TRAIN_BUTTON = "Train the default digit model (about a minute)"
@@ -353,19 +353,20 @@ def test_the_one_click_is_over_at_the_runs_end_event_before_its_process_exits():
 
 
 class RunningDefaultQueue(jobs.TrainingQueue):
-    """A queue that says one default digit model is training (someone else clicked), at epoch 3 of 6."""
+    """A queue that says one default digit model is training (someone else clicked), at epoch 3 of 6; `ended`: it
+    has sent its end event, with status `final`."""
 
-    def __init__(self, run_id, ended=False):
+    def __init__(self, run_id, ended=False, final="completed", message=""):
         super().__init__()
-        self.run_id, self.ended = run_id, ended
+        self.run_id, self.ended, self.final, self.message = run_id, ended, final, message
 
     def _status(self):
         events = [{"kind": "start"}, {"kind": "epoch", "epoch": 1}, {"kind": "epoch", "epoch": 2},
                   {"kind": "batch", "epoch": 3, "epochs": 6, "progress": 0.4, "eta": 30.0, "accuracy": 0.97}]
         if self.ended:
-            events.append({"kind": "end", "status": "completed"})
-        return jobs.JobStatus(self.run_id, "someone-else", "running", "completed" if self.ended else "running", "",
-                              0, tuple(events))
+            events.append({"kind": "end", "status": self.final})
+        return jobs.JobStatus(self.run_id, "someone-else", "running", self.final if self.ended else "running",
+                              self.message if self.ended else "", 0, tuple(events))
 
     def active(self, owner=None):
         return [self._status()]
@@ -395,6 +396,34 @@ def test_a_visitor_who_opens_draw_while_someone_trains_the_default_model_sees_it
     assert not any(button.label == TRAIN_BUTTON for button in at.button)
 
 
+def test_a_one_click_training_stopped_by_its_student_gives_every_page_the_offer_back(
+        trained_run, canvas, isolated_runs, monkeypatch):
+    """Someone clicked, every untouched page followed the training, then its student stopped it after an epoch:
+    the pages say why, offer the one click again, and no longer keep the stopped run as their model (the list starts
+    on the class's best again)."""
+    from pages import _common
+
+    at, running = open_draw_page_while_someone_trains(isolated_runs, trained_run, canvas, monkeypatch)
+    assert at.session_state[_common.RUN_KEY] == running
+    meta_path = isolated_runs / running / "run.json"
+    meta = json.loads(meta_path.read_text())
+    meta.update(status="stopped", test=dict(meta["test"], accuracy=0.5))
+    meta_path.write_text(json.dumps(meta))
+    monkeypatch.setattr(jobs, "_default_queue", RunningDefaultQueue(running, ended=True, final="stopped",
+                                                                     message="Stopped by its owner after epoch 1."))
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.get("progress")
+    [offer] = [button for button in at.button if button.label == TRAIN_BUTTON]
+    assert [shown(warning.value) for warning in at.warning] == [
+        "The default digit model did not finish (stopped): Stopped by its owner after epoch 1."]
+    [picker] = [box for box in at.selectbox if str(box.key).startswith("draw_model_")]
+    assert picker.value == trained_run != running
+    # Said once: the next rerun (the next stroke) has the offer alone.
+    at.run()
+    assert not at.warning and any(button.label == TRAIN_BUTTON for button in at.button)
+
+
 def test_a_training_on_the_same_data_with_other_settings_is_not_shown_as_the_default_models(
         trained_run, canvas, isolated_runs, monkeypatch):
     """A student's one-epoch ANN on the MNIST sample + pen digits, training on the Train page: the Draw page keeps
@@ -404,6 +433,14 @@ def test_a_training_on_the_same_data_with_other_settings_is_not_shown_as_the_def
                        hyperparameters={"epochs": 1, "hidden_units": 10}, status="running")
     monkeypatch.setattr(jobs, "_default_queue", RunningDefaultQueue(running))
     canvas.picture = drawn_one()
+    at = open_draw_page()
+    assert not at.exception, at.exception
+    assert not at.get("progress")
+    assert any(button.label == TRAIN_BUTTON for button in at.button)
+    # Nor is a copy of the one click's exact settings started on the Train page: only the one click's own run.
+    copied = copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-c0ffee",
+                      **dict(AS_DEFAULT_MODEL, one_click=None), status="running")
+    monkeypatch.setattr(jobs, "_default_queue", RunningDefaultQueue(copied))
     at = open_draw_page()
     assert not at.exception, at.exception
     assert not at.get("progress")
@@ -502,6 +539,10 @@ def test_after_a_small_model_from_the_train_page_the_default_digit_model_is_stil
              architecture="ann", hyperparameters={"epochs": 1})
     quick = dict(AS_DEFAULT_MODEL, hyperparameters=dict(AS_DEFAULT_MODEL["hyperparameters"], epochs=1))
     copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-111111", **quick)
+    # Nor a run with exactly its settings that the one click did not start (a student's copy of them on the Train
+    # page, a model fine-tuned from the default one).
+    copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-222222",
+             **dict(AS_DEFAULT_MODEL, one_click=None))
     at.run()
     assert not at.exception, at.exception
     assert any(button.label == TRAIN_BUTTON for button in at.button)
@@ -526,6 +567,7 @@ WHY_TAB = ":material/psychology_alt: Why?"
 
 # run.json fields that make a copied run the one click's default digit model.
 AS_DEFAULT_MODEL = {
+    "one_click": True,
     "dataset": architectures.DEFAULT_DIGIT_DATASET, "architecture": architectures.DEFAULT_DIGIT_ARCHITECTURE,
     "hyperparameters": architectures.resolve_hyperparameters(architectures.DEFAULT_DIGIT_ARCHITECTURE,
                                                              architectures.DEFAULT_DIGIT_HYPERPARAMETERS),

@@ -509,6 +509,17 @@ def test_a_visitor_starts_on_their_own_newest_model_else_the_most_accurate_not_t
 
     best = copy_with(isolated_runs, trained_run, "20000101-000000-cnn-bbbbbb", owner="someone", accuracy=0.99)
     copy_with(isolated_runs, trained_run, "20990101-000000-cnn-aaaaaa", owner="mischief", accuracy=0.11)
+    # Nor a model imported with a perfect score (trained at home on the sample's test images, which ship with the
+    # app), nor a clothes model that scores more on its own test set.
+    imported = copy_with(isolated_runs, trained_run, "20980101-000000-imported-dddddd", owner="mischief",
+                         accuracy=1.0)
+    meta = json.loads((isolated_runs / imported / "run.json").read_text())
+    meta.update(architecture="imported", imported_from="perfect.keras")
+    (isolated_runs / imported / "run.json").write_text(json.dumps(meta))
+    clothes = copy_with(isolated_runs, trained_run, "20970101-000000-cnn-eeeeee", owner="someone", accuracy=0.995)
+    meta = json.loads((isolated_runs / clothes / "run.json").read_text())
+    meta.update(dataset="fashion_mnist")
+    (isolated_runs / clothes / "run.json").write_text(json.dumps(meta))
     at = open_page(page, **{_common.OWNER_KEY: "me"})
     assert at.selectbox(key=key).value == best
     mine = copy_with(isolated_runs, trained_run, "20010101-000000-cnn-cccccc", owner="me", accuracy=0.5)
