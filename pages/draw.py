@@ -81,18 +81,19 @@ PRESENTER_STYLE = """
 /* The training's button (or progress) beside the title keeps its whole label. */
 .st-key-draw_title_row button { white-space: nowrap; }
 .st-key-draw_title_row { padding-top: 1rem; container-type: inline-size; container-name: draw-title; }
-/* A 1024 px projector with the sidebar open leaves the row about 660 px: a smaller title and button keep the two
-   on one line, and the canvas on the first screen. */
-@container draw-title (max-width: 760px) {
-  .st-key-draw_header h1 { font-size: 1.6rem; }
-  .st-key-draw_title_row button p { font-size: 16px !important; }
-}
 /* While it trains, its progress bar says enough there (the title and the canvas's message ask for a drawing). */
 .st-key-draw_title_row [data-testid="stElementContainer"]:has([data-testid="stCaptionContainer"]) { display: none; }
 .st-key-draw_title_row [data-testid="stProgress"] p {
   font-size: 20px !important; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
 }
 .st-key-draw_title_row > :last-child { min-width: min(20rem, 100%); }
+/* A 1024 px projector with the sidebar open leaves the row about 660 px: a smaller title and button keep the two
+   on one line, and the canvas on the first screen. */
+@container draw-title (max-width: 760px) {
+  .st-key-draw_header h1 { font-size: 1.6rem; }
+  .st-key-draw_title_row button p, .st-key-draw_title_row [data-testid="stProgress"] p { font-size: 16px !important; }
+  .st-key-draw_title_row > :last-child { min-width: min(13rem, 100%); }
+}
 /* The model picker's own label gives way to the canvas: what it holds ("98.8% · Default digit model · ...") says
    what it is. (Screen readers still read it.) */
 [class*="st-key-draw_model_"] [data-testid="stWidgetLabel"] { position: absolute; left: -10000px; }
