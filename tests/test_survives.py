@@ -100,7 +100,7 @@ def test_a_training_killed_mid_way_is_interrupted_with_its_history_and_best_mode
 # A stand-in for the training worker process (a real process, started by the queue like the real one): it
 # logs when it starts and ends, holds the first job until the test releases it, and completes the run.
 _FAKE_WORKER = """
-import json, sys, time
+import json, os, sys, time
 from pathlib import Path
 spec = json.loads(Path(sys.argv[1]).read_text())
 folder = Path(spec["runs_root"]) / spec["run_id"]
@@ -113,9 +113,11 @@ release = Path(spec["runs_root"]).parent / "release"
 if len(log.read_text().splitlines()) == 1:
     while not release.exists():
         time.sleep(0.01)
-meta = json.loads((folder / "run.json").read_text())
-meta["status"] = "completed"
-(folder / "run.json").write_text(json.dumps(meta))
+# Through the run store, under the run's lock, as the real worker writes: the queue writes the same run.json when
+# it hands the job over, and a write without the lock could be lost in between (under load it was).
+sys.path.insert(0, os.getcwd())
+from core import runs
+runs.RunStore(spec["runs_root"]).update(spec["run_id"], status="completed")
 with open(log, "a") as file:
     file.write(f"end {spec['run_id']} {time.time()}\\n")
 with open(folder / "events.jsonl", "a") as file:
