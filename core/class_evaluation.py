@@ -102,6 +102,11 @@ def best_sentence(rows: list[dict]) -> str:
     """Which model reads the class drawings best (all of them when several tie), from `score_row` rows."""
     if not rows:
         return "No model could be scored."
+    # A model imported from elsewhere may have learnt these very drawings (anyone can export the collection): it
+    # is scored in the table, not named the best.
+    trained_here = [row for row in rows if row["Architecture"] != "imported"]
+    if trained_here and len(trained_here) < len(rows):
+        return best_sentence(trained_here) + " (Imported models are left out: they may have learnt these drawings.)"
     best_accuracy = max(row["Class drawings accuracy"] for row in rows)
     best = [row for row in rows if row["Class drawings accuracy"] == best_accuracy]
     if len(rows) == 1:

@@ -159,6 +159,8 @@ class RQBackend:
         if status is None or status.state == "finished" or not (by_teacher or not status.owner
                                                                 or status.owner == owner):
             return False
+        if not by_teacher and jobs.shared_by_the_class(self.store, run_id):
+            return False
         keys = job_worker.Keys(run_id)
         reason = "teacher" if by_teacher else "owner"
         if status.state == "queued":

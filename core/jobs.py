@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 from core import architectures, datasets, job_worker, training
-from core.runs import ACTIVE_STATUSES, HEARTBEAT_STALE_SECONDS, PROCESS_TOKEN, RunStore, RunStoreError
+from core.runs import ACTIVE_STATUSES, HEARTBEAT_STALE_SECONDS, PROCESS_TOKEN, RunNotFound, RunStore, RunStoreError
 
 MAX_BATCH_EVENTS = 3000
 
@@ -249,6 +249,15 @@ def create_finetune_run(store: RunStore, backend: str, from_run: str, images, la
             shutil.rmtree(store.root / run.id, ignore_errors=True)
         raise RunStoreError(f"{training.storage_problem(error, store.root)} No run was saved.") from error
     return spec
+
+
+def shared_by_the_class(store: RunStore, run_id: str) -> bool:
+    """A training every visitor of the Draw page watches and then draws with (its one click, `Run.one_click`): only
+    the teacher stops it, not the student who happened to click."""
+    try:
+        return store.get(run_id).one_click
+    except (RunNotFound, ValueError, OSError):
+        return False
 
 
 def insert_round_robin(waiting: list, new_round: int, rounds: dict) -> int:
@@ -494,7 +503,10 @@ class TrainingQueue:
         return list(status.events[since:]) if status else []
 
     def stop(self, run_id: str, owner: str = "", *, by_teacher: bool = False) -> bool:
-        """Asks a job to stop (at its next batch; a waiting one is cancelled). Only its owner, or a teacher."""
+        """Asks a job to stop (at its next batch; a waiting one is cancelled). Only its owner, or a teacher; the
+        class's shared one-click training only a teacher."""
+        if not by_teacher and shared_by_the_class(self.store, run_id):
+            return False
         with self._lock:
             job = self._jobs.get(run_id)
             if job is None or job.state == "finished" or not (by_teacher or not job.owner or job.owner == owner):

@@ -146,6 +146,9 @@ def deletion_refusal(run, owner: str, teacher: bool = False) -> str | None:
         return "This run is still training: stop it on the Train page first, then delete it."
     if teacher:
         return None
+    if run.one_click:
+        return ("This is the class's default digit model, trained by the Draw page's one click for everyone: only "
+                "the teacher can delete it.")
     run_owner = run.owner
     if not run_owner:
         if run.damaged:

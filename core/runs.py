@@ -230,6 +230,8 @@ RUN_SCHEMA = {
     "imported_from": _optional(_is_text),
     # Set by the Draw page on the training its one click started (not by any setting a student chooses).
     "one_click": _optional(lambda value: isinstance(value, bool)),
+    # The run a "learn my handwriting" run started from (core/jobs.py).
+    "fine_tuned_from": _optional(_is_text),
     "test": _optional(_is_test),
     "stopped_early": _optional(_is_early_stop),
 }
@@ -350,8 +352,14 @@ class Run:
 
     @property
     def one_click(self) -> bool:
-        """Started by the Draw page's one click (the default digit model's training), not by the Train page."""
+        """Started by the Draw page's one click (the default digit model's training), not by the Train page: the
+        class's shared model, which only the teacher stops or deletes."""
         return self._field("one_click") is True
+
+    @property
+    def fine_tuned_from(self) -> str | None:
+        """The run this one continued on other images ("learn my handwriting"), if any."""
+        return self._field("fine_tuned_from")
 
     @property
     def device(self) -> str | None:

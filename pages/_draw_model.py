@@ -56,18 +56,24 @@ def _model_chosen() -> None:
 
 
 def is_default_digit_model(run: runs.Run) -> bool:
-    """A finished model trained as the one click trains it. One stopped early (by the teacher, by the time limit)
-    or still training does not count: the offer stays."""
-    return trains_as_the_one_click(run) and run.has_model and run.status == "completed"
+    """A finished model trained as the one click trains it: the default settings, to the last epoch (whoever
+    started it: the one click, or the same settings on the Train page; a model trained before the one click marked
+    its runs counts too). One stopped early (by the teacher, by the time limit), still training, fine-tuned on other
+    images or imported does not: the offer stays."""
+    return (has_the_default_settings(run) and run.has_model and run.status == "completed"
+            and run.fine_tuned_from is None and not run.imported)
 
 
 def trains_as_the_one_click(run: runs.Run) -> bool:
-    """A run the one click started (its run.json says so: the Train page cannot), with the one click's current
-    architecture and settings on the MNIST sample and the training writers' pen digits. Another run, even on the
-    same data with the same settings (a student's copy of them on the Train page, stopped after an epoch; a model
-    fine-tuned from one), is not the default digit model: the offer stays, and nobody's page follows it."""
-    if not run.one_click:
-        return False
+    """A training the one click started (its run.json says so: no setting of the Train page can), with its current
+    settings: every visitor's page shows its progress and may follow it. Another training, even with the same
+    settings (a student's copy of them on the Train page, which they could stop after an epoch), is not followed."""
+    return run.one_click and has_the_default_settings(run)
+
+
+def has_the_default_settings(run: runs.Run) -> bool:
+    """The one click's architecture and settings (any seed), on the MNIST sample and the training writers' pen
+    digits."""
     if run.dataset != DEFAULT_DIGIT_DATASET or run.architecture != architectures.DEFAULT_DIGIT_ARCHITECTURE:
         return False
     default = architectures.resolve_hyperparameters(architectures.DEFAULT_DIGIT_ARCHITECTURE,
@@ -146,8 +152,9 @@ def unfinished_training_notice() -> None:
         return
     if _common.run_id() == watched:
         _common.set_run(None)
-    st.warning(f"The default digit model did not finish ({status.status}): {text.markdown_escape(status.message)}",
-               icon=":material/stop_circle:")
+    # A toast: a message in the page would move the canvas (below a projector's screen, beside the title).
+    st.toast(f"The default digit model did not finish ({status.status}): {text.markdown_escape(status.message)}",
+             icon=":material/stop_circle:", duration="long")
 
 
 def digit_training_in_progress() -> str | None:

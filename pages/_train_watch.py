@@ -25,6 +25,9 @@ def stop_button(status: jobs.JobStatus) -> None:
     if status.owner != _common.owner() and not _teacher.is_teacher():
         st.caption("Only the student who started this training (or the teacher) can stop it.")
         return
+    if not _teacher.is_teacher() and jobs.shared_by_the_class(_common.run_store(), status.run_id):
+        st.caption("The class's default digit model, from the Draw page's one click: only the teacher can stop it.")
+        return
     stopping = st.session_state.setdefault(STOPPING_KEY, set())
     finetune = status.kind == "finetune"
     label = "Cancel" if status.state == "queued" else ("Stop learning" if finetune else "Stop training")

@@ -84,3 +84,9 @@ def test_the_best_model_sentence_names_every_model_that_ties():
     assert class_evaluation.best_sentence(rows) == "Best on the class drawings: **a** (cnn) and **b** (ann), **90.0%**."
     assert "equally well" in class_evaluation.best_sentence(rows[:2])
     assert "Only one digit model" in class_evaluation.best_sentence(rows[:1])
+    # A model imported from elsewhere may have learnt these very drawings (anyone can export them): not named best.
+    champion = {"Model": "Class champion", "Architecture": "imported", "Class drawings accuracy": 0.99}
+    assert class_evaluation.best_sentence([*rows, champion]) == (
+        "Best on the class drawings: **a** (cnn) and **b** (ann), **90.0%**. (Imported models are left out: they may "
+        "have learnt these drawings.)")
+    assert "Only one digit model" in class_evaluation.best_sentence([champion])

@@ -286,3 +286,12 @@ def test_no_worker_yet_one_model_check_per_student_and_a_cancelled_fine_tuning_k
     assert backend.status(new_id).state == "queued"
     assert backend.stop(new_id, "alice")
     assert not list(folder.glob("finetune_*.npy")) and backend.store.get(new_id).status == "stopped"
+
+    # The class's one-click training, waiting: the student who clicked cannot cancel it for everybody; the teacher
+    # can.
+    shared = backend.submit("mnist_sample", "ann", {"epochs": 1}, owner="alice")
+    backend.store.update(shared, one_click=True)
+    assert not backend.stop(shared, "alice")
+    assert backend.status(shared).state == "queued"
+    assert backend.stop(shared, by_teacher=True)
+    assert backend.store.get(shared).status == "stopped"

@@ -135,6 +135,21 @@ def test_only_the_owner_can_stop_and_stop_keeps_the_run(tmp_path):
     assert run.status == "stopped" and run.has_model and run.meta["history"]["loss"]
 
 
+def test_the_class_s_one_click_training_is_stopped_by_the_teacher_only(tmp_path):
+    """The Draw page's one click trains the model every visitor follows: the student who happened to click cannot
+    stop or cancel it for everybody."""
+    queue = jobs.TrainingQueue(runs.RunStore(tmp_path))
+    first = queue.submit("mnist_sample", "ann", TINY, owner="a", limit_train=600)
+    shared = queue.submit("mnist_sample", "ann", TINY, owner="clicker", limit_train=600)
+    queue.store.update(shared, one_click=True)
+    assert jobs.shared_by_the_class(queue.store, shared) and not jobs.shared_by_the_class(queue.store, first)
+    assert not queue.stop(shared, owner="clicker")
+    assert queue.status(shared).state == "queued"
+    assert queue.stop(shared, by_teacher=True)
+    assert queue.status(shared).status == "stopped"
+    _wait(queue, first)
+
+
 def test_a_waiting_job_can_be_cancelled(tmp_path):
     queue = jobs.TrainingQueue(runs.RunStore(tmp_path))
     first = queue.submit("mnist_sample", "ann", TINY, owner="a", limit_train=600)

@@ -415,13 +415,16 @@ def test_a_one_click_training_stopped_by_its_student_gives_every_page_the_offer_
     assert not at.exception, at.exception
     assert not at.get("progress")
     [offer] = [button for button in at.button if button.label == TRAIN_BUTTON]
-    assert [shown(warning.value) for warning in at.warning] == [
+    # Said in a toast, which moves nothing on the page (a message above the canvas pushed it below a projector's
+    # screen).
+    assert [shown(toast.value) for toast in at.toast] == [
         "The default digit model did not finish (stopped): Stopped by its owner after epoch 1."]
+    assert not at.warning
     [picker] = [box for box in at.selectbox if str(box.key).startswith("draw_model_")]
     assert picker.value == trained_run != running
     # Said once: the next rerun (the next stroke) has the offer alone.
     at.run()
-    assert not at.warning and any(button.label == TRAIN_BUTTON for button in at.button)
+    assert not at.toast and any(button.label == TRAIN_BUTTON for button in at.button)
 
 
 def test_a_training_on_the_same_data_with_other_settings_is_not_shown_as_the_default_models(
@@ -539,16 +542,17 @@ def test_after_a_small_model_from_the_train_page_the_default_digit_model_is_stil
              architecture="ann", hyperparameters={"epochs": 1})
     quick = dict(AS_DEFAULT_MODEL, hyperparameters=dict(AS_DEFAULT_MODEL["hyperparameters"], epochs=1))
     copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-111111", **quick)
-    # Nor a run with exactly its settings that the one click did not start (a student's copy of them on the Train
-    # page, a model fine-tuned from the default one).
+    # Nor a model fine-tuned from a default one on other images (its settings are the same).
     copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-222222",
-             **dict(AS_DEFAULT_MODEL, one_click=None))
+             **dict(AS_DEFAULT_MODEL, fine_tuned_from="20250101-000000-modern_cnn-abcdef"))
     at.run()
     assert not at.exception, at.exception
     assert any(button.label == TRAIN_BUTTON for button in at.button)
-    # Once a default digit model exists (whatever its seed), the offer is gone.
+    # Once a default digit model exists (whatever its seed), the offer is gone: trained to its last epoch with the
+    # default settings, by the one click or not (one trained before the one click marked its runs, say).
     copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef",
-             **dict(AS_DEFAULT_MODEL, hyperparameters=dict(AS_DEFAULT_MODEL["hyperparameters"], seed=7)))
+             **dict(AS_DEFAULT_MODEL, one_click=None,
+                    hyperparameters=dict(AS_DEFAULT_MODEL["hyperparameters"], seed=7)))
     at.run()
     assert not at.exception, at.exception
     assert not any(button.label == TRAIN_BUTTON for button in at.button)

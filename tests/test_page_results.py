@@ -392,6 +392,10 @@ def test_deletion_refusal_reasons():
     assert "Only the student who trained" in results_view.deletion_refusal(run_with("you"), "me")
     assert "not trained in a browser" in results_view.deletion_refusal(run_with(""), "me")
     assert "still training" in results_view.deletion_refusal(run_with("me", "running"), "me")
+    # The class's default digit model (the Draw page's one click): not even the student who clicked deletes it.
+    shared = runs.Run("20261123-000000-modern_cnn-abcdef", Path("."), {"owner": "me", "one_click": True}, "completed")
+    assert "only the teacher can delete it" in results_view.deletion_refusal(shared, "me")
+    assert results_view.deletion_refusal(shared, "me", teacher=True) is None
 
 
 # --- importing a colleague's model ------------------------------------------------------------------------------
