@@ -39,9 +39,12 @@ def model_choice(candidates: list[runs.Run]) -> runs.Run | None:
     if run is not None and not inference.reads_digits(run):
         if _presenter.enabled():
             # One plain line on a projector, where the canvas and the answer need the height (the picker above
-            # names the dataset).
-            st.markdown(":material/checkroom: This model knows clothes, not digits: draw a T-shirt, a trouser "
-                        "or a shoe, and fill it in.")
+            # names the dataset); smaller on a phone, where it takes three lines.
+            st.html("<style>@media (max-width: 640px) { .st-key-draw_clothes_note p { font-size: 0.95rem "
+                    "!important; } }</style>")
+            with st.container(key="draw_clothes_note"):
+                st.markdown(":material/checkroom: This model knows clothes, not digits: draw a T-shirt, a trouser "
+                            "or a shoe, and fill it in.")
         else:
             title = datasets.get_info(run.dataset).title
             # Its photos are solid shapes on black: an outline reads as something else.
@@ -153,8 +156,8 @@ def unfinished_training_notice() -> None:
     if _common.run_id() == watched:
         _common.set_run(None)
     # A toast: a message in the page would move the canvas (below a projector's screen, beside the title).
-    st.toast(f"The default digit model did not finish ({status.status}): {text.markdown_escape(status.message)}",
-             icon=":material/stop_circle:", duration="long")
+    why = text.markdown_escape(status.message) if status.message else f"it {status.status}."
+    st.toast(f"The default digit model did not finish: {why}", icon=":material/stop_circle:", duration="long")
 
 
 def digit_training_in_progress() -> str | None:

@@ -65,7 +65,8 @@ def delete_control(run: runs.Run) -> None:
     # A fragment: ticking the confirmation redraws only this popover, which stays open. Its key names the run:
     # after a delete the next run's popover is a new one, closed (it reopened at once for the next run).
     with st.popover("Delete", icon=":material/delete:", width="content", key=f"results_delete_{run.id}",
-                    help="Delete this run for everyone: only the student who trained it can."):
+                    help="Delete this run for everyone: only the student who trained it, or the teacher, can (the "
+                         "class's default digit model only the teacher)."):
         refusal = results_view.deletion_refusal(run, _common.owner(), teacher=_teacher.is_teacher())
         if refusal:
             st.button("Delete this run", icon=":material/delete_forever:", disabled=True,

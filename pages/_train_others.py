@@ -31,10 +31,18 @@ def progress_summary(run: runs.Run) -> str:
 
 
 def other_training_line(run: runs.Run, me: str) -> str:
-    """"**Bob's CNN** (yours) · cnn on mnist · *running, epoch 3 of 10 (25%)*": one training in one line."""
+    """"**Bob's CNN** (yours) · CNN on MNIST · *running, epoch 3 of 10 (25%)*": one training in one line, with the
+    architecture and dataset in words, as the other pages name them."""
     whose = " (yours)" if run.owner == me else ""
-    # A run named by default is already called "<architecture> on <dataset>": say it once.
-    what = "" if run.name == f"{run.architecture} on {run.dataset}" else f" · {run.architecture} on {run.dataset}"
+    readable = runs.readable_training(run.architecture, run.dataset)
+    # A run named by default is called "<architecture> on <dataset>" (its keys): then the words alone.
+    if run.name == f"{run.architecture} on {run.dataset}":
+        return f"**{text.markdown_escape(readable)}**{whose} · *{_where(run)}*"
+    return f"**{text.markdown_escape(run.name)}**{whose} · {text.markdown_escape(readable)} · *{_where(run)}*"
+
+
+def _where(run: runs.Run) -> str:
+    """How far a listed training got, in words."""
     if run.status in runs.ACTIVE_STATUSES:
         where = progress_summary(run)
     elif run.status == "completed" and run.test_accuracy is not None:
@@ -44,7 +52,7 @@ def other_training_line(run: runs.Run, me: str) -> str:
         where = f"stopped after {run.epochs_done} of {epochs} epochs"
     else:
         where = run.status
-    return f"**{text.markdown_escape(run.name)}**{whose}{what} · *{where}*"
+    return where
 
 
 def other_runs(run_ids: list[str]) -> list[runs.Run]:

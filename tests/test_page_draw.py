@@ -418,7 +418,7 @@ def test_a_one_click_training_stopped_by_its_student_gives_every_page_the_offer_
     # Said in a toast, which moves nothing on the page (a message above the canvas pushed it below a projector's
     # screen).
     assert [shown(toast.value) for toast in at.toast] == [
-        "The default digit model did not finish (stopped): Stopped by its owner after epoch 1."]
+        "The default digit model did not finish: Stopped by its owner after epoch 1."]
     assert not at.warning
     [picker] = [box for box in at.selectbox if str(box.key).startswith("draw_model_")]
     assert picker.value == trained_run != running
