@@ -136,19 +136,22 @@ def default_model_trainer(*, has_digit_model: bool = False, compact: bool = Fals
                         architectures.DEFAULT_DIGIT_HYPERPARAMETERS,
                         name="Default digit model", owner=_common.owner(),
                     )
-                    # What makes it the class's default model, which every visitor's page follows.
-                    _common.run_store().update(run_id, one_click=True)
                 except (ValueError, OSError) as error:
                     st.error(f"The training could not start: {text.markdown_escape(error)}")
                     return
+                try:
+                    # What makes it the class's default model, which every visitor's page follows.
+                    _common.run_store().update(run_id, one_click=True)
+                except (ValueError, OSError):
+                    pass  # It trains all the same; this page follows it, and the others keep their offer.
         st.session_state[TRAINING_KEY] = run_id
         st.rerun()
 
 
 def unfinished_training_notice() -> None:
-    """Once the default training this page watched has been stopped (by whoever started it, or the teacher) or has
-    failed: says why, above the offer that is back, once. A page that followed the training no longer keeps its
-    unfinished model: the list starts again on the class's best."""
+    """Once the default training this page watched has been stopped (by the teacher) or has failed: says why, once,
+    in a toast beside the offer that is back. A page that followed the training no longer keeps its unfinished
+    model: the list starts again on the class's best."""
     watched = st.session_state.pop(WATCHED_KEY, None)
     status = _common.training_queue().status(watched) if watched else None
     if status is None or not status.over or status.status == "completed":
