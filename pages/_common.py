@@ -140,6 +140,13 @@ def grid_cells(images, columns: int, *, key: str):
             yield column, row_start + offset, image
 
 
+def phone_row_wraps(key: str) -> None:
+    """On a phone, the horizontal container keyed `key` wraps: its first item takes a line of its own, the rest
+    go under it (side by side, a sentence or a select box was squeezed to a few words a line)."""
+    st.html(f"<style>@media (max-width: 640px) {{ .st-key-{key} {{ flex-wrap: wrap; }} "
+            f".st-key-{key} > :first-child {{ flex: 1 1 100%; }} }}</style>")
+
+
 def listed_runs() -> list[runs.Run] | None:
     """Every run on this server, or None after saying on the page why the runs folder cannot be read."""
     try:
@@ -199,13 +206,16 @@ def current_drawing():
 
 
 def run_picker(candidates: list[runs.Run], *, label: str = "Model", key: str = "run_picker",
-               help: str | None = None, on_change=None, start: str | None = None) -> runs.Run | None:
+               help: str | None = None, on_change=None, start_on_best: bool = False) -> runs.Run | None:
     """A select box over `candidates` that starts on, and remembers, the visitor's current run (`on_change`: called
-    when the visitor picks another one). A visitor without one starts on `start` if it is listed, else the first."""
+    when the visitor picks another one). A visitor without one starts on the first, or with `start_on_best` on
+    `first_run_to_show`."""
     if not candidates:
         return None
     ids = [run.id for run in candidates]
-    current = run_id() if run_id() in ids else start
+    current = run_id()
+    if current not in ids and start_on_best:
+        current = first_run_to_show(candidates)
     index = ids.index(current) if current in ids else 0
     by_id = {run.id: run for run in candidates}
     chosen = st.selectbox(label, ids, index=index, format_func=lambda value: by_id[value].label, key=key, help=help,

@@ -2,6 +2,7 @@
 while no default digit model exists, the one-click training of it with its progress.
 """
 
+import functools
 import threading
 import zlib
 
@@ -79,22 +80,29 @@ def has_the_default_settings(run: runs.Run) -> bool:
     digits."""
     if run.dataset != DEFAULT_DIGIT_DATASET or run.architecture != architectures.DEFAULT_DIGIT_ARCHITECTURE:
         return False
-    default = architectures.resolve_hyperparameters(architectures.DEFAULT_DIGIT_ARCHITECTURE,
-                                                    architectures.DEFAULT_DIGIT_HYPERPARAMETERS)
-    return _without_seed(run.hyperparameters) == _without_seed(default)
+    return _without_seed(run.hyperparameters) == _default_settings()
+
+
+@functools.cache
+def _default_settings() -> dict:
+    """The one click's settings, resolved as a run records them, without the seed (read only)."""
+    return _without_seed(architectures.resolve_hyperparameters(architectures.DEFAULT_DIGIT_ARCHITECTURE,
+                                                               architectures.DEFAULT_DIGIT_HYPERPARAMETERS))
 
 
 def _without_seed(hyperparameters: dict) -> dict:
     return {name: value for name, value in hyperparameters.items() if name != "seed"}
 
 
-def default_model_trainer(*, has_digit_model: bool = False, compact: bool = False, has_model: bool = False) -> None:
+def default_model_trainer(*, has_model: bool = False, has_digit_model: bool = False) -> None:
     """No default digit model yet: one click trains it on data that ships with the app, with its progress.
 
-    `compact`: one short row (the button and a few words beside it), for a page that already has a model to draw
-    with; otherwise an explanation above a primary button. `has_model`: the page has a model to draw with (see
-    `watch_for_models`).
+    `has_model`: the page has a model to draw with (clothes, say); `has_digit_model`: one that reads digits. With a
+    digit model, or on a projector with any model, the offer is one short row (the button and a few words beside
+    it); otherwise an explanation above a primary button. See also `watch_for_models`.
     """
+    # On a projector, a page that has a model to draw with keeps the offer to one row beside the title.
+    compact = _presenter.enabled() and has_model
     training_run = st.session_state.get(TRAINING_KEY) or digit_training_in_progress()
     if training_run:
         training_progress(training_run)

@@ -185,10 +185,8 @@ model_slot = st.container()
 # every visitor of the page sees its progress, whoever clicked.
 if st.session_state.get(_draw_model.TRAINING_KEY) or not any(map(_draw_model.is_default_digit_model, candidates)):
     with trainer_slot:
-        # On a projector, a page that has a model to draw with (clothes, say) keeps the offer to one row.
-        _draw_model.default_model_trainer(has_digit_model=any(map(inference.reads_digits, candidates)),
-                                          compact=_presenter.enabled() and bool(candidates),
-                                          has_model=bool(candidates))
+        _draw_model.default_model_trainer(has_model=bool(candidates),
+                                          has_digit_model=any(map(inference.reads_digits, candidates)))
 with model_slot:
     chosen = _draw_model.model_choice(candidates) if candidates else None
     predictor = _draw_model.load_predictor(chosen) if chosen is not None else None

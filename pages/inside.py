@@ -64,7 +64,7 @@ def choose_run() -> runs.Run | None:
         return None
     return _common.run_picker(candidates, label="Model", key="inside_page_run",
                               help="Every trained run with a saved model.",
-                              start=_common.first_run_to_show(candidates))
+                              start_on_best=True)
 
 
 def load_inspector(run: runs.Run) -> activations.Inspector | None:

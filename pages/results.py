@@ -61,12 +61,11 @@ def choose_run() -> runs.Run | None:
     # letter a line at 1024 px).
     # On a phone the picker takes a line of its own, Delete goes under it: beside it, the label was cut after
     # about 30 characters.
-    st.html("<style>@media (max-width: 640px) { .st-key-results_run_row { flex-wrap: wrap; } "
-            ".st-key-results_run_row > :first-child { flex: 1 1 100%; } }</style>")
+    _common.phone_row_wraps("results_run_row")
     with st.container(horizontal=True, vertical_alignment="bottom", wrap=False, key="results_run_row"):
         run = _common.run_picker(candidates, label="Run", key=_run_admin.PICKER_KEY,
                                  help="Every saved training run; finished runs with a model come first.",
-                                 start=_common.first_run_to_show(candidates))
+                                 start_on_best=True)
         with st.container(width="content"):
             _run_admin.delete_control(run)
     _run_admin.import_section()

@@ -39,8 +39,7 @@ def page_header(dataset_info: datasets.DatasetInfo) -> bool:
     available = datasets.is_available(dataset_info.name)
     # The link keeps the width of its label at 1024 px; the sentence takes the rest. On a phone the link goes under
     # the sentence (beside it, the sentence was squeezed to a word or two a line).
-    st.html("<style>@media (max-width: 640px) { .st-key-train_dataset_row { flex-wrap: wrap; } "
-            ".st-key-train_dataset_row > :first-child { flex: 1 1 100%; } }</style>")
+    _common.phone_row_wraps("train_dataset_row")
     with st.container(horizontal=True, vertical_alignment="bottom", gap="medium", wrap=False,
                       key="train_dataset_row"):
         st.markdown(
