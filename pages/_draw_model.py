@@ -8,14 +8,15 @@ import zlib
 
 import streamlit as st
 
-from core import architectures, charts, datasets, inference, jobs, runs, text
+from core import architectures, charts, datasets, inference, jobs, pen_shift, runs, text
 from pages import _common, _presenter
 
 TRAINING_KEY = "draw_default_training"
 # Set when the visitor picks a model in the Draw page's list themselves (not when the list starts on one).
 MODEL_CHOSEN_KEY = "draw_model_chosen"
 EPOCHS_SEEN_KEY = "draw_default_training_epochs"
-# The last default training this page showed the progress of.
+# The last default training this page showed the progress of (once it has finished, its place above the canvas
+# says what came of it).
 WATCHED_KEY = "draw_default_training_watched"
 PROGRESS_SECONDS = 2
 # How often a page that offers the one click looks for someone else's training or a first model.
@@ -94,19 +95,21 @@ def _without_seed(hyperparameters: dict) -> dict:
     return {name: value for name, value in hyperparameters.items() if name != "seed"}
 
 
-def default_model_trainer(*, has_model: bool = False, has_digit_model: bool = False) -> None:
+def default_model_trainer(*, has_model: bool = False, has_digit_model: bool = False) -> bool:
     """No default digit model yet: one click trains it on data that ships with the app, with its progress.
 
     `has_model`: the page has a model to draw with (clothes, say); `has_digit_model`: one that reads digits. With a
     digit model, or on a projector with any model, the offer is one short row (the button and a few words beside
     it); otherwise an explanation above a primary button. See also `watch_for_models`.
+
+    Returns whether it shows a training's progress (the page then keeps the model list's place for its model).
     """
     # On a projector, a page that has a model to draw with keeps the offer to one row beside the title.
     compact = _presenter.enabled() and has_model
     training_run = st.session_state.get(TRAINING_KEY) or digit_training_in_progress()
     if training_run:
         training_progress(training_run)
-        return
+        return True
     watch_for_models(has_model)
     unfinished_training_notice()
     label = "Train the default digit model (about a minute)"
@@ -146,7 +149,7 @@ def default_model_trainer(*, has_model: bool = False, has_digit_model: bool = Fa
                     )
                 except (ValueError, OSError) as error:
                     st.error(f"The training could not start: {text.markdown_escape(error)}")
-                    return
+                    return False
                 try:
                     # What makes it the class's default model, which every visitor's page follows.
                     _common.run_store().update(run_id, one_click=True)
@@ -154,6 +157,7 @@ def default_model_trainer(*, has_model: bool = False, has_digit_model: bool = Fa
                     pass  # It trains all the same; this page follows it, and the others keep their offer.
         st.session_state[TRAINING_KEY] = run_id
         st.rerun()
+    return False
 
 
 def unfinished_training_notice() -> None:
@@ -266,11 +270,43 @@ def training_progress(run_id: str) -> None:
             _common.set_run(run_id)
         st.rerun(scope="app")
     st.progress(*progress_line(status, epochs_done, short=_presenter.enabled(), in_list=not follows))
-    if epochs_done and follows:
+    # Always one line under the bar, from the click to the end and after it (`finished_training`): the canvas
+    # below keeps its place while a student draws. (Its model file comes a moment after the epoch's event.)
+    has_model = epochs_done and (model_saved or epochs_seen > 0 or ((run := _store_run(run_id)) is not None
+                                                                      and run.has_model))
+    if has_model and follows:
         st.caption("You can draw already: the model below is the best epoch so far, and it improves after each "
                    "epoch.")
-    elif epochs_done:
+    elif has_model:
         st.caption("You can draw with it already: choose it in the model list below. It improves after each epoch.")
+    elif follows:
+        st.caption("A model to draw with comes after the first epoch: the list below shows it then.")
+    else:
+        st.caption("Its model comes into the list below after the first epoch.")
+
+
+def finished_training() -> None:
+    """Where the progress was, once the default training this page watched has finished: what came of it, in the
+    same two lines (a full bar and a caption), so that the canvas under them does not move at the end. Nothing for
+    a page that did not watch it, or when it did not finish (the offer is back then)."""
+    run_id = st.session_state.get(WATCHED_KEY)
+    run = _store_run(run_id) if run_id else None
+    if run is None or not is_default_digit_model(run):
+        return
+    accuracy = run.test_accuracy
+    pen = pen_shift.summary_of(run.meta)
+    scores = []
+    if accuracy is not None:
+        scores.append(f"{charts.percent(accuracy)} of MNIST's test digits")
+    if pen is not None:
+        scores.append(f"{charts.percent(pen['accuracy'])} of 10 new writers' pen digits")
+    if _presenter.enabled():
+        words = f"Digit model ready · {charts.percent(accuracy)} right" if accuracy is not None else "Digit model ready"
+    else:
+        # (Two lines at most on a phone, as the training's own line.)
+        words = "Default digit model ready" + (f": {', '.join(scores)}." if scores else ".")
+    st.progress(1.0, words)
+    st.caption("It is the class's default digit model now: every Draw page starts with it.")
 
 
 def progress_line(status: jobs.JobStatus, epochs_done: int, *, short: bool = False,
@@ -315,6 +351,14 @@ def _time_left(seconds: float | None) -> str:
     if seconds < 90:
         return f"about {seconds:.0f} s left"
     return f"about {seconds / 60:.0f} min left"
+
+
+def waiting_model_picker() -> None:
+    """The model list's place while the default training has no model yet: the same list, empty and disabled,
+    so that the canvas under it stays where it is when the first epoch's model arrives."""
+    st.selectbox("Model", [], index=None, disabled=True, key="draw_model_waiting",
+                 placeholder="The default digit model, after its first epoch…",
+                 help="The default digit model comes here after its first epoch, and improves after each one.")
 
 
 def load_predictor(run: runs.Run) -> inference.Predictor | None:

@@ -66,6 +66,9 @@ PAGE_STYLE = """
   .st-key-draw_first_digit_offer button, .st-key-draw_first_digit_offer button * {
     white-space: normal !important; overflow: visible !important;
   }
+  /* The training's progress line keeps two lines from the start ("starting…" takes one, an epoch's line two): the
+     canvas under it does not move as the words change. */
+  .st-key-draw_trainer [data-testid="stProgress"] p { min-height: 2.6em; }
 }
 </style>
 """
@@ -178,17 +181,24 @@ if _presenter.enabled():
                       key="draw_title_row"):
         header_slot, trainer_slot = st.container(width="content"), st.container(width="stretch")
 else:
-    header_slot, trainer_slot = st.container(), st.container()
+    header_slot, trainer_slot = st.container(), st.container(key="draw_trainer")
 model_slot = st.container()
 # The one-click training stays on offer until a default digit model exists: a small model trained earlier on
 # the Train page reads MNIST, but not people's handwriting as well. One still training is not the default yet:
 # every visitor of the page sees its progress, whoever clicked.
+training = False
 if st.session_state.get(_draw_model.TRAINING_KEY) or not any(map(_draw_model.is_default_digit_model, candidates)):
     with trainer_slot:
-        _draw_model.default_model_trainer(has_model=bool(candidates),
-                                          has_digit_model=any(map(inference.reads_digits, candidates)))
+        training = _draw_model.default_model_trainer(has_model=bool(candidates),
+                                                     has_digit_model=any(map(inference.reads_digits, candidates)))
+else:
+    # A page that watched the training keeps its place above the canvas, now saying what came of it.
+    with trainer_slot:
+        _draw_model.finished_training()
 with model_slot:
     chosen = _draw_model.model_choice(candidates) if candidates else None
+    if not candidates and training:
+        _draw_model.waiting_model_picker()
     predictor = _draw_model.load_predictor(chosen) if chosen is not None else None
 class_names = datasets.get_info(chosen.dataset).class_names if chosen is not None else ()
 # A model of clothes is asked for pictures of clothes, in the title and in every message.

@@ -353,16 +353,19 @@ def test_the_one_click_is_over_at_the_runs_end_event_before_its_process_exits():
 
 
 class RunningDefaultQueue(jobs.TrainingQueue):
-    """A queue that says one default digit model is training (someone else clicked), at epoch 3 of 6; `ended`: it
-    has sent its end event, with status `final`."""
+    """A queue that says one default digit model is training (someone else clicked), after `epochs_done` epochs of 6
+    (2: at epoch 3); `ended`: it has sent its end event, with status `final`."""
 
-    def __init__(self, run_id, ended=False, final="completed", message=""):
+    def __init__(self, run_id, ended=False, final="completed", message="", epochs_done=2):
         super().__init__()
         self.run_id, self.ended, self.final, self.message = run_id, ended, final, message
+        self.epochs_done = epochs_done
 
     def _status(self):
-        events = [{"kind": "start"}, {"kind": "epoch", "epoch": 1}, {"kind": "epoch", "epoch": 2},
-                  {"kind": "batch", "epoch": 3, "epochs": 6, "progress": 0.4, "eta": 30.0, "accuracy": 0.97}]
+        epoch = self.epochs_done + 1
+        events = [{"kind": "start"}, *({"kind": "epoch", "epoch": done} for done in range(1, epoch)),
+                  {"kind": "batch", "epoch": epoch, "epochs": 6, "progress": epoch / 7, "eta": 30.0,
+                   "accuracy": 0.97}]
         if self.ended:
             events.append({"kind": "end", "status": self.final})
         return jobs.JobStatus(self.run_id, "someone-else", "running", self.final if self.ended else "running",
@@ -425,6 +428,72 @@ def test_a_one_click_training_stopped_by_its_student_gives_every_page_the_offer_
     # Said once: the next rerun (the next stroke) has the offer alone.
     at.run()
     assert not at.toast and any(button.label == TRAIN_BUTTON for button in at.button)
+
+
+def test_what_is_above_the_canvas_keeps_its_place_from_the_click_to_the_end_of_the_one_click(
+        trained_run, canvas, isolated_runs, monkeypatch):
+    """From the click on, the training's place above the canvas holds its progress bar and one line under it, and the
+    model list's place holds the list, empty and disabled until the first epoch's model; at the end the same bar,
+    full, says what came of the training. The canvas stays where it is while a student draws (measured in Chromium:
+    from the second after the click to the end it does not move, at 1280x900, on a phone and in presenter mode)."""
+    import shutil
+
+    running = copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef", **AS_DEFAULT_MODEL,
+                       status="running")
+    model_file = isolated_runs / running / "model.keras"
+    model_file.rename(model_file.with_name("later.keras"))
+    shutil.rmtree(isolated_runs / trained_run)
+    monkeypatch.setattr(jobs, "_default_queue", RunningDefaultQueue(running, epochs_done=0))
+    canvas.picture = drawn_one()
+    at = open_draw_page()
+    assert not at.exception, at.exception
+
+    def above_the_canvas():
+        trainer = _keyed_block(at.main, "draw_trainer")
+        [progress] = [node for node in _descendants(trainer) if node.type == "progress"]
+        [caption] = [node.value for node in _descendants(trainer) if node.type == "caption"]
+        [picker] = [box for box in at.selectbox if str(box.key).startswith("draw_model_")]
+        return progress.proto, caption, picker
+
+    progress, caption, picker = above_the_canvas()
+    assert "epoch 1 of 6" in progress.text
+    assert caption.startswith("A model to draw with comes after the first epoch")
+    assert picker.key == "draw_model_waiting" and picker.disabled and picker.value is None
+    assert not prediction_metric(at)
+    assert not any(button.label == TRAIN_BUTTON for button in at.button)
+
+    # The first epoch's event comes a moment before its model file: the words wait for the file.
+    monkeypatch.setattr(jobs, "_default_queue", RunningDefaultQueue(running, epochs_done=1))
+    at.run()
+    assert above_the_canvas()[1].startswith("A model to draw with comes after the first epoch")
+    model_file.with_name("later.keras").rename(model_file)
+    at.run()
+    assert not at.exception, at.exception
+    progress, caption, picker = above_the_canvas()
+    assert "epoch 2 of 6" in progress.text
+    assert caption.startswith("You can draw already")
+    assert picker.value == running and not picker.disabled
+    assert prediction_metric(at)
+
+    meta_path = isolated_runs / running / "run.json"
+    meta_path.write_text(json.dumps(dict(json.loads(meta_path.read_text()), status="completed",
+                                         pen_writers={"accuracy": 0.994, "count": 2498})))
+    monkeypatch.setattr(jobs, "_default_queue", RunningDefaultQueue(running, ended=True))
+    at.run()
+    assert not at.exception, at.exception
+    progress, caption, picker = above_the_canvas()
+    accuracy = json.loads(meta_path.read_text())["test"]["accuracy"]
+    assert progress.value == 100
+    assert progress.text == (f"Default digit model ready: {100 * accuracy:.1f}% of MNIST's test digits, 99.4% of 10 "
+                             f"new writers' pen digits.")
+    assert caption == "It is the class's default digit model now: every Draw page starts with it."
+    assert picker.value == running
+    assert prediction_metric(at)
+    assert not any(button.label == TRAIN_BUTTON for button in at.button)
+    # A page opened afterwards has nothing to keep in place: the list and the canvas alone.
+    at = open_draw_page()
+    assert not at.exception, at.exception
+    assert not at.get("progress") and prediction_metric(at)
 
 
 def test_a_training_on_the_same_data_with_other_settings_is_not_shown_as_the_default_models(
