@@ -65,18 +65,25 @@ def _percent(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
-def overfitting_sentence(history: dict) -> str:
+def overfitting_sentence(history: dict, *, hold_out_chosen: bool = True) -> str:
     """One sentence that says what the curves show: still learning, overfitting, or stuck.
 
     Meant for a class: it names the epoch where the validation loss was lowest and the numbers that moved
     since, e.g. "Since epoch 4 the training accuracy has kept rising (97.1% → 99.3%) while the validation
     loss got worse (0.121 → 0.183): the model is memorising the training images (overfitting)."
+
+    `hold_out_chosen`: whoever started the training chose how many images to hold out (False for the Draw page's
+    one-click default digit model, which holds none by design: the sentence then says why, not to change it).
     """
     history = history or {}
     done = epochs_done(history)
     if done == 0:
         return "The curves start after the first epoch: watch whether the validation loss keeps falling."
     if monitored_metric(history) == "loss":
+        if not hold_out_chosen:
+            return ("The default digit model holds no images out for validation: it learns from every one, to read "
+                    "handwriting as well as it can, so these curves cannot show overfitting. To see it, train a "
+                    "model here with a validation fraction above 0.")
         return ("No images were held out for validation, so the curves cannot show overfitting: "
                 "set a validation fraction above 0 to see it.")
     best = best_epoch(history)

@@ -71,9 +71,11 @@ def live_charts(events, epochs: int | None, key: str) -> None:
         _common.chart(charts.training_curves(events, "accuracy", epochs=epochs), key=f"{key}_accuracy")
 
 
-def what_the_curves_say(history: dict, patience: int = 0) -> None:
-    """The one sentence under the curves (and, while early stopping watches, how close it is to stopping)."""
-    st.markdown(f"**What the curves say:** {overfitting.overfitting_sentence(history)}")
+def what_the_curves_say(history: dict, patience: int = 0, *, one_click: bool = False) -> None:
+    """The one sentence under the curves (and, while early stopping watches, how close it is to stopping).
+    `one_click`: the Draw page's default digit model, which nobody asked to hold images out."""
+    sentence = overfitting.overfitting_sentence(history, hold_out_chosen=not one_click)
+    st.markdown(f"**What the curves say:** {sentence}")
     note = overfitting.early_stopping_progress(history, patience)
     if note:
         st.caption(note)
@@ -118,7 +120,15 @@ def live_training(run_id: str, name: str, epochs: int | None) -> None:
                    f"{start.get('validation_images', 0):,} validation images. "
                    "You may leave this page: training goes on, and this view comes back when you return.")
     live_charts(status.events, epochs, key="live")
-    what_the_curves_say(overfitting.history_from_events(status.events), start.get("early_stopping_patience", 0))
+    what_the_curves_say(overfitting.history_from_events(status.events), start.get("early_stopping_patience", 0),
+                        one_click=_is_one_click(run_id))
+
+
+def _is_one_click(run_id: str) -> bool:
+    try:
+        return _common.run_store().get(run_id).one_click
+    except (KeyError, ValueError, OSError):
+        return False
 
 
 def outcome_message(run: runs.Run) -> None:
@@ -180,7 +190,7 @@ def finished_training(run: runs.Run) -> None:
         with accuracy_column:
             _common.chart(charts.history_curves(history, "accuracy"), key="final_accuracy")
     if history.get("loss"):
-        what_the_curves_say(history)
+        what_the_curves_say(history, one_click=run.one_click)
     test = run.test
     if test.get("per_class_accuracy"):
         info = datasets.get_info(run.dataset)

@@ -50,6 +50,10 @@ def test_too_early_or_without_validation():
     assert "first epoch" in overfitting.overfitting_sentence({})
     assert "too early" in overfitting.overfitting_sentence({"loss": [0.5], "val_loss": [0.4]})
     assert "validation fraction above 0" in overfitting.overfitting_sentence({"loss": [0.5, 0.4]})
+    # The one click's default digit model holds none out by design: the sentence says why, not "set" a fraction.
+    by_design = overfitting.overfitting_sentence({"loss": [0.5, 0.4]}, hold_out_chosen=False)
+    assert by_design.startswith("The default digit model holds no images out for validation: it learns from every")
+    assert "train a model here with a validation fraction above 0" in by_design
 
 
 def test_live_history_is_rebuilt_from_epoch_events():

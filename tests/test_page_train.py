@@ -328,6 +328,23 @@ def test_a_run_stopped_early_says_so_and_the_curves_mark_its_best_epoch(trained_
         assert [annotation["text"] for annotation in layout["annotations"]] == ["best epoch 4"]
 
 
+def test_the_one_clicks_model_says_why_it_holds_no_images_out(trained_run, isolated_runs):
+    """The Draw page's default digit model holds no validation images by design: its curves' sentence says so and
+    where to see overfitting, instead of telling its watcher to set a fraction they never chose."""
+    meta_path = isolated_runs / trained_run / "run.json"
+    meta = json.loads(meta_path.read_text())
+    meta["history"] = {"loss": [0.5, 0.2], "accuracy": [0.85, 0.95]}
+    meta_path.write_text(json.dumps(dict(meta, one_click=True)))
+    sentences = [shown(text.value) for text in open_train_page(train_watched_run=trained_run).markdown
+                 if shown(text.value).startswith("**What the curves say:**")]
+    assert sentences == ["**What the curves say:** The default digit model holds no images out for validation: it "
+                         "learns from every one, to read handwriting as well as it can, so these curves cannot show "
+                         "overfitting. To see it, train a model here with a validation fraction above 0."]
+    meta_path.write_text(json.dumps(meta))
+    assert any("set a validation fraction above 0" in shown(text.value)
+               for text in open_train_page(train_watched_run=trained_run).markdown)
+
+
 # --- share by link -------------------------------------------------------------------------------------------------
 
 
