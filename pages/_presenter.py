@@ -34,9 +34,12 @@ html { font-size: 21px; }
 [data-testid='stLayoutWrapper']:has(> .st-key-presenter_sidebar), .st-key-presenter_sidebar { display: none; }
 [data-testid='stSidebarNav'] a span { white-space: normal; overflow: visible; text-overflow: clip; }
 /* The pages along the top (the sidebar is closed on a projector): the page names alone, in the sidebar's type
-   size, so that all of them fit a 1280 px screen and most of them a 1024 px one. */
-[data-testid='stTopNavLink'] > :has([data-testid='stIconMaterial']) { display: none; }
-[data-testid='stTopNavLink'] p, [data-testid='stTopNavSection'] p { font-size: 16px !important; }
+   size, so that all of them fit a 1280 px screen and most of them a 1024 px one; the same in the "N more" menu
+   of those that do not. */
+[data-testid='stTopNavLink'] > :has([data-testid='stIconMaterial']),
+[data-testid='stTopNavDropdownLink'] > :has([data-testid='stIconMaterial']) { display: none; }
+[data-testid='stTopNavLink'] p, [data-testid='stTopNavSection'] p,
+[data-testid='stTopNavDropdownLink'] p { font-size: 16px !important; }
 /* Each name's box keeps room for its bold (current page) form, measured in its own type size: at 16 px too, or
    the gaps between the names would follow the larger size's widths, unevenly. */
 [data-testid='stTopNavLink'] span[label], [data-testid='stTopNavLink'] span[label]::after,
