@@ -77,13 +77,13 @@ def overfitting_sentence(history: dict, *, hold_out_chosen: bool = True) -> str:
     """
     history = history or {}
     done = epochs_done(history)
+    if not hold_out_chosen:
+        return ("The default digit model holds no images out for validation: it learns from all of its training "
+                "images, to read handwriting as well as it can, so these curves cannot show overfitting. To see "
+                "it, train a model on this page: it holds some images out (its validation fraction).")
     if done == 0:
         return "The curves start after the first epoch: watch whether the validation loss keeps falling."
     if monitored_metric(history) == "loss":
-        if not hold_out_chosen:
-            return ("The default digit model holds no images out for validation: it learns from every one, to read "
-                    "handwriting as well as it can, so these curves cannot show overfitting. To see it, train a "
-                    "model here with a validation fraction above 0.")
         return ("No images were held out for validation, so the curves cannot show overfitting: "
                 "set a validation fraction above 0 to see it.")
     best = best_epoch(history)

@@ -255,6 +255,8 @@ def _model_line() -> str:
         trained = False
     if trained:
         return "none chosen yet: pick one on the Draw or Results page"
+    if training_queue().active():
+        return "none yet: the first one is training"
     return "none yet: train one on the Train page, or in one click on the Draw page"
 
 

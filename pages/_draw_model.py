@@ -107,8 +107,13 @@ def default_model_trainer(*, has_model: bool = False, has_digit_model: bool = Fa
     # On a projector, a page that has a model to draw with keeps the offer to one row beside the title.
     compact = _presenter.enabled() and has_model
     training_run = st.session_state.get(TRAINING_KEY) or digit_training_in_progress()
+    if training_run and _common.training_queue().status(training_run) is None:
+        # The queue no longer knows it (the server restarted, or its run was deleted): the offer is back.
+        st.session_state.pop(TRAINING_KEY, None)
+        st.warning("That training is no longer running (the server restarted, or it was deleted). Start it again.")
+        training_run = None
     if training_run:
-        training_progress(training_run)
+        training_progress(training_run, has_model)
         return True
     watch_for_models(has_model)
     unfinished_training_notice()
@@ -227,8 +232,9 @@ def _store_run(run_id: str) -> runs.Run | None:
 
 
 @st.fragment(run_every=PROGRESS_SECONDS)
-def training_progress(run_id: str) -> None:
-    """The default digit model's training, refreshed every `PROGRESS_SECONDS`.
+def training_progress(run_id: str, has_model: bool = False) -> None:
+    """The default digit model's training, refreshed every `PROGRESS_SECONDS`. `has_model`: the page has models to
+    draw with besides it.
 
     The whole page reruns when the first epoch's model is saved (from then on there is a model to draw with) and
     at the end. In between it reruns after an epoch only while a drawing is on the canvas, so that its answer follows
@@ -237,9 +243,9 @@ def training_progress(run_id: str) -> None:
     """
     status = _common.training_queue().status(run_id)
     if status is None:
+        # Forgotten by the queue since the page drew it: the page's next run says so and offers the click again.
         st.session_state.pop(TRAINING_KEY, None)
-        st.warning("That training is no longer running (the server restarted). Start it again.")
-        return
+        st.rerun(scope="app")
     # Who clicked, a visitor who has no model yet or chose this one, and one who never picked a model and has
     # nothing on the canvas follow the training: the page switches to its model as soon as there is one. Whoever
     # picked another model, or is drawing for the one they have, keeps it (a student drawing a T-shirt for the
@@ -272,14 +278,16 @@ def training_progress(run_id: str) -> None:
     st.progress(*progress_line(status, epochs_done, short=_presenter.enabled(), in_list=not follows))
     # Always one line under the bar, from the click to the end and after it (`finished_training`): the canvas
     # below keeps its place while a student draws. (Its model file comes a moment after the epoch's event.)
-    has_model = epochs_done and (model_saved or epochs_seen > 0 or ((run := _store_run(run_id)) is not None
-                                                                      and run.has_model))
-    if has_model and follows:
+    its_model_saved = epochs_done and (model_saved or epochs_seen > 0 or ((run := _store_run(run_id)) is not None
+                                                                            and run.has_model))
+    if its_model_saved and epochs_done >= (status.latest_batch or {}).get("epochs", epochs_done + 1):
+        st.caption("Trained: the model below is the final one, and its test scores come in a few seconds.")
+    elif its_model_saved and follows:
         st.caption("You can draw already: the model below is the best epoch so far, and it improves after each "
                    "epoch.")
-    elif has_model:
+    elif its_model_saved:
         st.caption("You can draw with it already: choose it in the model list below. It improves after each epoch.")
-    elif follows:
+    elif follows and not has_model:
         st.caption("A model to draw with comes after the first epoch: the list below shows it then.")
     else:
         st.caption("Its model comes into the list below after the first epoch.")
@@ -294,19 +302,22 @@ def finished_training() -> None:
     if run is None or not is_default_digit_model(run):
         return
     accuracy = run.test_accuracy
+    if not (isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool) and 0 <= accuracy <= 1):
+        accuracy = None  # (a damaged run.json: no score rather than "nan%")
     pen = pen_shift.summary_of(run.meta)
     scores = []
     if accuracy is not None:
         scores.append(f"{charts.percent(accuracy)} of MNIST's test digits")
     if pen is not None:
-        scores.append(f"{charts.percent(pen['accuracy'])} of 10 new writers' pen digits")
+        scores.append(f"{charts.percent(pen['accuracy'])} of 10 new writers' digits")
     if _presenter.enabled():
         words = f"Digit model ready · {charts.percent(accuracy)} right" if accuracy is not None else "Digit model ready"
     else:
         # (Two lines at most on a phone, as the training's own line.)
-        words = "Default digit model ready" + (f": {', '.join(scores)}." if scores else ".")
+        words = "Digit model ready" + (f": it reads {' and '.join(scores)}." if scores else ".")
     st.progress(1.0, words)
-    st.caption("It is the class's default digit model now: every Draw page starts with it.")
+    # (Not "every page starts with it": a list starts on the class's most accurate model, which may be another.)
+    st.caption("It is the class's default digit model now, in every visitor's list of models.")
 
 
 def progress_line(status: jobs.JobStatus, epochs_done: int, *, short: bool = False,
@@ -321,8 +332,7 @@ def progress_line(status: jobs.JobStatus, epochs_done: int, *, short: bool = Fal
     if epochs_done >= batch["epochs"]:
         if short:
             return 1.0, "Trained: now testing it (a few seconds)…"
-        return 1.0, ("Trained: now testing it on MNIST's test digits and on the pen digits of writers it never saw "
-                     "(a few seconds)…")
+        return 1.0, "Trained: now testing it on digits it never saw (a few seconds)…"
     known = batch.get("accuracy") is not None
     accuracy = f" · accuracy {charts.percent(batch['accuracy'])}" if known else ""
     if short:

@@ -22,11 +22,11 @@ LIVE_SECONDS = 1.0
 
 def stop_button(status: jobs.JobStatus) -> None:
     """Stop, for the student who started the training only (or the teacher)."""
-    if status.owner != _common.owner() and not _teacher.is_teacher():
-        st.caption("Only the student who started this training (or the teacher) can stop it.")
-        return
     if not _teacher.is_teacher() and jobs.shared_by_the_class(_common.run_store(), status.run_id):
         st.caption("The class's default digit model, from the Draw page's one click: only the teacher can stop it.")
+        return
+    if status.owner != _common.owner() and not _teacher.is_teacher():
+        st.caption("Only the student who started this training (or the teacher) can stop it.")
         return
     stopping = st.session_state.setdefault(STOPPING_KEY, set())
     finetune = status.kind == "finetune"

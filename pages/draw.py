@@ -52,6 +52,15 @@ PAGE_STYLE = """
 [data-testid="stLayoutWrapper"]:has(> .st-key-draw_watch_models), .st-key-draw_watch_models {
   position: absolute; width: 0; height: 0; overflow: hidden;
 }
+/* Where the one-click training's progress line or the line under it could take two lines (a phone, a 1024 px
+   screen with the sidebar open), each keeps two lines from the click to the end ("starting…" takes one, an epoch's
+   line two): the canvas under them does not move as the words change. */
+.st-key-draw_trainer { container-type: inline-size; container-name: draw-trainer; }
+@container draw-trainer (max-width: 760px) {
+  .st-key-draw_trainer [data-testid="stProgress"] p, .st-key-draw_trainer [data-testid="stCaptionContainer"] p {
+    min-height: 2lh;
+  }
+}
 /* On a phone the columns stack: a smaller answer and title keep the answer on the first screen. */
 @media (max-width: 640px) {
   [data-testid="stMetric"] [data-testid="stMetricValue"] { font-size: 4rem; }
@@ -66,9 +75,6 @@ PAGE_STYLE = """
   .st-key-draw_first_digit_offer button, .st-key-draw_first_digit_offer button * {
     white-space: normal !important; overflow: visible !important;
   }
-  /* The training's progress line keeps two lines from the start ("starting…" takes one, an epoch's line two): the
-     canvas under it does not move as the words change. */
-  .st-key-draw_trainer [data-testid="stProgress"] p { min-height: 2.6em; }
 }
 </style>
 """
@@ -199,7 +205,6 @@ with model_slot:
     chosen = _draw_model.model_choice(candidates) if candidates else None
     if not candidates and training:
         _draw_model.waiting_model_picker()
-    predictor = _draw_model.load_predictor(chosen) if chosen is not None else None
 class_names = datasets.get_info(chosen.dataset).class_names if chosen is not None else ()
 # A model of clothes is asked for pictures of clothes, in the title and in every message.
 digits = chosen is None or inference.reads_digits(chosen)
@@ -223,6 +228,9 @@ with input_column:
     view_slot = st.container(key="draw_view_under_input") if _presenter.enabled() else None
 
 with answer_column:
+    # Loaded here, not under the list: its "Loading the model…" (a new epoch's model, a second or so) then moves the
+    # answer for that moment, never the canvas a student is drawing on.
+    predictor = _draw_model.load_predictor(chosen) if chosen is not None else None
     reading = _draw_answer.answer(predictor, picture, source, class_names, view_slot, digits=digits)
 # The Inside page looks at the drawing the model read last, or says there is none.
 _common.set_current_drawing(reading.preprocessed.image if reading is not None else None)

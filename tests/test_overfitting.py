@@ -52,8 +52,10 @@ def test_too_early_or_without_validation():
     assert "validation fraction above 0" in overfitting.overfitting_sentence({"loss": [0.5, 0.4]})
     # The one click's default digit model holds none out by design: the sentence says why, not "set" a fraction.
     by_design = overfitting.overfitting_sentence({"loss": [0.5, 0.4]}, hold_out_chosen=False)
-    assert by_design.startswith("The default digit model holds no images out for validation: it learns from every")
-    assert "train a model here with a validation fraction above 0" in by_design
+    assert by_design.startswith("The default digit model holds no images out for validation: it learns from all")
+    assert by_design.endswith("train a model on this page: it holds some images out (its validation fraction).")
+    # From the start: not "watch whether the validation loss keeps falling", which it has none of.
+    assert overfitting.overfitting_sentence({}, hold_out_chosen=False) == by_design
 
 
 def test_live_history_is_rebuilt_from_epoch_events():

@@ -484,9 +484,9 @@ def test_what_is_above_the_canvas_keeps_its_place_from_the_click_to_the_end_of_t
     progress, caption, picker = above_the_canvas()
     accuracy = json.loads(meta_path.read_text())["test"]["accuracy"]
     assert progress.value == 100
-    assert progress.text == (f"Default digit model ready: {100 * accuracy:.1f}% of MNIST's test digits, 99.4% of 10 "
-                             f"new writers' pen digits.")
-    assert caption == "It is the class's default digit model now: every Draw page starts with it."
+    assert progress.text == (f"Digit model ready: it reads {100 * accuracy:.1f}% of MNIST's test digits and 99.4% of "
+                             f"10 new writers' digits.")
+    assert caption == "It is the class's default digit model now, in every visitor's list of models."
     assert picker.value == running
     assert prediction_metric(at)
     assert not any(button.label == TRAIN_BUTTON for button in at.button)
@@ -494,6 +494,37 @@ def test_what_is_above_the_canvas_keeps_its_place_from_the_click_to_the_end_of_t
     at = open_draw_page()
     assert not at.exception, at.exception
     assert not at.get("progress") and prediction_metric(at)
+
+
+def test_a_one_click_the_queue_no_longer_knows_gives_the_offer_back_with_the_reason(trained_run, canvas):
+    """The page's own click, forgotten by the queue (a restarted server, a run deleted): a warning, the offer again,
+    and no empty model list waiting for a model that will not come."""
+    from pages import _draw_model
+
+    canvas.picture = drawn_one()
+    at = open_page("pages/draw.py", **{_draw_model.TRAINING_KEY: "20260101-000000-modern_cnn-gone00"})
+    assert not at.exception, at.exception
+    assert [shown(warning.value) for warning in at.warning] == [
+        "That training is no longer running (the server restarted, or it was deleted). Start it again."]
+    assert not at.get("progress")
+    assert not [box for box in at.selectbox if box.key == "draw_model_waiting"]
+    assert any(button.label.startswith("Train the default digit model") for button in at.button)
+    assert prediction_metric(at)
+
+
+def test_a_page_with_models_is_not_told_it_has_none_to_draw_with_before_the_first_epoch(
+        trained_run, canvas, isolated_runs, monkeypatch):
+    running = copy_run(isolated_runs, trained_run, "20260101-000000-modern_cnn-abcdef", **AS_DEFAULT_MODEL,
+                       status="running")
+    (isolated_runs / running / "model.keras").unlink()
+    monkeypatch.setattr(jobs, "_default_queue", RunningDefaultQueue(running, epochs_done=0))
+    canvas.picture = drawn_one()
+    at = open_draw_page()
+    assert not at.exception, at.exception
+    assert "Its model comes into the list below after the first epoch." in [caption.value for caption in at.caption]
+    [picker] = [box for box in at.selectbox if str(box.key).startswith("draw_model_")]
+    assert picker.value == trained_run and not picker.disabled
+    assert prediction_metric(at)
 
 
 def test_a_training_on_the_same_data_with_other_settings_is_not_shown_as_the_default_models(

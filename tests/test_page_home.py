@@ -7,10 +7,12 @@ import pathlib
 import subprocess
 import sys
 import textwrap
+import time
 
 from streamlit.testing.v1 import AppTest
 
 from conftest import open_page
+from core import jobs
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -71,3 +73,13 @@ def test_the_sidebar_says_where_to_find_a_model_or_make_one(trained_run, isolate
     assert _sidebar_model_line(run_home()) == "**Model:** none chosen yet: pick one on the Draw or Results page"
     (isolated_runs / trained_run / "model.keras").unlink()
     assert _sidebar_model_line(run_home()).startswith("**Model:** none yet: train one on the Train page")
+    # While the first model trains (someone's one click, say), not an offer to train one.
+    queue = jobs.get_queue()
+    run_id = queue.submit("mnist_sample", "cnn", {"epochs": 20, "batch_size": 64}, owner="student-a", limit_train=640)
+    try:
+        assert _sidebar_model_line(run_home()) == "**Model:** none yet: the first one is training"
+    finally:
+        queue.stop(run_id, by_teacher=True)
+        deadline = time.time() + 60
+        while queue.status(run_id).state != "finished" and time.time() < deadline:
+            time.sleep(0.2)

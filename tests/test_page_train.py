@@ -183,6 +183,26 @@ def test_a_new_session_finds_a_running_training_and_may_watch_but_not_stop_it():
         wait_for(lambda: queue.status(run_id).state == "finished", timeout=60, message="the training to stop")
 
 
+def test_another_student_watching_the_one_click_training_reads_that_only_the_teacher_can_stop_it():
+    """Not "only the student who started this training can stop it": the one who clicked cannot either."""
+    queue = jobs.get_queue()
+    run_id = queue.submit("mnist_sample", "cnn", {"epochs": 20, "batch_size": 64}, name="Default digit model",
+                          owner="student-a", limit_train=640)
+    queue.store.update(run_id, one_click=True)
+    try:
+        app = open_train_page()
+        app.button(key=f"watch_{run_id}").click().run()
+        assert not app.exception
+        assert not [button for button in app.button if button.key == f"stop_{run_id}"]
+        captions = [shown(caption.value) for caption in app.caption]
+        assert ("The class's default digit model, from the Draw page's one click: only the teacher can stop it."
+                in captions)
+        assert not any("Only the student who started" in caption for caption in captions)
+    finally:
+        queue.stop(run_id, by_teacher=True)
+        wait_for(lambda: queue.status(run_id).state == "finished", timeout=60, message="the training to stop")
+
+
 def test_the_teacher_stops_a_students_training():
     queue = jobs.get_queue()
     run_id = queue.submit("mnist_sample", "cnn", {"epochs": 20, "batch_size": 64}, name="a student's cnn",
@@ -338,8 +358,9 @@ def test_the_one_clicks_model_says_why_it_holds_no_images_out(trained_run, isola
     sentences = [shown(text.value) for text in open_train_page(train_watched_run=trained_run).markdown
                  if shown(text.value).startswith("**What the curves say:**")]
     assert sentences == ["**What the curves say:** The default digit model holds no images out for validation: it "
-                         "learns from every one, to read handwriting as well as it can, so these curves cannot show "
-                         "overfitting. To see it, train a model here with a validation fraction above 0."]
+                         "learns from all of its training images, to read handwriting as well as it can, so these "
+                         "curves cannot show overfitting. To see it, train a model on this page: it holds some images "
+                         "out (its validation fraction)."]
     meta_path.write_text(json.dumps(meta))
     assert any("set a validation fraction above 0" in shown(text.value)
                for text in open_train_page(train_watched_run=trained_run).markdown)

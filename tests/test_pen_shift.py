@@ -35,6 +35,12 @@ def test_a_missing_or_damaged_score_reads_as_none():
     assert pen_shift.summary_of({"pen_writers": "93%"}) is None
     assert pen_shift.summary_of({"pen_writers": {"accuracy": None}}) is None
     assert pen_shift.summary_of({"pen_writers": {"accuracy": 0.9, "count": 10}})["accuracy"] == 0.9
+    # A hand-edited run.json: nothing that is not a fraction of a whole number of digits reaches a page.
+    for damaged in ({"accuracy": True, "count": 10}, {"accuracy": float("nan"), "count": 10},
+                    {"accuracy": 55, "count": 10}, {"accuracy": 10 ** 400, "count": 10},
+                    {"accuracy": -0.1, "count": 10},
+                    {"accuracy": 0.9}, {"accuracy": 0.9, "count": "10"}, {"accuracy": 0.9, "count": True}):
+        assert pen_shift.summary_of({"pen_writers": damaged}) is None, damaged
 
 
 def test_the_sentence_puts_both_accuracies_side_by_side():
