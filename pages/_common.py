@@ -214,14 +214,30 @@ def run_picker(candidates: list[runs.Run], *, label: str = "Model", key: str = "
         return None
     ids = [run.id for run in candidates]
     current = run_id()
+    deleted = current is not None and current not in ids and _deleted(current)
     if current not in ids and start_on_best:
         current = first_run_to_show(candidates)
     index = ids.index(current) if current in ids else 0
     by_id = {run.id: run for run in candidates}
+    if deleted:
+        # Someone (the teacher, or its owner in another tab) deleted the model this visitor was using: said once, not
+        # a silent switch to another model.
+        st.toast(f"The model you had chosen has been deleted: this page now shows "
+                 f"{text.markdown_escape(by_id[ids[index]].label)}.", icon=":material/delete:")
     chosen = st.selectbox(label, ids, index=index, format_func=lambda value: by_id[value].label, key=key, help=help,
                           on_change=on_change)
     set_run(chosen)
     return by_id[chosen]
+
+
+def _deleted(run_id_value: str) -> bool:
+    try:
+        run_store().get(run_id_value)
+    except KeyError:
+        return True
+    except (ValueError, OSError):
+        return False
+    return False
 
 
 def first_run_to_show(candidates: list[runs.Run]) -> str | None:

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from conftest import open_page, shown
-from core import architectures, jobs
+from core import architectures, jobs, runs
 
 TRAIN_BUTTON = "Train the default digit model (about a minute)"
 
@@ -525,6 +525,29 @@ def test_a_page_with_models_is_not_told_it_has_none_to_draw_with_before_the_firs
     [picker] = [box for box in at.selectbox if str(box.key).startswith("draw_model_")]
     assert picker.value == trained_run and not picker.disabled
     assert prediction_metric(at)
+
+
+def test_a_student_whose_model_was_deleted_is_told_which_model_the_page_uses_now(trained_run, canvas, isolated_runs):
+    import shutil
+
+    from pages import _common
+
+    doomed = copy_run(isolated_runs, trained_run, "20260101-000000-cnn-d00b3d", name="My *own* model")
+    canvas.picture = drawn_one()
+    at = open_page("pages/draw.py", **{_common.RUN_KEY: doomed})
+    assert not at.exception, at.exception
+    assert not at.toast
+    shutil.rmtree(isolated_runs / doomed)  # the teacher deletes it
+    at.run()
+    assert not at.exception, at.exception
+    [picker] = [box for box in at.selectbox if str(box.key).startswith("draw_model_")]
+    assert picker.value == trained_run
+    label = runs.RunStore().get(trained_run).label
+    assert [shown(toast.value) for toast in at.toast] == [
+        f"The model you had chosen has been deleted: this page now shows {label}."]
+    assert prediction_metric(at)
+    at.run()
+    assert not at.toast
 
 
 def test_a_training_on_the_same_data_with_other_settings_is_not_shown_as_the_default_models(
