@@ -222,7 +222,7 @@ def run_picker(candidates: list[runs.Run], *, label: str = "Model", key: str = "
     if deleted:
         # Someone (the teacher, or its owner in another tab) deleted the model this visitor was using: said once, not
         # a silent switch to another model.
-        st.toast(f"The model you had chosen has been deleted: this page now shows "
+        st.toast(f"The model this page was using has been deleted: it now shows "
                  f"{text.markdown_escape(by_id[ids[index]].label)}.", icon=":material/delete:")
     chosen = st.selectbox(label, ids, index=index, format_func=lambda value: by_id[value].label, key=key, help=help,
                           on_change=on_change)

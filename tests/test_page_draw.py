@@ -544,7 +544,7 @@ def test_a_student_whose_model_was_deleted_is_told_which_model_the_page_uses_now
     assert picker.value == trained_run
     label = runs.RunStore().get(trained_run).label
     assert [shown(toast.value) for toast in at.toast] == [
-        f"The model you had chosen has been deleted: this page now shows {label}."]
+        f"The model this page was using has been deleted: it now shows {label}."]
     assert prediction_metric(at)
     at.run()
     assert not at.toast
