@@ -73,7 +73,6 @@ def summary_of(meta: dict) -> dict | None:
     return value
 
 
-
 def sentence(test_accuracy: float | None, summary: dict, dataset_title: str) -> str:
     """One sentence for a teacher, e.g. "Trained on MNIST sample (offline): 98.7% of its test digits, 93.7% of
     2,498 digits drawn with a pen by 10 people it never saw."."""
