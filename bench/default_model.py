@@ -276,7 +276,7 @@ def one_click_in_browser() -> dict:
 
     The app runs as `streamlit run` with its own runs folder; the page stays open 10 s before the click (time to
     read it: the app's warm worker and its count of the model's size are then ready). Times, from the click: the
-    run saved with its scores (on disk), and the page showing the finished model (no progress bar left). Also
+    run saved with its scores (on disk), and the page showing the finished model ("Digit model ready"). Also
     the training's own time, and when the page first had a model to draw with (after the first epoch).
     """
     from playwright.sync_api import sync_playwright
@@ -303,12 +303,13 @@ def one_click_in_browser() -> dict:
                 meta = listed[0].meta if listed else {}
                 if first_model is None and listed and listed[0].has_model:
                     first_model = time.time() - began
-                # The page has a model to draw with: its model picker is there, nothing drawn yet.
-                if page_model is None and page.get_by_test_id("stSelectbox").count():
+                # The page has a model to draw with (its list, empty and disabled until then, holds it): it says so.
+                if page_model is None and page.get_by_text("You can draw already").count():
                     page_model = time.time() - began
                 if saved is None and meta.get("status") == "completed" and meta.get("test"):
                     saved = time.time() - began
-                if saved is not None and page.get_by_test_id("stProgress").count() == 0 \
+                # The page shows the finished model: its bar, full, says "Digit model ready".
+                if saved is not None and page.get_by_text("Digit model ready").count() \
                         and page.locator("[data-test-script-state='notRunning']").count():
                     break
                 time.sleep(0.1)
