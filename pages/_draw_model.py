@@ -281,12 +281,11 @@ def training_progress(run_id: str, has_model: bool = False) -> None:
     its_model_saved = epochs_done and (model_saved or epochs_seen > 0 or ((run := _store_run(run_id)) is not None
                                                                             and run.has_model))
     if its_model_saved and epochs_done >= (status.latest_batch or {}).get("epochs", epochs_done + 1):
-        st.caption("Trained: the model below is the final one, and its test scores come in a few seconds.")
+        st.caption("Trained: the model below is the final one; its test scores come in a few seconds.")
     elif its_model_saved and follows:
-        st.caption("You can draw already: the model below is the best epoch so far, and it improves after each "
-                   "epoch.")
+        st.caption("You can draw already: the model below improves after each epoch.")
     elif its_model_saved:
-        st.caption("You can draw with it already: choose it in the model list below. It improves after each epoch.")
+        st.caption("You can draw with it already: choose it in the list below. It improves each epoch.")
     elif follows and not has_model:
         st.caption("A model to draw with comes after the first epoch: the list below shows it then.")
     else:
@@ -307,14 +306,14 @@ def finished_training() -> None:
     pen = pen_shift.summary_of(run.meta)
     scores = []
     if accuracy is not None:
-        scores.append(f"{charts.percent(accuracy)} of MNIST's test digits")
+        scores.append(f"{charts.percent(accuracy)} of MNIST test digits")
     if pen is not None:
-        scores.append(f"{charts.percent(pen['accuracy'])} of 10 new writers' digits")
+        scores.append(f"{charts.percent(pen['accuracy'])} of new writers' digits")
     if _presenter.enabled():
         words = f"Digit model ready · {charts.percent(accuracy)} right" if accuracy is not None else "Digit model ready"
     else:
-        # (Two lines at most on a phone, as the training's own line.)
-        words = "Digit model ready" + (f": it reads {' and '.join(scores)}." if scores else ".")
+        # (One line at 1024 px with the sidebar open, two on a phone: as short as the training's own line.)
+        words = "Digit model ready" + (f": it reads {', '.join(scores)}." if scores else ".")
     st.progress(1.0, words)
     # (Not "every page starts with it": a list starts on the class's most accurate model, which may be another.)
     st.caption("It is the class's default digit model now, in every visitor's list of models.")
@@ -355,7 +354,7 @@ def page_needs_rerun(epochs_done: int, epochs_seen: int, *, drawing_on_canvas: b
 
 def _time_left(seconds: float | None) -> str:
     if seconds is None:
-        return "estimating the time left…"
+        return "estimating time left…"
     if seconds < 5:
         return "almost done"
     if seconds < 90:

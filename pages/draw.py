@@ -52,11 +52,11 @@ PAGE_STYLE = """
 [data-testid="stLayoutWrapper"]:has(> .st-key-draw_watch_models), .st-key-draw_watch_models {
   position: absolute; width: 0; height: 0; overflow: hidden;
 }
-/* Where the one-click training's progress line or the line under it could take two lines (a phone, a 1024 px
-   screen with the sidebar open), each keeps two lines from the click to the end ("starting…" takes one, an epoch's
-   line two): the canvas under them does not move as the words change. */
+/* Where the one-click training's progress line or the line under it could take two lines (a phone: each of them
+   fits in about 500 px, so one line at 1024 px with the sidebar open), each keeps two lines from the click to the end
+   ("starting…" takes one, an epoch's line two): the canvas under them does not move as the words change. */
 .st-key-draw_trainer { container-type: inline-size; container-name: draw-trainer; }
-@container draw-trainer (max-width: 760px) {
+@container draw-trainer (max-width: 540px) {
   .st-key-draw_trainer [data-testid="stProgress"] p, .st-key-draw_trainer [data-testid="stCaptionContainer"] p {
     min-height: 2lh;
   }

@@ -484,8 +484,8 @@ def test_what_is_above_the_canvas_keeps_its_place_from_the_click_to_the_end_of_t
     progress, caption, picker = above_the_canvas()
     accuracy = json.loads(meta_path.read_text())["test"]["accuracy"]
     assert progress.value == 100
-    assert progress.text == (f"Digit model ready: it reads {100 * accuracy:.1f}% of MNIST's test digits and 99.4% of "
-                             f"10 new writers' digits.")
+    assert progress.text == (f"Digit model ready: it reads {100 * accuracy:.1f}% of MNIST test digits, 99.4% of new "
+                             f"writers' digits.")
     assert caption == "It is the class's default digit model now, in every visitor's list of models."
     assert picker.value == running
     assert prediction_metric(at)
@@ -607,7 +607,7 @@ def test_someone_elses_one_click_does_not_switch_a_student_who_chose_another_mod
         [picker] = [box for box in at.selectbox if str(box.key).startswith("draw_model_")]
         assert picker.value == clothes
         assert [title.value for title in at.title] == [":material/draw: 4 · Draw a picture"]
-        assert any("choose it in the model list" in caption.value for caption in at.caption)
+        assert any("choose it in the list below" in caption.value for caption in at.caption)
 
 
 def test_a_visitor_shown_another_model_with_nothing_drawn_follows_someone_elses_one_click(
