@@ -22,7 +22,7 @@ summary = pen_shift.score(model, "mnist_sample")   # None for datasets that are 
 
 import numpy as np
 
-from core import datasets, evaluation
+from core import datasets, evaluation, runs
 
 RUN_KEY = "pen_writers"
 MAX_WRONG_KEPT = 60
@@ -62,15 +62,7 @@ def summary_of(meta: dict) -> dict | None:
     """The run's pen-writer score from run.json's contents, or None when it has none (or a damaged one: an accuracy
     that is not a fraction between 0 and 1, a count that is not a whole number)."""
     value = meta.get(RUN_KEY) if isinstance(meta, dict) else None
-    if not isinstance(value, dict):
-        return None
-    accuracy, count = value.get("accuracy"), value.get("count")
-    # (NaN and infinities fail the comparison; a huge whole number too, without being turned into a float.)
-    if not isinstance(accuracy, (int, float)) or isinstance(accuracy, bool) or not 0 <= accuracy <= 1:
-        return None
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        return None
-    return value
+    return value if runs.is_pen_summary(value) else None
 
 
 def sentence(test_accuracy: float | None, summary: dict, dataset_title: str) -> str:

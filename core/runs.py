@@ -169,6 +169,16 @@ def _is_count(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
+def _is_fraction(value) -> bool:
+    # (NaN, the infinities and a huge whole number fail the comparison, the last without being turned into a float.)
+    return _is_number(value) and 0 <= value <= 1
+
+
+def is_pen_summary(value) -> bool:
+    """A pen-writer score as `core.pen_shift` writes it: an accuracy between 0 and 1 over a whole number of digits."""
+    return isinstance(value, dict) and _is_fraction(value.get("accuracy")) and _is_count(value.get("count"))
+
+
 def _optional(check):
     return lambda value: value is None or check(value)
 
@@ -188,7 +198,8 @@ def _is_settings(value) -> bool:
 def _is_test(value) -> bool:
     if not isinstance(value, dict):
         return False
-    numbers_ok = all(_optional(_is_number)(value.get(key)) for key in ("accuracy", "loss", "roc_auc"))
+    numbers_ok = (all(_optional(_is_fraction)(value.get(key)) for key in ("accuracy", "roc_auc"))
+                  and _optional(_is_number)(value.get("loss")))
     per_class = value.get("per_class_accuracy", [])
     confusion = value.get("confusion", [])
     return (numbers_ok and _optional(_is_count)(value.get("mistakes"))
@@ -233,6 +244,8 @@ RUN_SCHEMA = {
     # The run a "learn my handwriting" run started from (core/jobs.py).
     "fine_tuned_from": _optional(_is_text),
     "test": _optional(_is_test),
+    # Written by core/pen_shift.py once the model is tested.
+    "pen_writers": _optional(is_pen_summary),
     "stopped_early": _optional(_is_early_stop),
 }
 

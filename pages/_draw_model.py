@@ -300,9 +300,8 @@ def finished_training() -> None:
     run = _store_run(run_id) if run_id else None
     if run is None or not is_default_digit_model(run):
         return
+    # (A run.json whose scores are not fractions is damaged, and no default model: `runs.RUN_SCHEMA`.)
     accuracy = run.test_accuracy
-    if not (isinstance(accuracy, (int, float)) and not isinstance(accuracy, bool) and 0 <= accuracy <= 1):
-        accuracy = None  # (a damaged run.json: no score rather than "nan%")
     pen = pen_shift.summary_of(run.meta)
     scores = []
     if accuracy is not None:

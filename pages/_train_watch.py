@@ -121,14 +121,7 @@ def live_training(run_id: str, name: str, epochs: int | None) -> None:
                    "You may leave this page: training goes on, and this view comes back when you return.")
     live_charts(status.events, epochs, key="live")
     what_the_curves_say(overfitting.history_from_events(status.events), start.get("early_stopping_patience", 0),
-                        one_click=_is_one_click(run_id))
-
-
-def _is_one_click(run_id: str) -> bool:
-    try:
-        return _common.run_store().get(run_id).one_click
-    except (KeyError, ValueError, OSError):
-        return False
+                        one_click=jobs.shared_by_the_class(_common.run_store(), run_id))
 
 
 def outcome_message(run: runs.Run) -> None:

@@ -257,6 +257,11 @@ def test_markdown_safe_shows_a_name_as_typed_never_as_a_link_or_image():
     ("status", ["completed"]), ("name", 12345), ("test", "abc"), ("history", {"loss": "down"}),
     ("duration", "slow"), ("best_epoch", -1), ("hyperparameters", [1, 2]), ("owner", {"me": 1}),
     ("test", {"accuracy": "high"}), ("stopped_early", {"epoch": "3"}), ("epochs_done", 2.5),
+    # Scores that are not fractions (a hand-edited run.json): "nan%" or "5500.0%" on a page, or a crash formatting
+    # 10**400 as a percentage.
+    ("test", {"accuracy": float("nan")}), ("test", {"accuracy": 10 ** 400}), ("test", {"roc_auc": 1.5}),
+    ("pen_writers", {"accuracy": 55, "count": 10}), ("pen_writers", {"accuracy": True, "count": 10}),
+    ("pen_writers", {"accuracy": 0.9}),
 ])
 def test_a_run_json_with_wrong_types_is_damaged_and_never_raises(store, field, value):
     run = _new(store, name="typed")
