@@ -9,7 +9,7 @@ import zlib
 import streamlit as st
 
 from core import architectures, charts, datasets, inference, jobs, pen_shift, runs, text
-from pages import _common, _presenter
+from pages import _common, _draw_state, _presenter
 
 TRAINING_KEY = "draw_default_training"
 # Set when the visitor picks a model in the Draw page's list themselves (not when the list starts on one).
@@ -17,7 +17,7 @@ MODEL_CHOSEN_KEY = "draw_model_chosen"
 EPOCHS_SEEN_KEY = "draw_default_training_epochs"
 # The last default training this page showed the progress of (once it has finished, its place above the canvas
 # says what came of it).
-WATCHED_KEY = "draw_default_training_watched"
+WATCHED_KEY = _draw_state.WATCHED_TRAINING_KEY
 PROGRESS_SECONDS = 2
 # How often a page that offers the one click looks for someone else's training or a first model.
 WATCH_SECONDS = 3
@@ -295,7 +295,8 @@ def training_progress(run_id: str, has_model: bool = False) -> None:
 def finished_training() -> None:
     """Where the progress was, once the default training this page watched has finished: what came of it, in the
     same two lines (a full bar and a caption), so that the canvas under them does not move at the end. Nothing for
-    a page that did not watch it, or when it did not finish (the offer is back then)."""
+    a page that did not watch it, or when it did not finish (the offer is back then), or once the visitor has left
+    the page after seeing it (`_draw_state.before_run`)."""
     run_id = st.session_state.get(WATCHED_KEY)
     run = _store_run(run_id) if run_id else None
     if run is None or not is_default_digit_model(run):
@@ -314,6 +315,7 @@ def finished_training() -> None:
         # (One line at 1024 px with the sidebar open, two on a phone: as short as the training's own line.)
         words = "Digit model ready" + (f": it reads {', '.join(scores)}." if scores else ".")
     st.progress(1.0, words)
+    st.session_state[_draw_state.READY_SHOWN_KEY] = True
     # (Not "every page starts with it": a list starts on the class's most accurate model, which may be another.)
     st.caption("It is the class's default digit model now, in every visitor's list of models.")
 

@@ -15,6 +15,11 @@ LAST_DRAWING_KEY = "draw_last_drawing"
 RESTORE_KEY = "draw_canvas_restore"
 CANVAS_LEFT_KEY = "draw_canvas_left"
 PAGE_OF_RUN_KEY = "page_of_last_run"
+# The one-click training the Draw page followed, and whether its "Digit model ready" bar has been shown: the bar
+# keeps the training's place above the canvas while the visitor stays on the page, and goes once they leave it
+# (back on the page, the canvas is drawn afresh anyway, so nothing under it can move).
+WATCHED_TRAINING_KEY = "draw_default_training_watched"
+READY_SHOWN_KEY = "draw_default_training_ready_shown"
 
 
 def canvas_key(generation: int) -> str:
@@ -27,7 +32,8 @@ def before_run(page_path: str) -> None:
     Keeps the canvas's newest drawing, which the browser sends with the next run: a student who clicks another
     page right after lifting the pen sends the stroke with that page's run, in which the Draw page does not run.
     And notes a change of page: the browser then takes the canvas off the screen, even when the run is cut short
-    and Streamlit keeps the canvas's state. The PNG is decoded only if a canvas is ever restored from it.
+    and Streamlit keeps the canvas's state; a "Digit model ready" bar already shown is not drawn again. The PNG is
+    decoded only if a canvas is ever restored from it.
     """
     value = st.session_state.get(canvas_key(st.session_state.get(CANVAS_KEY, 0)))
     drawing = value.get("drawing") if hasattr(value, "get") else None
@@ -39,3 +45,5 @@ def before_run(page_path: str) -> None:
     st.session_state[PAGE_OF_RUN_KEY] = page_path
     if previous is not None and previous != page_path:
         st.session_state[CANVAS_LEFT_KEY] = True
+        if st.session_state.pop(READY_SHOWN_KEY, False):
+            st.session_state.pop(WATCHED_TRAINING_KEY, None)

@@ -173,6 +173,33 @@ def test_every_run_keeps_the_canvas_newest_drawing_and_notes_a_change_of_page():
     assert at.session_state[_draw_state.LAST_DRAWING_KEY] == kept
 
 
+def test_a_ready_bar_already_shown_is_not_drawn_again_after_a_visit_to_another_page():
+    """The "Digit model ready" bar keeps the training's place while the visitor stays on the Draw page; once they
+    have seen it and left, the page comes back without it. A visitor who left during the training still sees it
+    once when they come back."""
+    from pages import _draw_state
+
+    at = AppTest.from_function(_router_start)
+    at.session_state["page_path"] = "draw"
+    at.session_state[_draw_state.WATCHED_TRAINING_KEY] = "20260101-000000-modern_cnn-abcdef"
+    at.run()
+    # Left before the end: the watch is kept, so that the Draw page says how it ended.
+    at.session_state["page_path"] = "inside"
+    at.run()
+    assert at.session_state[_draw_state.WATCHED_TRAINING_KEY] == "20260101-000000-modern_cnn-abcdef"
+    at.session_state["page_path"] = "draw"
+    at.run()
+    # The Draw page showed the bar; reruns of the same page keep it...
+    at.session_state[_draw_state.READY_SHOWN_KEY] = True
+    at.run()
+    assert at.session_state[_draw_state.WATCHED_TRAINING_KEY] == "20260101-000000-modern_cnn-abcdef"
+    # ... and another page forgets it.
+    at.session_state["page_path"] = "results"
+    at.run()
+    assert _draw_state.WATCHED_TRAINING_KEY not in at.session_state
+    assert _draw_state.READY_SHOWN_KEY not in at.session_state
+
+
 def test_a_canvas_back_on_screen_starts_with_the_last_drawing_and_clear_forgets_it(trained_run, canvas):
     from pages import _draw_state
 
@@ -490,6 +517,13 @@ def test_what_is_above_the_canvas_keeps_its_place_from_the_click_to_the_end_of_t
     assert picker.value == running
     assert prediction_metric(at)
     assert not any(button.label == TRAIN_BUTTON for button in at.button)
+    # It stays while the visitor draws on this page, and is noted as said: the router drops it once they leave the
+    # page (`test_a_ready_bar_already_shown_is_not_drawn_again_after_a_visit_to_another_page`).
+    at.run()
+    assert above_the_canvas()[0].text.startswith("Digit model ready")
+    from pages import _draw_state
+
+    assert at.session_state[_draw_state.READY_SHOWN_KEY] is True
     # A page opened afterwards has nothing to keep in place: the list and the canvas alone.
     at = open_draw_page()
     assert not at.exception, at.exception
