@@ -91,6 +91,14 @@ def test_a_drawing_made_during_the_one_click_training_survives_its_end(app_url, 
     shown = picker.locator("input").input_value()
     assert "still training" not in shown and re.match(r"\d+\.\d% · ", shown), shown
 
+    # The "ready" bar is said once: back from another page, the Draw page has the list and the canvas alone.
+    open_page(page, "results")
+    open_page(page, "draw")
+    page.wait_for_selector(CANVAS)
+    idle(page)
+    assert page.locator("[data-testid='stProgress']").count() == 0
+    assert prediction_metric(page).count() == 1
+
 
 PHONE = {"width": 390, "height": 844}
 
