@@ -149,6 +149,21 @@ def elastic_training_digits(alpha: float, sigma: float, probability: float):
 
 
 @contextlib.contextmanager
+def convolution_layout(layout: str):
+    """modern_cnn with its convolutions arranged as `layout` (`bench.recipe_variants.LAYOUTS`), for the trainings
+    inside the block."""
+    from bench import recipe_variants
+
+    spec = architectures.ARCHITECTURES["modern_cnn"]
+    builder = recipe_variants.layout_builder(layout)
+    architectures.ARCHITECTURES["modern_cnn"] = dataclasses.replace(spec, builder=builder)
+    try:
+        yield
+    finally:
+        architectures.ARCHITECTURES["modern_cnn"] = spec
+
+
+@contextlib.contextmanager
 def fused_batch_norm():
     """Keras's BatchNormalization trained with TensorFlow's fused kernel (one op forward, one backward, instead of
     about ten): the same normalisation and moving averages; at inference the layer is untouched."""
@@ -337,6 +352,9 @@ def main(argv=None) -> int:
                         help="train with TensorFlow's fused batch normalisation")
     parser.add_argument("--elastic", metavar="ALPHA,SIGMA,SHARE",
                         help="also distort a SHARE of the training digits elastically (Simard 2003), e.g. 8,3,1")
+    parser.add_argument("--layout", default="shipped",
+                        help="arrange modern_cnn's convolutions another way (bench.recipe_variants.LAYOUTS: stem5, "
+                             "stem5_three, residual)")
     parser.add_argument("--vote", action="store_true",
                         help="also score each model on moved copies of the test digits, and the seeds' models voting")
     parser.add_argument("--out", default=str(ROOT / "bench" / "default_model.jsonl"))
@@ -385,6 +403,8 @@ def main(argv=None) -> int:
             stack.enter_context(fused_batch_norm())
         if elastic_settings:
             stack.enter_context(elastic_training_digits(*elastic_settings))
+        if options.layout != "shipped":
+            stack.enter_context(convolution_layout(options.layout))
         for seed in options.seeds:
             result = train_once(seed, overrides, options.dataset, options.architecture, official, options.vote)
             results.append(result)
@@ -403,7 +423,7 @@ def main(argv=None) -> int:
               "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "label": options.label,
               "dataset": options.dataset, "architecture": options.architecture, "overrides": overrides,
               "extra_mnist": options.extra_mnist, "fused_batch_norm": options.fused_batch_norm,
-              "elastic": elastic_settings, "results": results,
+              "elastic": elastic_settings, "layout": options.layout, "results": results,
               "min_mnist": min(r["mnist"] for r in results),
               "min_pen": min(r["pen"] for r in results),
               "min_mnist_official": None if official is None else min(r["mnist_official"] for r in results),

@@ -6,7 +6,9 @@ Keys: any hyperparameter of modern_cnn (filters=24, epochs=7, augmentation_stren
 DEFAULT_DIGIT_HYPERPARAMETERS, and the recipe changes the app does not ship: sched=step (cosine by step, not by
 epoch; warm=0.1 adds a linear warm-up over that share of the steps), ls=0.1 (label smoothing), ema=0.99 (weights
 averaged with that momentum), wd=0.0005 (AdamW weight decay), opt=sgd (Nesterov momentum 0.9), clean_last=1 (the
-last epoch without augmentation, at 5% of the rate), seeds=42,7,1. Each seed prints the accuracy on the sample's
+last epoch without augmentation, at 5% of the rate), layout=stem5 (another arrangement of the convolutions, see
+LAYOUTS), networks=2 (that many networks side by side in one model, each with its own augmentation and its own
+loss; the answer is the mean of their probabilities), seeds=42,7,1. Each seed prints the accuracy on the sample's
 2,000 MNIST test digits and on the 2,498 digits of the held-out pen writers; one line per variant, with the test
 digits each seed misreads, is appended to bench/recipe_variants.jsonl. Its own loop (no run store, no app
 callbacks) with the app's pipeline: its times are not the app's, and most were measured two variants at a time;
@@ -26,12 +28,92 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.default_model import _value  # noqa: E402
+from bench.default_model import _value, convolution_layout  # noqa: E402
 from core import architectures, backend, callbacks, datasets, evaluation, pen_shift, training  # noqa: E402
 
 RESULTS = Path(__file__).with_suffix(".jsonl")
 RECIPE_KEYS = {"sched": "epoch", "ls": 0.0, "ema": 0.0, "wd": 0.0, "clean_last": 0, "warm": 0.0, "opt": "adam",
-               "clean_lr": None, "seeds": "42,7,1", "dataset": "digits_mix"}
+               "clean_lr": None, "seeds": "42,7,1", "dataset": "digits_mix", "layout": "shipped", "networks": 1}
+
+
+def _conv(layers, x, filters, name, size=3):
+    x = layers.Conv2D(filters, size, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
+def _stem5(layers, x, width):
+    """One 5x5 convolution at 28x28, then two 3x3 at 14x14 (twice the filters), one at 7x7 (four times): the
+    shipped layout spends most of its time on its two convolutions at 28x28."""
+    x = layers.MaxPooling2D(2)(_conv(layers, x, width, "s", size=5))
+    x = _conv(layers, _conv(layers, x, 2 * width, "b2a"), 2 * width, "b2b")
+    return _conv(layers, layers.MaxPooling2D(2)(x), 4 * width, "b3a")
+
+
+def _stem5_three(layers, x, width):
+    """One 5x5 convolution at 28x28, then three 3x3 at 14x14."""
+    x = layers.MaxPooling2D(2)(_conv(layers, x, width, "s", size=5))
+    for name in ("b2a", "b2b", "b2c"):
+        x = _conv(layers, x, 2 * width, name)
+    return layers.MaxPooling2D(2)(x)
+
+
+def _residual(layers, x, width):
+    """The shipped layout with each block's second convolution added to its first one's output."""
+    for block, filters in (("b1", width), ("b2", 2 * width)):
+        x = _conv(layers, x, filters, f"{block}a")
+        x = layers.MaxPooling2D(2)(layers.Add()([x, _conv(layers, x, filters, f"{block}b")]))
+    return x
+
+
+LAYOUTS = {"stem5": _stem5, "stem5_three": _stem5_three, "residual": _residual}
+
+
+def layout_builder(layout: str):
+    """modern_cnn's builder with its convolutions arranged as `layout` (the same augmentation and dense head)."""
+    if layout == "shipped":
+        return architectures.ARCHITECTURES["modern_cnn"].builder
+    stack = LAYOUTS[layout]
+
+    def build(layers, inputs, hp, image_shape):
+        x = architectures._with_channels(layers, inputs)
+        strength = hp.get("augmentation_strength", 1.0)
+        if hp["augmentation"]:
+            x = architectures._stroke_thickness(layers, backend.keras(), image_shape,
+                                                architectures.STROKE_THICKNESS_FACTOR)(x)
+            x = layers.RandomShear(x_factor=(0.0, architectures.SLANT_FACTOR * strength), y_factor=0.0,
+                                   fill_mode="constant", name="random_slant")(x)
+            shift = architectures.SHIFT_FACTOR * strength
+            x = layers.RandomTranslation(shift, shift, fill_mode="constant", name="random_shift")(x)
+            x = layers.RandomRotation(architectures.ROTATION_DEGREES * strength / 360, fill_mode="constant",
+                                      name="random_rotation")(x)
+            x = layers.RandomZoom(architectures.ZOOM_FACTOR * strength, fill_mode="constant", name="random_zoom")(x)
+        x = layers.Flatten()(stack(layers, x, hp["filters"]))
+        x = layers.Dense(128, use_bias=False, name="dense")(x)
+        x = layers.BatchNormalization(momentum=0.9, name="dense_bn")(x)
+        x = layers.ReLU(name="dense_relu")(x)
+        return layers.Dropout(hp["dropout"], name="dropout")(x)
+
+    return build
+
+
+def _voting_models(keras, builder, hp, image_shape, num_classes: int, networks: int):
+    """`networks` networks side by side on the same images: the model that trains them (one output, and one loss,
+    each) and the model that answers (the mean of their probabilities)."""
+    from keras import layers
+
+    image = keras.Input(image_shape, dtype="uint8")
+    x = layers.Rescaling(1 / 255)(image)
+    outputs = []
+    for index in range(networks):
+        with keras.name_scope(f"m{index}"):
+            member_input = keras.Input(image_shape)
+            features = builder(layers, member_input, hp, image_shape)
+            logits = layers.Dense(num_classes, name="logits")(features)
+            probabilities = layers.Activation("softmax", dtype="float32")(logits)
+            member = keras.Model(member_input, probabilities, name=f"net{index}")
+        outputs.append(member(x))
+    return keras.Model(image, outputs), keras.Model(image, layers.Average()(outputs))
 
 
 def _optimizer(keras, recipe: dict, rate, steps_total: int):
@@ -54,16 +136,30 @@ def train_seed(seed: int, overrides: dict, recipe: dict, data, pen_images, pen_l
     hp = architectures.resolve_hyperparameters(
         "modern_cnn", {**architectures.DEFAULT_DIGIT_HYPERPARAMETERS, **overrides, "seed": seed})
     keras.utils.set_random_seed(seed)
-    model = architectures.build_model("modern_cnn", data.image_shape, data.num_classes, hp)
+    builder = layout_builder(recipe["layout"])
+    networks = int(recipe["networks"])
+    members = None
+    if networks > 1:
+        model, answer = _voting_models(keras, builder, hp, data.image_shape, data.num_classes, networks)
+    else:
+        with convolution_layout(recipe["layout"]):
+            model = answer = architectures.build_model("modern_cnn", data.image_shape, data.num_classes, hp)
     steps = math.ceil(len(data.y_train) / hp["batch_size"])
     pipeline = training.make_pipeline(data.x_train, data.y_train, hp["batch_size"], shuffle=True, seed=seed,
                                       repeat=True)
+    if networks > 1:
+        members = model.outputs
+        pipeline = pipeline.map(lambda images, labels: (images, (labels,) * networks))
     if recipe["ls"]:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=recipe["ls"])
         pipeline = pipeline.map(lambda images, labels: (images, tf.one_hot(labels, 10)))
         metrics = ["categorical_accuracy"]
     else:
         loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+    if members is not None:
+        if recipe["clean_last"] or recipe["ls"]:
+            raise SystemExit("networks > 1 goes with neither clean_last nor ls")
+        loss, metrics = [loss] * networks, None
     model.compile(optimizer=_optimizer(keras, recipe, hp["learning_rate"], steps * hp["epochs"]), loss=loss,
                   metrics=metrics)
     hooks = [callbacks.cosine_schedule(hp)] if recipe["sched"] == "epoch" else []
@@ -81,14 +177,21 @@ def train_seed(seed: int, overrides: dict, recipe: dict, data, pen_images, pen_l
         rate = recipe["clean_lr"] or hp["learning_rate"] * 0.05
         clean.compile(optimizer=keras.optimizers.Adam(learning_rate=rate), loss=loss, metrics=metrics)
         clean.fit(pipeline, epochs=recipe["clean_last"], steps_per_epoch=steps, verbose=0)
-        model = clean
+        answer = clean
     seconds = time.time() - began
-    predicted = evaluation.evaluate(model, data.x_test, data.y_test).probabilities.argmax(axis=1)
-    pen_predicted = evaluation.evaluate(model, pen_images, pen_labels).probabilities.argmax(axis=1)
-    return {"seed": seed, "wrong": np.flatnonzero(predicted != data.y_test).tolist(),
-            "mnist": float(np.mean(predicted == data.y_test)),
-            "pen": round(float(np.mean(pen_predicted == pen_labels)), 4), "secs": round(seconds, 1),
-            "load": os.getloadavg()[0]}
+    predicted = evaluation.evaluate(answer, data.x_test, data.y_test).probabilities.argmax(axis=1)
+    pen_predicted = evaluation.evaluate(answer, pen_images, pen_labels).probabilities.argmax(axis=1)
+    result = {"seed": seed, "wrong": np.flatnonzero(predicted != data.y_test).tolist(),
+              "mnist": float(np.mean(predicted == data.y_test)),
+              "pen": round(float(np.mean(pen_predicted == pen_labels)), 4), "secs": round(seconds, 1),
+              "load": os.getloadavg()[0]}
+    if members is not None:
+        # Each network alone, on the sample's test digits.
+        result["each_network"] = [
+            float(np.mean(evaluation.evaluate(keras.Model(model.inputs[0], output), data.x_test,
+                                              data.y_test).probabilities.argmax(axis=1) == data.y_test))
+            for output in members]
+    return result
 
 
 def main(argv: list[str]) -> int:

@@ -285,6 +285,39 @@ def test_the_default_model_runner_records_every_seed_and_its_minimum(tmp_path, c
     assert "minimum MNIST" in printed and "the 2 seeds' models voting: MNIST" in printed
 
 
+def test_the_recipe_layouts_arrange_modern_cnn_only_inside_their_block():
+    from bench import default_model, recipe_variants
+
+    shipped = architectures.build_model("modern_cnn", (28, 28), 10, {"filters": 4}, compile=False)
+    for layout in recipe_variants.LAYOUTS:
+        with default_model.convolution_layout(layout):
+            model = architectures.build_model("modern_cnn", (28, 28), 10, {"filters": 4}, compile=False)
+        convolutions = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+        assert model.output_shape == (None, 10)
+        assert [layer.name for layer in model.layers] != [layer.name for layer in shipped.layers]
+        # The same augmentation in front (its pen block first), the same dense head behind.
+        assert model.get_layer("random_stroke_thickness") and model.get_layer("dense").units == 128
+        assert convolutions[0].kernel_size == ((5, 5) if layout.startswith("stem5") else (3, 3))
+    # Outside the block, the shipped layout again.
+    again = architectures.build_model("modern_cnn", (28, 28), 10, {"filters": 4}, compile=False)
+    assert [layer.name for layer in again.layers] == [layer.name for layer in shipped.layers]
+
+
+def test_networks_that_vote_train_one_output_each_and_answer_with_their_mean():
+    from bench import recipe_variants
+    from core import backend
+
+    keras = backend.keras()
+    hp = architectures.resolve_hyperparameters("modern_cnn", {"filters": 4})
+    trainer, answer = recipe_variants._voting_models(keras, recipe_variants.layout_builder("stem5"), hp, (28, 28),
+                                                     10, 3)
+    assert len(trainer.outputs) == 3 and len(answer.outputs) == 1
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    each = [np.asarray(output) for output in trainer(images, training=False)]
+    assert not np.allclose(each[0], each[1])
+    assert np.allclose(np.asarray(answer(images, training=False)), np.mean(each, axis=0), atol=1e-6)
+
+
 def test_moved_copies_move_the_digit_by_one_pixel_with_black_coming_in():
     from bench import default_model
 
