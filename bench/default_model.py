@@ -148,6 +148,10 @@ def elastic_training_digits(alpha: float, sigma: float, probability: float):
         training.make_pipeline = make_pipeline
 
 
+# "shipped" and the names of `bench.recipe_variants.LAYOUTS` (not imported here: that module imports this one).
+LAYOUT_CHOICES = ("shipped", "stem5", "stem5_three", "residual")
+
+
 @contextlib.contextmanager
 def convolution_layout(layout: str):
     """modern_cnn with its convolutions arranged as `layout` (`bench.recipe_variants.LAYOUTS`), for the trainings
@@ -352,9 +356,9 @@ def main(argv=None) -> int:
                         help="train with TensorFlow's fused batch normalisation")
     parser.add_argument("--elastic", metavar="ALPHA,SIGMA,SHARE",
                         help="also distort a SHARE of the training digits elastically (Simard 2003), e.g. 8,3,1")
-    parser.add_argument("--layout", default="shipped",
-                        help="arrange modern_cnn's convolutions another way (bench.recipe_variants.LAYOUTS: stem5, "
-                             "stem5_three, residual)")
+    parser.add_argument("--layout", default="shipped", choices=LAYOUT_CHOICES,
+                        help="arrange modern_cnn's convolutions another way (bench.recipe_variants.LAYOUTS), for "
+                             "trainings in this process (not --one-click or --browser)")
     parser.add_argument("--vote", action="store_true",
                         help="also score each model on moved copies of the test digits, and the seeds' models voting")
     parser.add_argument("--out", default=str(ROOT / "bench" / "default_model.jsonl"))
@@ -363,6 +367,10 @@ def main(argv=None) -> int:
     parser.add_argument("--browser", action="store_true",
                         help="time the one click in headless Chromium through the running app instead")
     options = parser.parse_args(argv)
+    if options.layout != "shipped" and (options.browser or options.one_click
+                                        or options.architecture != "modern_cnn"):
+        parser.error("--layout arranges modern_cnn trained in this process: not with --browser, --one-click or "
+                     "another --architecture")
     if options.browser:
         result = one_click_in_browser()
         seconds = {key: "never" if value is None else f"{value:.1f} s" for key, value in result.items()

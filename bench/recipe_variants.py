@@ -70,12 +70,17 @@ LAYOUTS = {"stem5": _stem5, "stem5_three": _stem5_three, "residual": _residual}
 
 
 def layout_builder(layout: str):
-    """modern_cnn's builder with its convolutions arranged as `layout` (the same augmentation and dense head)."""
+    """modern_cnn's builder with its convolutions arranged as `layout`, for grey digits: the same augmentation (a
+    digit's) and the same dense head."""
     if layout == "shipped":
         return architectures.ARCHITECTURES["modern_cnn"].builder
+    if layout not in LAYOUTS:
+        raise ValueError(f"No layout {layout!r}: choose shipped or one of {', '.join(LAYOUTS)}.")
     stack = LAYOUTS[layout]
 
     def build(layers, inputs, hp, image_shape):
+        if len(image_shape) != 2:
+            raise ValueError(f"The {layout} layout is for grey digits, not images of shape {image_shape}.")
         x = architectures._with_channels(layers, inputs)
         strength = hp.get("augmentation_strength", 1.0)
         if hp["augmentation"]:
@@ -157,8 +162,6 @@ def train_seed(seed: int, overrides: dict, recipe: dict, data, pen_images, pen_l
     else:
         loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
     if members is not None:
-        if recipe["clean_last"] or recipe["ls"]:
-            raise SystemExit("networks > 1 goes with neither clean_last nor ls")
         loss, metrics = [loss] * networks, None
     model.compile(optimizer=_optimizer(keras, recipe, hp["learning_rate"], steps * hp["epochs"]), loss=loss,
                   metrics=metrics)
@@ -168,8 +171,9 @@ def train_seed(seed: int, overrides: dict, recipe: dict, data, pen_images, pen_l
               callbacks=hooks)
     if recipe["clean_last"]:
         # The same weights in a model without the augmentation layers, trained on at a small rate.
-        clean = architectures.build_model("modern_cnn", data.image_shape, data.num_classes,
-                                          dict(hp, augmentation=False))
+        with convolution_layout(recipe["layout"]):
+            clean = architectures.build_model("modern_cnn", data.image_shape, data.num_classes,
+                                              dict(hp, augmentation=False))
         trained = {layer.name: layer for layer in model.layers}
         for layer in clean.layers:
             if layer.name in trained and layer.weights:
@@ -201,6 +205,10 @@ def main(argv: list[str]) -> int:
     name, settings = argv[0], dict(item.split("=", 1) for item in argv[1:])
     recipe = {key: _value(settings.pop(key)) if key in settings else default for key, default in RECIPE_KEYS.items()}
     overrides = {key: _value(value) for key, value in settings.items()}
+    if recipe["layout"] != "shipped" and recipe["layout"] not in LAYOUTS:
+        raise SystemExit(f"layout={recipe['layout']}: choose shipped or one of {', '.join(LAYOUTS)}")
+    if int(recipe["networks"]) > 1 and (recipe["clean_last"] or recipe["ls"]):
+        raise SystemExit("networks > 1 goes with neither clean_last nor ls")
     data = datasets.load(recipe["dataset"])
     pen_images, pen_labels = pen_shift.held_out()
     results = []

@@ -315,7 +315,7 @@ def finished_training() -> None:
         # (One line at 1024 px with the sidebar open, two on a phone: as short as the training's own line.)
         words = "Digit model ready" + (f": it reads {', '.join(scores)}." if scores else ".")
     st.progress(1.0, words)
-    st.session_state[_draw_state.READY_SHOWN_KEY] = True
+    st.session_state[_draw_state.READY_SHOWN_KEY] = run_id
     # (Not "every page starts with it": a list starts on the class's most accurate model, which may be another.)
     st.caption("It is the class's default digit model now, in every visitor's list of models.")
 

@@ -15,7 +15,7 @@ LAST_DRAWING_KEY = "draw_last_drawing"
 RESTORE_KEY = "draw_canvas_restore"
 CANVAS_LEFT_KEY = "draw_canvas_left"
 PAGE_OF_RUN_KEY = "page_of_last_run"
-# The one-click training the Draw page followed, and whether its "Digit model ready" bar has been shown: the bar
+# The one-click training the Draw page followed, and the one whose "Digit model ready" bar it has shown: the bar
 # keeps the training's place above the canvas while the visitor stays on the page, and goes once they leave it
 # (back on the page, the canvas is drawn afresh anyway, so nothing under it can move).
 WATCHED_TRAINING_KEY = "draw_default_training_watched"
@@ -45,5 +45,8 @@ def before_run(page_path: str) -> None:
     st.session_state[PAGE_OF_RUN_KEY] = page_path
     if previous is not None and previous != page_path:
         st.session_state[CANVAS_LEFT_KEY] = True
-        if st.session_state.pop(READY_SHOWN_KEY, False):
-            st.session_state.pop(WATCHED_TRAINING_KEY, None)
+        # (Only the training whose bar was shown: a page that showed one, then followed another one the class
+        # started, keeps following it.)
+        shown = st.session_state.pop(READY_SHOWN_KEY, None)
+        if shown is not None and st.session_state.get(WATCHED_TRAINING_KEY) == shown:
+            del st.session_state[WATCHED_TRAINING_KEY]

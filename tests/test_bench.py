@@ -298,6 +298,12 @@ def test_the_recipe_layouts_arrange_modern_cnn_only_inside_their_block():
         # The same augmentation in front (its pen block first), the same dense head behind.
         assert model.get_layer("random_stroke_thickness") and model.get_layer("dense").units == 128
         assert convolutions[0].kernel_size == ((5, 5) if layout.startswith("stem5") else (3, 3))
+    assert default_model.LAYOUT_CHOICES == ("shipped", *recipe_variants.LAYOUTS)
+    # For grey digits only (their augmentation, not a photo's), and only the layouts there are.
+    with default_model.convolution_layout("stem5"), pytest.raises(ValueError, match="for grey digits"):
+        architectures.build_model("modern_cnn", (32, 32, 3), 10, {"filters": 4}, compile=False)
+    with pytest.raises(ValueError, match="No layout 'stem7'"):
+        recipe_variants.layout_builder("stem7")
     # Outside the block, the shipped layout again.
     again = architectures.build_model("modern_cnn", (28, 28), 10, {"filters": 4}, compile=False)
     assert [layer.name for layer in again.layers] == [layer.name for layer in shipped.layers]

@@ -190,13 +190,23 @@ def test_a_ready_bar_already_shown_is_not_drawn_again_after_a_visit_to_another_p
     at.session_state["page_path"] = "draw"
     at.run()
     # The Draw page showed the bar; reruns of the same page keep it...
-    at.session_state[_draw_state.READY_SHOWN_KEY] = True
+    at.session_state[_draw_state.READY_SHOWN_KEY] = "20260101-000000-modern_cnn-abcdef"
     at.run()
     assert at.session_state[_draw_state.WATCHED_TRAINING_KEY] == "20260101-000000-modern_cnn-abcdef"
     # ... and another page forgets it.
     at.session_state["page_path"] = "results"
     at.run()
     assert _draw_state.WATCHED_TRAINING_KEY not in at.session_state
+    assert _draw_state.READY_SHOWN_KEY not in at.session_state
+    # A page that showed one training's bar, then followed the next one (the first model deleted, another visitor
+    # clicked), keeps following that one when the visitor leaves: it says how it ended when they come back.
+    at.session_state["page_path"] = "draw"
+    at.session_state[_draw_state.READY_SHOWN_KEY] = "20260101-000000-modern_cnn-abcdef"
+    at.session_state[_draw_state.WATCHED_TRAINING_KEY] = "20260102-000000-modern_cnn-fedcba"
+    at.run()
+    at.session_state["page_path"] = "inside"
+    at.run()
+    assert at.session_state[_draw_state.WATCHED_TRAINING_KEY] == "20260102-000000-modern_cnn-fedcba"
     assert _draw_state.READY_SHOWN_KEY not in at.session_state
 
 
@@ -523,7 +533,7 @@ def test_what_is_above_the_canvas_keeps_its_place_from_the_click_to_the_end_of_t
     assert above_the_canvas()[0].text.startswith("Digit model ready")
     from pages import _draw_state
 
-    assert at.session_state[_draw_state.READY_SHOWN_KEY] is True
+    assert at.session_state[_draw_state.READY_SHOWN_KEY] == running
     # A page opened afterwards has nothing to keep in place: the list and the canvas alone.
     at = open_draw_page()
     assert not at.exception, at.exception
