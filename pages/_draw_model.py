@@ -99,13 +99,14 @@ def default_model_trainer(*, has_model: bool = False, has_digit_model: bool = Fa
     """No default digit model yet: one click trains it on data that ships with the app, with its progress.
 
     `has_model`: the page has a model to draw with (clothes, say); `has_digit_model`: one that reads digits. With a
-    digit model, or on a projector with any model, the offer is one short row (the button and a few words beside
-    it); otherwise an explanation above a primary button. See also `watch_for_models`.
+    digit model, or on a projector, the offer is one short row (the button and a few words beside it); otherwise a
+    primary button above a line that explains it, the shape of the progress bar and its line that replace them (the
+    canvas under them does not move at the click). See also `watch_for_models`.
 
     Returns whether it shows a training's progress (the page then keeps the model list's place for its model).
     """
-    # On a projector, a page that has a model to draw with keeps the offer to one row beside the title.
-    compact = _presenter.enabled() and has_model
+    # On a projector the offer is one row beside the title: the canvas needs the height.
+    compact = _presenter.enabled()
     training_run = st.session_state.get(TRAINING_KEY) or digit_training_in_progress()
     if training_run and _common.training_queue().status(training_run) is None:
         # The queue no longer knows it (the server restarted, or its run was deleted): the offer is back.
@@ -138,9 +139,8 @@ def default_model_trainer(*, has_model: bool = False, has_digit_model: bool = Fa
                        "There is no digit model yet: this one learns from MNIST and from digits drawn with a pen "
                        "by 20 people.", width="stretch")
     else:
-        st.info("There is no digit model yet. Train one here in about a minute, or on the Train page.",
-                icon=":material/school:")
         clicked = st.button(label, type="primary", icon=":material/model_training:")
+        st.caption("No digit model yet: train this one here, or any on the Train page.")
     if clicked:
         # Students who click at the same moment get one training, which all of them watch.
         with _SUBMIT_LOCK:
@@ -363,12 +363,14 @@ def _time_left(seconds: float | None) -> str:
     return f"about {seconds / 60:.0f} min left"
 
 
-def waiting_model_picker() -> None:
-    """The model list's place while the default training has no model yet: the same list, empty and disabled,
-    so that the canvas under it stays where it is when the first epoch's model arrives."""
+def waiting_model_picker(*, training: bool) -> None:
+    """The model list's place while the page has no model yet: the same list, empty and disabled, so that the
+    canvas under it stays where it is when the one click starts and when the first epoch's model arrives."""
     st.selectbox("Model", [], index=None, disabled=True, key="draw_model_waiting",
-                 placeholder="The default digit model, after its first epoch…",
-                 help="The default digit model comes here after its first epoch, and improves after each one.")
+                 placeholder="The default digit model, after its first epoch…" if training else
+                 "None yet: the button above trains one",
+                 help="The default digit model comes here after its first epoch, and improves after each one."
+                 if training else "Models trained here or on the Train page come here.")
 
 
 def load_predictor(run: runs.Run) -> inference.Predictor | None:

@@ -56,6 +56,9 @@ PAGE_STYLE = """
    fits in about 500 px, so one line at 1024 px with the sidebar open), each keeps two lines from the click to the end
    ("starting…" takes one, an epoch's line two): the canvas under them does not move as the words change. */
 .st-key-draw_trainer { container-type: inline-size; container-name: draw-trainer; }
+/* The offer before the click is a button and a line under it; the progress bar that replaces the button is as tall
+   as the button, so that the canvas does not move at the click. */
+.st-key-draw_trainer [data-testid="stProgress"] { min-height: 2.5rem; }
 @container draw-trainer (max-width: 540px) {
   .st-key-draw_trainer [data-testid="stProgress"] p, .st-key-draw_trainer [data-testid="stCaptionContainer"] p {
     min-height: 2lh;
@@ -203,8 +206,9 @@ else:
         _draw_model.finished_training()
 with model_slot:
     chosen = _draw_model.model_choice(candidates) if candidates else None
-    if not candidates and training:
-        _draw_model.waiting_model_picker()
+    if not candidates:
+        # The list's place, empty, from before the click: its first model then takes the same place.
+        _draw_model.waiting_model_picker(training=training)
 class_names = datasets.get_info(chosen.dataset).class_names if chosen is not None else ()
 # A model of clothes is asked for pictures of clothes, in the title and in every message.
 digits = chosen is None or inference.reads_digits(chosen)

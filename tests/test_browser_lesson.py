@@ -57,6 +57,7 @@ def test_a_drawing_made_during_the_one_click_training_survives_its_end(app_url, 
     page.goto(app_url)
     wait_for_app(page)
     open_page(page, "draw")
+    before_the_click = page.locator(CANVAS).bounding_box()["y"]
     page.get_by_role("button", name="Train the default digit model").click()
     progress = page.locator("[data-testid='stProgress']")
     progress.first.wait_for(timeout=60_000)
@@ -72,6 +73,8 @@ def test_a_drawing_made_during_the_one_click_training_survives_its_end(app_url, 
     idle(page)
     assert ink(page, 50, 70) > 100, "The first stroke vanished when the first epoch ended."
     canvas_top = page.locator(CANVAS).bounding_box()["y"]
+    # The button and its line gave way to the bar and its line, the empty list to the model: nothing moved.
+    assert canvas_top == pytest.approx(before_the_click, abs=1)
     stroke(page, [(210, 60), (120, 240)])
     idle(page)
 

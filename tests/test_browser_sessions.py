@@ -239,18 +239,20 @@ def test_a_draw_page_left_untouched_gets_the_model_another_student_trains(studen
     alice, bob = students
     alice.goto(f"{app_url}/draw")
     wait_for_app(alice)
-    wait_for_text(alice, "There is no digit model yet")
-    assert alice.locator("[class*='st-key-draw_model_']").count() == 0
+    wait_for_text(alice, "No digit model yet")
+    # The list's place is kept, empty (the canvas under it does not move when a model comes).
+    assert alice.locator("[class*='st-key-draw_model_']").count() == 1
+    assert alice.locator(".st-key-draw_model_waiting input").is_disabled()
 
     set_up_training(bob, BOB, epochs=1)
     press_train(bob)
     bob.locator("[data-testid='stMetric']").filter(has_text="Test accuracy").wait_for(timeout=TRAINING_TIMEOUT_MS)
 
     # Nothing done on Alice's page: Bob's model appears in its list, chosen, within a few seconds.
-    picker = alice.locator("[class*='st-key-draw_model_'] input")
+    picker = alice.locator("[class*='st-key-draw_model_']:not(.st-key-draw_model_waiting) input")
     picker.wait_for(timeout=15_000)
     idle(alice)
     assert BOB in picker.input_value()
-    assert "There is no digit model yet" not in main_text(alice)
+    assert "No digit model yet" not in main_text(alice)
     # The one click is still offered beside it (Bob's small model is not the default digit model).
     alice.get_by_role("button", name="Train the default digit model").wait_for()

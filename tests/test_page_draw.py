@@ -540,6 +540,22 @@ def test_what_is_above_the_canvas_keeps_its_place_from_the_click_to_the_end_of_t
     assert not at.get("progress") and prediction_metric(at)
 
 
+def test_before_any_model_the_offer_and_the_empty_list_take_the_places_of_the_training(isolated_runs, canvas):
+    """No model at all: a button and one line under it where the training's bar and line will be, and the model
+    list empty and disabled where its first model will be, so that the canvas does not move at the click."""
+    at = open_draw_page()
+    trainer = _keyed_block(at.main, "draw_trainer")
+    kinds = [node.type for node in _descendants(trainer) if node.type in ("button", "caption", "alert", "progress")]
+    assert kinds == ["button", "caption"]
+    [offer] = [button for button in at.button if button.label == TRAIN_BUTTON]
+    assert offer.proto.type == "primary"
+    assert [caption.value for caption in at.caption
+            if caption.value == "No digit model yet: train this one here, or any on the Train page."]
+    [waiting] = [box for box in at.selectbox if box.key == "draw_model_waiting"]
+    assert waiting.disabled and waiting.value is None and waiting.proto.placeholder.startswith("None yet")
+    assert not at.info or "no digit model" not in infos(at).lower()
+
+
 def test_a_one_click_the_queue_no_longer_knows_gives_the_offer_back_with_the_reason(trained_run, canvas):
     """The page's own click, forgotten by the queue (a restarted server, a run deleted): a warning, the offer again,
     and no empty model list waiting for a model that will not come."""
