@@ -36,33 +36,30 @@ RECIPE_KEYS = {"sched": "epoch", "ls": 0.0, "ema": 0.0, "wd": 0.0, "clean_last":
                "clean_lr": None, "seeds": "42,7,1", "dataset": "digits_mix", "layout": "shipped", "networks": 1}
 
 
-def _conv(layers, x, filters, name, size=3):
-    x = layers.Conv2D(filters, size, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
-    return layers.ReLU(name=f"{name}_relu")(x)
+_block = architectures._conv_block  # modern_cnn's convolution, batch normalisation and ReLU
 
 
 def _stem5(layers, x, width):
     """One 5x5 convolution at 28x28, then two 3x3 at 14x14 (twice the filters), one at 7x7 (four times): the
     shipped layout spends most of its time on its two convolutions at 28x28."""
-    x = layers.MaxPooling2D(2)(_conv(layers, x, width, "s", size=5))
-    x = _conv(layers, _conv(layers, x, 2 * width, "b2a"), 2 * width, "b2b")
-    return _conv(layers, layers.MaxPooling2D(2)(x), 4 * width, "b3a")
+    x = layers.MaxPooling2D(2)(_block(layers, x, width, "s", size=5))
+    x = _block(layers, _block(layers, x, 2 * width, "b2a"), 2 * width, "b2b")
+    return _block(layers, layers.MaxPooling2D(2)(x), 4 * width, "b3a")
 
 
 def _stem5_three(layers, x, width):
     """One 5x5 convolution at 28x28, then three 3x3 at 14x14."""
-    x = layers.MaxPooling2D(2)(_conv(layers, x, width, "s", size=5))
+    x = layers.MaxPooling2D(2)(_block(layers, x, width, "s", size=5))
     for name in ("b2a", "b2b", "b2c"):
-        x = _conv(layers, x, 2 * width, name)
+        x = _block(layers, x, 2 * width, name)
     return layers.MaxPooling2D(2)(x)
 
 
 def _residual(layers, x, width):
     """The shipped layout with each block's second convolution added to its first one's output."""
     for block, filters in (("b1", width), ("b2", 2 * width)):
-        x = _conv(layers, x, filters, f"{block}a")
-        x = layers.MaxPooling2D(2)(layers.Add()([x, _conv(layers, x, filters, f"{block}b")]))
+        x = _block(layers, x, filters, f"{block}a")
+        x = layers.MaxPooling2D(2)(layers.Add()([x, _block(layers, x, filters, f"{block}b")]))
     return x
 
 
@@ -81,23 +78,8 @@ def layout_builder(layout: str):
     def build(layers, inputs, hp, image_shape):
         if len(image_shape) != 2:
             raise ValueError(f"The {layout} layout is for grey digits, not images of shape {image_shape}.")
-        x = architectures._with_channels(layers, inputs)
-        strength = hp.get("augmentation_strength", 1.0)
-        if hp["augmentation"]:
-            x = architectures._stroke_thickness(layers, backend.keras(), image_shape,
-                                                architectures.STROKE_THICKNESS_FACTOR)(x)
-            x = layers.RandomShear(x_factor=(0.0, architectures.SLANT_FACTOR * strength), y_factor=0.0,
-                                   fill_mode="constant", name="random_slant")(x)
-            shift = architectures.SHIFT_FACTOR * strength
-            x = layers.RandomTranslation(shift, shift, fill_mode="constant", name="random_shift")(x)
-            x = layers.RandomRotation(architectures.ROTATION_DEGREES * strength / 360, fill_mode="constant",
-                                      name="random_rotation")(x)
-            x = layers.RandomZoom(architectures.ZOOM_FACTOR * strength, fill_mode="constant", name="random_zoom")(x)
-        x = layers.Flatten()(stack(layers, x, hp["filters"]))
-        x = layers.Dense(128, use_bias=False, name="dense")(x)
-        x = layers.BatchNormalization(momentum=0.9, name="dense_bn")(x)
-        x = layers.ReLU(name="dense_relu")(x)
-        return layers.Dropout(hp["dropout"], name="dropout")(x)
+        x = architectures._modern_cnn_input(layers, inputs, hp, image_shape)
+        return architectures._modern_cnn_head(layers, stack(layers, x, hp["filters"]), hp)
 
     return build
 

@@ -203,9 +203,9 @@ def _build_cifar_cnn(layers, inputs, hp, image_shape):
     return layers.Dropout(0.2, name="dropout_2")(x)
 
 
-def _conv_block(layers, x, filters, name):
+def _conv_block(layers, x, filters, name, size=3):
     # Convolution without bias, then batch normalisation (which has its own shift), then ReLU.
-    x = layers.Conv2D(filters, kernel_size=(3, 3), padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.Conv2D(filters, kernel_size=(size, size), padding="same", use_bias=False, name=f"{name}_conv")(x)
     # Momentum 0.9 rather than Keras's 0.99: with a few hundred steps per lesson, the slower moving averages
     # were still far from the data's statistics and the model scored 11% at test time while training at 96%.
     x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
@@ -250,7 +250,8 @@ def _stroke_thickness(layers, keras, image_shape, factor):
     return keras.Model(image, outputs, name="random_stroke_thickness")
 
 
-def _build_modern_cnn(layers, inputs, hp, image_shape):
+def _modern_cnn_input(layers, inputs, hp, image_shape):
+    """modern_cnn's input with its augmentation (when on): what its convolutions see in training."""
     x = _with_channels(layers, inputs)
     strength = hp.get("augmentation_strength", 1.0)
     if hp["augmentation"]:
@@ -275,6 +276,20 @@ def _build_modern_cnn(layers, inputs, hp, image_shape):
                                      name="random_shift")(x)
         x = layers.RandomRotation(ROTATION_DEGREES * strength / 360, fill_mode="constant", name="random_rotation")(x)
         x = layers.RandomZoom(ZOOM_FACTOR * strength, fill_mode="constant", name="random_zoom")(x)
+    return x
+
+
+def _modern_cnn_head(layers, x, hp):
+    """modern_cnn's dense layer on its flattened feature maps (the output layer comes after it)."""
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(128, use_bias=False, name="dense")(x)
+    x = layers.BatchNormalization(momentum=0.9, name="dense_bn")(x)
+    x = layers.ReLU(name="dense_relu")(x)
+    return layers.Dropout(hp["dropout"], name="dropout")(x)
+
+
+def _build_modern_cnn(layers, inputs, hp, image_shape):
+    x = _modern_cnn_input(layers, inputs, hp, image_shape)
     width = hp["filters"]
     x = _conv_block(layers, x, width, "block1a")
     x = _conv_block(layers, x, width, "block1b")
@@ -282,11 +297,7 @@ def _build_modern_cnn(layers, inputs, hp, image_shape):
     x = _conv_block(layers, x, 2 * width, "block2a")
     x = _conv_block(layers, x, 2 * width, "block2b")
     x = layers.MaxPooling2D(pool_size=(2, 2), name="pool_2")(x)
-    x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(128, use_bias=False, name="dense")(x)
-    x = layers.BatchNormalization(momentum=0.9, name="dense_bn")(x)
-    x = layers.ReLU(name="dense_relu")(x)
-    return layers.Dropout(hp["dropout"], name="dropout")(x)
+    return _modern_cnn_head(layers, x, hp)
 
 
 ARCHITECTURES: dict[str, Architecture] = {
