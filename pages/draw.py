@@ -83,6 +83,20 @@ PAGE_STYLE = """
 """
 
 
+# Outside presenter mode (which has its own, smaller margins), on a short screen (a 768 or 800 px projector, a
+# laptop's browser under its bars): the page's top margin and the title's size give way to the canvas, which would
+# otherwise end below the screen while the training's bar and its line are shown. The margin keeps the top bar's
+# height (3.75rem): the title is never under it.
+SHORT_SCREEN_STYLE = """
+<style>
+@media (max-height: 860px) and (min-width: 641px) {
+  [data-testid="stMainBlockContainer"] { padding-top: 3.75rem; }
+  .st-key-draw_header h1 { font-size: 2rem; padding-top: 0.25rem; padding-bottom: 0.25rem; }
+}
+</style>
+"""
+
+
 # Presenter mode makes all type a third larger: the canvas then needs the room that the page's top margin, the
 # one-line instruction and the default model's explanation take (the button still says what it does), to stay on
 # a 1280x900 projector's first screen.
@@ -178,6 +192,8 @@ def header(digits: bool = True) -> None:
 st.html(PAGE_STYLE)
 if _presenter.enabled():
     st.html(PRESENTER_STYLE)
+else:
+    st.html(SHORT_SCREEN_STYLE)
 store = _common.run_store()
 candidates = inference.compatible_runs(store.list())
 # The title says what to draw, which depends on the model chosen below: its place is kept at the top. Fixed places

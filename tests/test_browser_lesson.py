@@ -54,6 +54,8 @@ def page(browser_page, tmp_path):
 
 
 def test_a_drawing_made_during_the_one_click_training_survives_its_end(app_url, page):
+    # A 1280x800 projector: the whole canvas stays on the screen, under the training's bar and its line.
+    page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(app_url)
     wait_for_app(page)
     open_page(page, "draw")
@@ -75,6 +77,7 @@ def test_a_drawing_made_during_the_one_click_training_survives_its_end(app_url, 
     canvas_top = page.locator(CANVAS).bounding_box()["y"]
     # The button and its line gave way to the bar and its line, the empty list to the model: nothing moved.
     assert canvas_top == pytest.approx(before_the_click, abs=1)
+    assert canvas_top + page.locator(CANVAS).bounding_box()["height"] <= 800
     stroke(page, [(210, 60), (120, 240)])
     idle(page)
 
