@@ -112,8 +112,9 @@ def recipe_stages(reading: inference.Reading, predictor: inference.Predictor, pi
                   class_names: tuple[str, ...]) -> None:
     """How the drawing became 28x28 (the MNIST recipe), and what the model makes of it without the recipe."""
     stages = reading.preprocessed.stages
-    titles = {"ink": "1 · The ink", "crop": "2 · Cropped", "fit": "3 · Fitted in 20 × 20",
-              "centred": "4 · Centred in 28 × 28"}
+    # (A size is not broken across two lines: no-break spaces around its ×.)
+    titles = {"ink": "1 · The ink", "crop": "2 · Cropped", "fit": "3 · Fitted in 20\u00a0×\u00a020",
+              "centred": "4 · Centred in 28\u00a0×\u00a028"}
     columns = st.columns(len(titles) + 1)
     for column, (name, title) in zip(columns, titles.items()):
         if name in stages:
