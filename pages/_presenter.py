@@ -31,7 +31,6 @@ html { font-size: 21px; }
 /* In a row of columns a little smaller, so that a short choice stays whole ("Most confident first" at 1024 px). */
 [data-testid='stColumn'] [data-testid='stSelectbox'] input,
 [data-testid='stColumn'] [data-testid='stNumberInput'] input { font-size: 1rem; }
-[data-testid='stLayoutWrapper']:has(> .st-key-presenter_sidebar), .st-key-presenter_sidebar { display: none; }
 [data-testid='stSidebarNav'] a span { white-space: normal; overflow: visible; text-overflow: clip; }
 /* The pages along the top (the sidebar is closed on a projector): the page names alone, in the sidebar's type
    size, so that all of them fit a 1280 px screen and most of them a 1024 px one; the same in the "N more" menu
@@ -96,6 +95,37 @@ _CLOSE_SIDEBAR_SCRIPT = """<script>(function () {
   }
   setTimeout(closeSidebar, 50);
 })();</script>"""
+# The browser's Back goes to the page before, in one step. Streamlit pushes a new page's address without the old
+# one's query, and a page that then sets its query (the router's `presenter`, the Train page's settings for a
+# shared link) pushed a second entry for the same page: Back went from "/results?presenter=on" to "/results", the
+# same page, and the class saw nothing happen (from the Train page too). So, in this tab:
+# - a new page's address carries the `presenter` parameter of the page it leaves, from the start;
+# - a query changed on the same page replaces the page's entry instead of adding one: the address mirrors the
+#   page's settings for sharing, it is not a step to go back through (the pages do not follow it back).
+# Installed once per browser tab, on a session's first run, in either mode (the teacher may switch it on later).
+_HISTORY_SCRIPT = """<script>(function () {
+  if (window.__neuralCanvasHistory) { return; }
+  window.__neuralCanvasHistory = true;
+  var push = window.history.pushState, replace = window.history.replaceState;
+  window.history.pushState = function (state, title, url) {
+    try {
+      if (url !== undefined && url !== null) {
+        var here = new URL(window.location.href), target = new URL(String(url), here);
+        if (target.pathname === here.pathname) { return replace.call(this, state, title, url); }
+        var mode = here.searchParams.get('__PARAMETER__');
+        if (mode !== null && !target.searchParams.has('__PARAMETER__')) {
+          target.searchParams.set('__PARAMETER__', mode);
+          url = target.pathname + target.search + target.hash;
+        }
+      }
+    } catch (error) { /* an address it cannot read: pushed as Streamlit asked */ }
+    return push.call(this, state, title, url);
+  };
+})();</script>""".replace("__PARAMETER__", share.PRESENTER_PARAMETER)
+# The scripts' container is on every page, in both modes, and takes no room: the page's own elements keep their
+# places when the mode is switched.
+_HIDDEN_STYLE = ("<style>[data-testid='stLayoutWrapper']:has(> .st-key-presenter_sidebar), "
+                 ".st-key-presenter_sidebar { display: none; }</style>")
 SESSION_STARTED_KEY = "presenter_session_started"
 
 
@@ -105,14 +135,16 @@ def apply() -> None:
     on in the sidebar, or once the teacher opened the sidebar again, it stays as the teacher leaves it."""
     first_run = SESSION_STARTED_KEY not in st.session_state
     st.session_state[SESSION_STARTED_KEY] = True
-    if not enabled():
-        return
-    st.html(_STYLE)
+    st.html(_HIDDEN_STYLE)
+    if enabled():
+        st.html(_STYLE)
     # On every run, so that the page's own elements keep their places from the first run to the next (a canvas
-    # whose place moves is drawn anew, empty); the script in it on the first run only. It takes no room.
+    # whose place moves is drawn anew, empty); the scripts in it on the first run only. It takes no room.
     with st.container(key="presenter_sidebar"):
         if first_run:
-            st.html(_CLOSE_SIDEBAR_SCRIPT, unsafe_allow_javascript=True)
+            st.html(_HISTORY_SCRIPT, unsafe_allow_javascript=True)
+            if enabled():
+                st.html(_CLOSE_SIDEBAR_SCRIPT, unsafe_allow_javascript=True)
 
 
 def switch(container) -> None:

@@ -284,3 +284,19 @@ def test_one_click_default_model_reads_digits_drawn_with_the_mouse(app_url, page
     page.wait_for_url("**/results**")
     wait_for_app(page)
     assert page.locator("[data-testid='stTopNavLink']").filter(has_text="4 · Draw").is_visible()
+    # The browser's Back goes to the Draw page in one step, still in presenter mode (the router's `presenter` set
+    # again on the new page used to push a second entry for it, and Back then stayed on Results).
+    page.go_back()
+    page.wait_for_url("**/draw?presenter=on")
+    wait_for_app(page)
+    page.wait_for_selector(CANVAS)
+    assert page.evaluate("() => getComputedStyle(document.documentElement).fontSize") == "21px"
+    # The Train page puts its settings in the address for a shared link: Back from it is one step too.
+    page.locator("[data-testid='stTopNavLink']").filter(has_text="2 · Train").click()
+    page.wait_for_url("**/train?**")
+    wait_for_app(page)
+    assert "presenter=on" in page.url and "dataset=" in page.url
+    page.go_back()
+    page.wait_for_url("**/draw?presenter=on")
+    wait_for_app(page)
+    page.wait_for_selector(CANVAS)
