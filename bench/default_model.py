@@ -219,14 +219,15 @@ def test_probabilities(model, images: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def train_once(seed: int, overrides: dict, dataset: str, architecture: str, official=None,
-               vote: bool = False) -> dict:
+               vote: bool = False, mixed_precision: str | None = None) -> dict:
     """One training; `official`: MNIST's official test digits (images, labels) to test the saved model on too;
     `vote`: also the accuracy over moved copies, and the test probabilities (key `probabilities`, not recorded)."""
     hyperparameters = {**architectures.DEFAULT_DIGIT_HYPERPARAMETERS, **overrides, "seed": seed}
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
         began = time.time()
-        meta = training.train(dataset, architecture, hyperparameters, store=RunStore(folder))
+        meta = training.train(dataset, architecture, hyperparameters, store=RunStore(folder),
+                              mixed_precision=mixed_precision)
         wall = time.time() - began
         official_accuracy = probabilities = moved_accuracy = None
         if official is not None or vote:
@@ -359,6 +360,8 @@ def main(argv=None) -> int:
     parser.add_argument("--layout", default="shipped", choices=LAYOUT_CHOICES,
                         help="arrange modern_cnn's convolutions another way (bench.recipe_variants.LAYOUTS), for "
                              "trainings in this process (not --one-click or --browser)")
+    parser.add_argument("--mixed-precision", choices=["mixed_bfloat16", "mixed_float16"],
+                        help="train under this Keras dtype policy (trainings in this process)")
     parser.add_argument("--vote", action="store_true",
                         help="also score each model on moved copies of the test digits, and the seeds' models voting")
     parser.add_argument("--out", default=str(ROOT / "bench" / "default_model.jsonl"))
@@ -414,7 +417,8 @@ def main(argv=None) -> int:
         if options.layout != "shipped":
             stack.enter_context(convolution_layout(options.layout))
         for seed in options.seeds:
-            result = train_once(seed, overrides, options.dataset, options.architecture, official, options.vote)
+            result = train_once(seed, overrides, options.dataset, options.architecture, official, options.vote,
+                                options.mixed_precision)
             results.append(result)
             also = "" if official is None else f"  MNIST's official test {result['mnist_official']:.2%}"
             if options.vote:
@@ -431,7 +435,8 @@ def main(argv=None) -> int:
               "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "label": options.label,
               "dataset": options.dataset, "architecture": options.architecture, "overrides": overrides,
               "extra_mnist": options.extra_mnist, "fused_batch_norm": options.fused_batch_norm,
-              "elastic": elastic_settings, "layout": options.layout, "results": results,
+              "elastic": elastic_settings, "layout": options.layout, "mixed_precision": options.mixed_precision,
+              "results": results,
               "min_mnist": min(r["mnist"] for r in results),
               "min_pen": min(r["pen"] for r in results),
               "min_mnist_official": None if official is None else min(r["mnist_official"] for r in results),
