@@ -28,7 +28,7 @@ def save_drawing(reading: inference.Reading, chosen: runs.Run, class_names: tupl
     label_key = true_label_key(reading)
     fingerprint = label_key.removeprefix("draw_true_label_")
     image_column, label_column = st.columns([1, 5], gap="medium")
-    image_column.image(gallery.enlarge(image[None], 112)[0], width=112, caption="Saved as 28 × 28",
+    image_column.image(gallery.enlarge(image[None], 112)[0], width=112, caption="Saved as 28\u00a0×\u00a028",
                        alt="The 28 by 28 pixel image that will be saved")
     with label_column:
         # Each new drawing gets a new label choice (its key), starting on what the model said.

@@ -115,7 +115,7 @@ def recipe_stages(reading: inference.Reading, predictor: inference.Predictor, pi
     # (A size is not broken across two lines: no-break spaces around its ×.)
     titles = {"ink": "1 · The ink", "crop": "2 · Cropped", "fit": "3 · Fitted in 20\u00a0×\u00a020",
               "centred": "4 · Centred in 28\u00a0×\u00a028"}
-    columns = st.columns(len(titles) + 1)
+    columns = st.container(key="draw_recipe_steps").columns(len(titles) + 1)
     for column, (name, title) in zip(columns, titles.items()):
         if name in stages:
             # Each stage in a square of the same size; the crop's own box shows against a dark grey margin.

@@ -173,9 +173,15 @@ PRESENTER_STYLE = """
     font-size: 16px !important; white-space: normal; min-height: 2.6em;
   }
 }
-/* The steps' pictures under the answer are 112 px wide, and Streamlit makes each caption as wide as its picture: at
-   presenter size "3 · Fitted in 20 × 20" then broke after every word. A caption takes its column's width instead. */
-.st-key-draw_tab [data-testid="stImageCaption"] { width: auto !important; max-width: 100% !important; }
+/* The preparation's steps under the answer are 112 px pictures, and Streamlit makes each caption as wide as its
+   picture: at presenter size "3 · Fitted in 20 × 20" then broke after every word. Each step's caption takes its
+   column's width instead, and the picture and its caption are centred in the column, one under the other. */
+.st-key-draw_recipe_steps [data-testid="stFullScreenFrame"] > div,
+.st-key-draw_recipe_steps [data-testid="stImage"],
+.st-key-draw_recipe_steps [data-testid="stImageContainer"] { width: 100% !important; align-items: center; }
+.st-key-draw_recipe_steps [data-testid="stImageCaption"] {
+  width: auto !important; max-width: 100% !important; text-align: center;
+}
 /* The chosen model's accuracy and name, readable from the back of the room. */
 [class*="st-key-draw_model_"] [data-testid="stSelectbox"] input { font-size: 1.25rem; text-overflow: ellipsis; }
 </style>
