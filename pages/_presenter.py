@@ -147,6 +147,14 @@ def apply() -> None:
                 st.html(_CLOSE_SIDEBAR_SCRIPT, unsafe_allow_javascript=True)
 
 
+def keep_only_presenter_in_address(page_path: str, own_query_pages: tuple[str, ...]) -> None:
+    """Drops from the address every parameter but presenter mode's, on a page not in `own_query_pages`."""
+    if page_path in own_query_pages:
+        return
+    for name in [name for name in st.query_params if name != share.PRESENTER_PARAMETER]:
+        del st.query_params[name]
+
+
 def switch(container) -> None:
     """The sidebar switch; the page's address follows it so that a copied or shared link keeps the mode."""
     enabled()

@@ -370,11 +370,10 @@ def test_the_one_clicks_model_says_why_it_holds_no_images_out(trained_run, isola
 
 
 def open_link(**query) -> AppTest:
-    """The app opened at /train?<query>, as a browser opens a shared link."""
+    """The app opened at /train?<query>, as a browser opens a shared link: the Train page is the first to run."""
     app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
     for key, value in query.items():
         app.query_params[key] = value
-    app.run()
     app.switch_page("pages/train.py")
     app.run()
     assert not app.exception, app.exception
@@ -474,6 +473,20 @@ def test_presenter_mode_comes_from_the_link_is_switched_in_the_sidebar_and_stays
     app.toggle(key=_presenter.KEY).set_value(False).run()
     assert not app.exception
     assert "font-size: 21px" not in html_sources(app)
+
+
+def test_another_page_drops_the_train_pages_settings_from_its_address_and_keeps_presenter_mode():
+    # The browser's Back from the Train page to another one can send the Train page's settings with it.
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    query = {"dataset": "mnist_sample", "arch": "cnn", "epochs": "9", share.PRESENTER_PARAMETER: "on"}
+    for key, value in query.items():
+        app.query_params[key] = value
+    app.run()
+    assert not app.exception
+    assert dict(app.query_params) == {share.PRESENTER_PARAMETER: "on"}
+    # The Train page keeps its own.
+    shared = open_link(arch="cnn", epochs="9")
+    assert shared.query_params["epochs"] == "9"
 
 
 # --- a runs folder that is full or cannot be written ---------------------------------------------------------------
