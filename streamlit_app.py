@@ -50,14 +50,14 @@ from pages import _common, _draw_state  # noqa: E402 - after set_page_config, wh
 
 # The Draw page's canvas: its newest drawing kept, whichever page this run shows.
 _draw_state.before_run(page.url_path)
-# Only the Train page keeps settings in its address (for a link shared with the class); another page's address
-# keeps presenter mode alone. The browser's Back from the Train page to another one can bring the Train page's
-# settings along (Streamlit sends the last query it knew with the page it goes back to): they go again.
-_presenter.keep_only_presenter_in_address(page.url_path, own_query_pages=("train",))
 # Large type for a projector when the visitor (or the link they opened) asked for it; a tab that opens the app in
 # presenter mode closes the sidebar, so that on a 1024x768 projector the canvas, the answer and all ten
 # probabilities fit the screen (switched on in the sidebar, it leaves the sidebar where the teacher is).
 _presenter.apply()
+# Only the Train page keeps settings in its address (for a link shared with the class); another page's address
+# keeps presenter mode alone. The browser's Back from the Train page to another one can bring the Train page's
+# settings along (Streamlit sends the last query it knew with the page it goes back to): they go again.
+_presenter.keep_only_presenter_in_address(page.url_path, own_query_pages=("train",))
 # Who the student is, from their browser's cookie (made and stored on their first visit).
 _common.remember_student()
 
@@ -68,3 +68,4 @@ try:
     page.run()
 finally:
     _common.sidebar(sidebar_slot)
+    _presenter.end_of_run()

@@ -127,6 +127,21 @@ _HISTORY_SCRIPT = """<script>(function () {
 _HIDDEN_STYLE = ("<style>[data-testid='stLayoutWrapper']:has(> .st-key-presenter_sidebar), "
                  ".st-key-presenter_sidebar { display: none; }</style>")
 SESSION_STARTED_KEY = "presenter_session_started"
+# Whether this run is the session's first (a tab opened the app: a link, a bookmark, a reload). Its address is left
+# as the browser opened it: the script above is not installed yet when Streamlit applies a first run's change of
+# address, which would then push a second history entry for the same page (Back would seem to do nothing). The
+# next run writes the page's address, in place.
+FIRST_RUN_KEY = "session_first_run"
+
+
+def first_run() -> bool:
+    """Whether this run is the session's first (see FIRST_RUN_KEY): a page leaves its address alone in it."""
+    return bool(st.session_state.get(FIRST_RUN_KEY, False))
+
+
+def end_of_run() -> None:
+    """Called by the router when its run ends, however it ends: later runs are not the first."""
+    st.session_state[FIRST_RUN_KEY] = False
 
 
 def apply() -> None:
@@ -135,6 +150,7 @@ def apply() -> None:
     on in the sidebar, or once the teacher opened the sidebar again, it stays as the teacher leaves it."""
     first_run = SESSION_STARTED_KEY not in st.session_state
     st.session_state[SESSION_STARTED_KEY] = True
+    st.session_state[FIRST_RUN_KEY] = first_run
     st.html(_HIDDEN_STYLE)
     if enabled():
         st.html(_STYLE)
@@ -148,8 +164,9 @@ def apply() -> None:
 
 
 def keep_only_presenter_in_address(page_path: str, own_query_pages: tuple[str, ...]) -> None:
-    """Drops from the address every parameter but presenter mode's, on a page not in `own_query_pages`."""
-    if page_path in own_query_pages:
+    """Drops from the address every parameter but presenter mode's, on a page not in `own_query_pages` (not on the
+    session's first run)."""
+    if page_path in own_query_pages or first_run():
         return
     for name in [name for name in st.query_params if name != share.PRESENTER_PARAMETER]:
         del st.query_params[name]
@@ -162,9 +179,11 @@ def switch(container) -> None:
                           help="Large type, images and charts for a projector. The page's address (and a shared "
                                "link) remembers it, and opens with the sidebar closed (its arrow at the top left "
                                "opens it).")
-    if on:
+    if first_run():
+        return
+    if on and not share.presenter_from_query(st.query_params.to_dict()):
         st.query_params[share.PRESENTER_PARAMETER] = "on"
-    elif share.PRESENTER_PARAMETER in st.query_params:
+    elif not on and share.PRESENTER_PARAMETER in st.query_params:
         del st.query_params[share.PRESENTER_PARAMETER]
 
 

@@ -185,9 +185,12 @@ def keep_address_in_step(dataset: str, architecture: str, settings: dict) -> sha
     query = share.setup_to_query(dataset, architecture, settings)
     if _presenter.enabled():
         query[share.PRESENTER_PARAMETER] = "on"
-    if st.query_params.to_dict() != query:
-        st.query_params.from_dict(query)
-    st.session_state[SHARE_QUERY_KEY] = query
+    # Not on the session's first run (see `_presenter.FIRST_RUN_KEY`): the address stays the link that was opened,
+    # which counts as applied until the next run writes this page's own. The link below is the page's own already.
+    if not _presenter.first_run():
+        if st.query_params.to_dict() != query:
+            st.query_params.from_dict(query)
+        st.session_state[SHARE_QUERY_KEY] = query
     # Served under a path (`--server.baseUrlPath canvas`) or behind a proxy's path, the page's address starts with
     # it, and so may the teacher's NEURAL_CANVAS_BASE_URL: the link names it once, then this page's own route.
     app_path = st.get_option("server.baseUrlPath") or ""

@@ -9,6 +9,8 @@ import errno
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -475,18 +477,62 @@ def test_presenter_mode_comes_from_the_link_is_switched_in_the_sidebar_and_stays
     assert "font-size: 21px" not in html_sources(app)
 
 
+# A later run of the router, on the Results page or the Train page, with the Train page's settings and presenter
+# mode in the address (as the browser's Back from the Train page can send them); prints the address after it.
+LATER_RUN_OF_THE_ROUTER = """
+import json, sys
+from streamlit.testing.v1 import AppTest
+script = '''
+import streamlit as st
+from pages import _presenter
+st.session_state[_presenter.SESSION_STARTED_KEY] = True
+_presenter.apply()
+_presenter.keep_only_presenter_in_address(PAGE, own_query_pages=("train",))
+'''
+app = AppTest.from_string(script.replace("PAGE", repr(sys.argv[1])), default_timeout=60)
+for key, value in json.loads(sys.argv[2]).items():
+    app.query_params[key] = value
+app.run()
+assert not app.exception, app.exception
+print(json.dumps(dict(app.query_params)))
+"""
+
+
 def test_another_page_drops_the_train_pages_settings_from_its_address_and_keeps_presenter_mode():
-    # The browser's Back from the Train page to another one can send the Train page's settings with it.
-    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
     query = {"dataset": "mnist_sample", "arch": "cnn", "epochs": "9", share.PRESENTER_PARAMETER: "on"}
+    # A tab's first run leaves the address as the browser opened it (a change then would push a second history
+    # entry for the same page).
+    app = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
     for key, value in query.items():
         app.query_params[key] = value
     app.run()
     assert not app.exception
-    assert dict(app.query_params) == {share.PRESENTER_PARAMETER: "on"}
-    # The Train page keeps its own.
-    shared = open_link(arch="cnn", epochs="9")
-    assert shared.query_params["epochs"] == "9"
+    assert dict(app.query_params) == query
+
+    # A later run (AppTest runs the router on its first run only; in a fresh interpreter, since a script without
+    # the router changes how AppTest runs pages in this process).
+    def address_after_a_later_run(page: str) -> dict:
+        result = subprocess.run([sys.executable, "-c", LATER_RUN_OF_THE_ROUTER, page, json.dumps(query)], cwd=ROOT,
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    assert address_after_a_later_run("results") == {share.PRESENTER_PARAMETER: "on"}
+    assert address_after_a_later_run("train") == query
+
+
+def test_a_corrected_link_never_undoes_a_setting_changed_since():
+    # (The page leaves the address as opened on a tab's first run, and keeps the opened link as applied until it
+    # writes its own: the next run must not take the opened link for a new one.)
+    shared = open_link(arch="cnn", epochs="9999", colour="red")
+    # The link to share is the page's own from the start.
+    assert "epochs=9999" not in shared.code[0].value and "colour" not in shared.code[0].value
+    epochs = shared.number_input(key="train_cnn_epochs")
+    assert epochs.value != 9999
+    epochs.set_value(7).run()
+    assert not shared.exception
+    assert shared.number_input(key="train_cnn_epochs").value == 7
+    assert shared.query_params["epochs"] == "7" and "colour" not in shared.query_params
 
 
 # --- a runs folder that is full or cannot be written ---------------------------------------------------------------
