@@ -49,7 +49,7 @@ st.html("""<style>
 from pages import _common, _draw_state  # noqa: E402 - after set_page_config, which must come first
 
 # The Draw page's canvas: its newest drawing kept, whichever page this run shows.
-_draw_state.before_run(page.url_path)
+_draw_state.before_run(page.url_path, owner=_common.owner())
 # Large type for a projector when the visitor (or the link they opened) asked for it; a tab that opens the app in
 # presenter mode closes the sidebar, so that on a 1024x768 projector the canvas, the answer and all ten
 # probabilities fit the screen (switched on in the sidebar, it leaves the sidebar where the teacher is).

@@ -10,6 +10,7 @@ import binascii
 import streamlit as st
 
 from core import inference, preprocess, text
+from pages import _draw_state
 from pages._draw_state import CANVAS_KEY, CANVAS_LEFT_KEY, LAST_DRAWING_KEY, RESTORE_KEY, canvas_key
 
 CANVAS_SIZE = 280
@@ -91,13 +92,17 @@ def input_choice() -> str:
                     label_visibility="collapsed")
 
 
-def drawing():
-    """The pen-width slider and Clear button, then the canvas; returns the canvas picture (or None).
+def drawing(owner: str | None = None):
+    """The pen-width slider and Clear button, then the canvas; returns the canvas picture (or None). A new session
+    of the `owner` student (a reload of the page) starts with the last drawing they made.
 
     The controls sit above the canvas, not below: on a phone the page's columns stack, and the answer comes
     right after the canvas, on the first screen, instead of after the controls.
     """
     generation = st.session_state.setdefault(CANVAS_KEY, 0)
+    if LAST_DRAWING_KEY not in st.session_state and owner is not None:
+        # Looked up once a session: a page reloaded, or a new tab, starts where the student left their drawing.
+        st.session_state[LAST_DRAWING_KEY] = _draw_state.remembered_drawing(owner)
     # A canvas that leaves the screen (the student opened another page, or chose the upload) comes back empty: a
     # fresh one mounts with the last drawing instead. It has left when the page changed or the upload was shown
     # (see before_run and uploaded_picture), or when Streamlit forgot its state after a whole run without it. A
@@ -118,6 +123,8 @@ def drawing():
         # The canvas cannot be emptied from Python: a new key mounts a fresh, empty one.
         st.session_state[CANVAS_KEY] = generation + 1
         st.session_state[LAST_DRAWING_KEY] = st.session_state[RESTORE_KEY] = None
+        if owner is not None:
+            _draw_state.remember_drawing(owner, None)
         st.rerun()
     pen_width = st.session_state[PEN_WIDTH_SAVED_KEY] = st.session_state.get(PEN_WIDTH_KEY, PEN_WIDTH_DEFAULT)
     restore = st.session_state.get(RESTORE_KEY)

@@ -249,7 +249,7 @@ with input_column:
     source = _draw_input.input_choice()
     if source == _draw_input.DRAW_INPUT:
         _draw_input.hide_canvas_toolbar()
-        picture = _draw_input.drawing()
+        picture = _draw_input.drawing(_common.owner())
     else:
         picture = _draw_input.uploaded_picture(digits)
     # On a projector the model's view goes under the drawing, where the two compare best, and the probabilities

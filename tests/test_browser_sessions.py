@@ -256,3 +256,25 @@ def test_a_draw_page_left_untouched_gets_the_model_another_student_trains(studen
     assert "No digit model yet" not in main_text(alice)
     # The one click is still offered beside it (Bob's small model is not the default digit model).
     alice.get_by_role("button", name="Train the default digit model").wait_for()
+
+    # Alice draws. A reload is a new session of the same student: her drawing comes back on the canvas with its
+    # answer (the server remembers each student's last one), while Bob's Draw page starts with an empty canvas.
+    from test_browser import CANVAS, draw_digit, prediction_metric, shown_prediction
+
+    draw_digit(alice, 1)
+    answer = shown_prediction(alice)
+    alice.reload()
+    alice.wait_for_selector(CANVAS)
+    assert shown_prediction(alice) == answer
+    assert _ink(alice) > 1000
+    bob.goto(f"{app_url}/draw")
+    bob.wait_for_selector(CANVAS)
+    idle(bob)
+    assert _ink(bob) == 0 and prediction_metric(bob).count() == 0
+
+
+def _ink(page) -> int:
+    """How many of the canvas's pixels are drawn (its strokes are painted on the lower of its two layers)."""
+    return page.locator("canvas.dc-canvas.lower-canvas").evaluate(
+        "canvas => { const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;"
+        " let ink = 0; for (let i = 0; i < data.length; i += 4) { if (data[i] > 128) { ink++; } } return ink; }")

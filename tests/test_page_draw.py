@@ -241,6 +241,66 @@ def test_a_canvas_back_on_screen_starts_with_the_last_drawing_and_clear_forgets_
     assert not at.exception and prediction_metric(at) == []
 
 
+def _router_start_as_student():
+    """The router's first step for the student named in the session (their cookie's owner id)."""
+    import streamlit as st
+
+    from pages import _draw_state
+
+    _draw_state.before_run(st.session_state.get("page_path", ""), owner=st.session_state["owner"])
+
+
+def test_a_reloaded_draw_page_starts_with_the_students_last_drawing_and_only_theirs(trained_run, canvas):
+    """F5 starts a new session: the server remembers each student's last drawing (by their cookie), so that the
+    canvas comes back with it and its answer; another student's page does not, and Clear forgets it."""
+    from pages import _common, _draw_state
+
+    value = _canvas_value(drawn_one())
+    drawing = {"strokes": value["drawing"]["raw"], "data": value["drawing"]["data"]}
+    # Student A draws a 1: the router keeps it, as the canvas sent it, under A's owner id.
+    at = AppTest.from_function(_router_start_as_student)
+    at.session_state["page_path"] = "draw"
+    at.session_state["owner"] = "student-a"
+    at.session_state["draw_canvas_0"] = value
+    at.run()
+    assert _draw_state.remembered_drawing("student-a") == drawing
+    assert _draw_state.remembered_drawing("student-b") is None
+    # A reloads the page: a new session, the same cookie. The canvas starts with the strokes, and the answer is read.
+    reloaded = open_page("pages/draw.py", **{_common.OWNER_KEY: "student-a"})
+    assert canvas.calls[-1]["initial_drawing"] == value["drawing"]["raw"]
+    [metric] = prediction_metric(reloaded)
+    assert metric.value == "1"
+    # Student B, on another browser, gets an empty canvas.
+    other = open_page("pages/draw.py", **{_common.OWNER_KEY: "student-b"})
+    assert canvas.calls[-1]["initial_drawing"] is None and prediction_metric(other) == []
+    # A clears the canvas: a reload after that starts empty.
+    [clear] = [button for button in reloaded.button if button.label == "Clear"]
+    clear.click().run()
+    assert _draw_state.remembered_drawing("student-a") is None
+    again = open_page("pages/draw.py", **{_common.OWNER_KEY: "student-a"})
+    assert canvas.calls[-1]["initial_drawing"] is None and prediction_metric(again) == []
+
+
+def test_a_drawing_no_canvas_would_send_is_not_remembered_for_a_reload():
+    """What a student's browser sends is theirs to shape: one larger than any digit's drawing, or not made of text
+    and JSON, is not kept in the server's memory (the last good one is forgotten with it), and the memory holds
+    the newest students' drawings only."""
+    from pages import _draw_state
+
+    small = {"strokes": {"objects": [{"type": "path"}]}, "data": "data:image/png;base64,AAAA"}
+    _draw_state.remember_drawing("student-a", small)
+    assert _draw_state.remembered_drawing("student-a") == small
+    huge = {"strokes": {"objects": [{"type": "path", "path": [["L", 1, 1]] * 40_000}]}, "data": small["data"]}
+    _draw_state.remember_drawing("student-a", huge)
+    assert _draw_state.remembered_drawing("student-a") is None
+    _draw_state.remember_drawing("student-a", {"strokes": {"objects": [object()]}, "data": small["data"]})
+    assert _draw_state.remembered_drawing("student-a") is None
+    for number in range(_draw_state.REMEMBERED_STUDENTS + 1):
+        _draw_state.remember_drawing(f"student-{number}", small)
+    assert _draw_state.remembered_drawing("student-0") is None
+    assert _draw_state.remembered_drawing(f"student-{_draw_state.REMEMBERED_STUDENTS}") == small
+
+
 def test_an_empty_canvas_asks_for_a_digit_and_predicts_nothing(trained_run, canvas):
     canvas.picture = np.zeros((280, 280, 4), dtype=np.uint8)
     at = open_draw_page()
