@@ -40,20 +40,26 @@ def _remembered_drawings() -> lru.LruCache:
 
 
 def remember_drawing(owner: str, drawing: dict | None) -> None:
-    """Keeps `drawing` ({"strokes", "data"}) as `owner`'s last one; None forgets theirs (Clear)."""
+    """Keeps `drawing` ({"strokes", "data"}) as `owner`'s last one; None forgets theirs (Clear). Kept as text (the
+    strokes as JSON): its memory is its size, which the bound counts."""
+    kept = None
     if drawing is not None:
         try:
-            size = len(drawing["data"]) + len(json.dumps(drawing["strokes"]))
+            kept = (json.dumps(drawing["strokes"], separators=(",", ":")), str(drawing["data"]))
         except (TypeError, ValueError, KeyError):
-            size = None
-        if size is None or size > REMEMBERED_DRAWING_CHARACTERS:
-            drawing = None
-    _remembered_drawings().put(owner, drawing)
+            kept = None
+        if kept is not None and len(kept[0]) + len(kept[1]) > REMEMBERED_DRAWING_CHARACTERS:
+            kept = None
+    _remembered_drawings().put(owner, kept)
 
 
 def remembered_drawing(owner: str) -> dict | None:
     """The last drawing `owner` made on this server (in any session), or None."""
-    return _remembered_drawings().get(owner)
+    kept = _remembered_drawings().get(owner)
+    if kept is None:
+        return None
+    strokes, data = kept
+    return {"strokes": json.loads(strokes), "data": data}
 
 
 def canvas_key(generation: int) -> str:
