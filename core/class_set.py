@@ -287,6 +287,22 @@ class ClassSet:
                 return drawing
         raise KeyError(f"There is no drawing {drawing_id}: it may have been removed already.")
 
+    def saved_by(self, owner: str, image: np.ndarray) -> list[Drawing]:
+        """The drawings `owner` saved with exactly these pixels (28x28 uint8), oldest first: whether a student
+        already saved the drawing in front of them (a reloaded page brings their last drawing back). Reads only
+        that student's drawings; a file that cannot be read counts as another drawing."""
+        image = np.asarray(image)
+        found = []
+        for drawing_id in sorted(self.owned_by(owner)):
+            try:
+                drawing = self._find(drawing_id)
+                same = np.array_equal(_read_stored_png(self._path(drawing)), image)
+            except (KeyError, OSError, ValueError):
+                continue
+            if same:
+                found.append(drawing)
+        return found
+
     # --- writing -------------------------------------------------------------------------------------------
 
     def add(self, image: np.ndarray, label: int, owner: str = "") -> str:

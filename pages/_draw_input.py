@@ -103,6 +103,7 @@ def drawing(owner: str | None = None):
     if LAST_DRAWING_KEY not in st.session_state and owner is not None:
         # Looked up once a session: a page reloaded, or a new tab, starts where the student left their drawing.
         st.session_state[LAST_DRAWING_KEY] = _draw_state.remembered_drawing(owner)
+        st.session_state[_draw_state.RESTORED_KEY] = st.session_state[LAST_DRAWING_KEY] is not None
     # A canvas that leaves the screen (the student opened another page, or chose the upload) comes back empty: a
     # fresh one mounts with the last drawing instead. It has left when the page changed or the upload was shown
     # (see before_run and uploaded_picture), or when Streamlit forgot its state after a whole run without it. A

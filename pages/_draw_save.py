@@ -7,7 +7,7 @@ import hashlib
 import streamlit as st
 
 from core import class_set, gallery, inference, runs, text
-from pages import _common
+from pages import _common, _draw_state
 
 SAVED_KEY = "draw_saved_drawing"
 SAVE_ERROR_KEY = "draw_save_error"
@@ -27,13 +27,18 @@ def save_drawing(reading: inference.Reading, chosen: runs.Run, class_names: tupl
     image = reading.preprocessed.image
     label_key = true_label_key(reading)
     fingerprint = label_key.removeprefix("draw_true_label_")
+    saved = st.session_state.get(SAVED_KEY)
+    if saved is None or saved["fingerprint"] != fingerprint:
+        saved = saved_before(image, fingerprint)
     image_column, label_column = st.columns([1, 5], gap="medium")
     image_column.image(gallery.enlarge(image[None], 112)[0], width=112, caption="Saved as 28\u00a0×\u00a028",
                        alt="The 28 by 28 pixel image that will be saved")
     with label_column:
-        # Each new drawing gets a new label choice (its key), starting on what the model said.
+        # Each new drawing gets a new label choice (its key), starting on what the model said, or on the label the
+        # student saved it with.
         label = st.segmented_control(
-            "What digit is it really?", list(range(len(class_names))), default=reading.predicted_class,
+            "What digit is it really?", list(range(len(class_names))),
+            default=reading.predicted_class if saved is None else saved["label"],
             format_func=lambda index: class_names[index], required=True, key=label_key,
             # Kept while another tab is open: the votes are counted against it.
             persist_state="page",
@@ -43,9 +48,6 @@ def save_drawing(reading: inference.Reading, chosen: runs.Run, class_names: tupl
             st.caption(f"You are correcting the model: it said **{class_names[reading.predicted_class]}**.")
         else:
             st.caption("If the model got it wrong, pick the digit you meant: the class set keeps the truth.")
-        saved = st.session_state.get(SAVED_KEY)
-        if saved is not None and saved["fingerprint"] != fingerprint:
-            saved = None
         if saved is None:
             button_label = "Save to the class drawings"
         elif saved["label"] == label:
@@ -65,6 +67,33 @@ def save_drawing(reading: inference.Reading, chosen: runs.Run, class_names: tupl
         st.page_link("pages/class_set.py", label="See the class drawings", icon=":material/groups:")
         st.caption("The drawing is saved as the MNIST recipe prepares it (28 × 28, centred), not bent by the "
                    "sliders.")
+
+
+SAVED_BEFORE_KEY = "draw_saved_before"
+
+
+def saved_before(image, fingerprint: str) -> dict | None:
+    """This student's earlier save of this very drawing, made in another session (a reload brings their last
+    drawing back): the page then says it is saved instead of offering to save a second copy. Looked up once, for
+    the drawing a reload brought back (`_draw_state.RESTORED_KEY`); None when it was not saved, or the class set
+    cannot be read."""
+    if not st.session_state.get(_draw_state.RESTORED_KEY):
+        return None
+    looked_up = st.session_state.get(SAVED_BEFORE_KEY)
+    if looked_up is None:
+        found = None
+        try:
+            drawings = class_set.ClassSet()
+            copies = drawings.saved_by(_common.owner(), image)
+            if copies:
+                found = {"fingerprint": fingerprint, "label": copies[-1].label, "id": copies[-1].id,
+                         "count": len(drawings)}
+        except (ValueError, OSError):
+            found = None
+        looked_up = st.session_state[SAVED_BEFORE_KEY] = (fingerprint, found)
+        if found is not None:
+            st.session_state[SAVED_KEY] = found
+    return looked_up[1] if looked_up[0] == fingerprint else None
 
 
 def add_to_class_set(image, label: int, fingerprint: str) -> None:

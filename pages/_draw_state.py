@@ -30,6 +30,9 @@ READY_SHOWN_KEY = "draw_default_training_ready_shown"
 # a new session of the same student (their cookie's owner id) starts with it. The newest REMEMBERED_STUDENTS
 # students' drawings, none larger than REMEMBERED_DRAWING_CHARACTERS (a canvas sends a few to a few tens of kB for
 # a digit: a larger one is not remembered). In the server process's memory: a restarted server has forgotten them.
+# Whether this session's canvas started with a drawing remembered from another session (its Save tab then looks
+# whether the student saved it already).
+RESTORED_KEY = "draw_restored_from_memory"
 REMEMBERED_STUDENTS = 256
 REMEMBERED_DRAWING_CHARACTERS = 256 * 1024
 

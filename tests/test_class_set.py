@@ -522,3 +522,20 @@ def test_one_student_cannot_fill_the_class_set_by_import_the_teacher_can(tmp_pat
     assert drawings.add_many(flood, labels, owner="teacher01") == len(flood) - 10
     drawings.add(flood[0] // 2, 3, owner="alice0001")
     assert len(drawings) == len(flood) + 1
+
+
+def test_saved_by_finds_a_students_own_copies_of_a_drawing_only(tmp_path):
+    images, _ = digits(2, seed=3)
+    drawings = class_set.ClassSet(tmp_path / "drawings")
+    first = drawings.add(images[0], 3, owner="student-a")
+    drawings.add(images[1], 5, owner="student-a")
+    drawings.add(images[0], 8, owner="student-b")
+    [found] = drawings.saved_by("student-a", images[0])
+    assert (found.id, found.label) == (first, 3)
+    assert [drawing.label for drawing in drawings.saved_by("student-b", images[0])] == [8]
+    assert drawings.saved_by("student-c", images[0]) == []
+    assert drawings.saved_by("student-a", np.zeros((28, 28), np.uint8)) == []
+    # An owner id that names no folder of its own finds nothing and reads nothing.
+    assert drawings.saved_by("../student-a", images[0]) == []
+    drawings.remove(first, owner="student-a")
+    assert drawings.saved_by("student-a", images[0]) == []

@@ -991,6 +991,38 @@ def test_saving_adds_the_drawing_with_the_chosen_label_to_the_class_set(trained_
     assert class_set.ClassSet(tmp_path / "drawings").images_and_labels()[1].tolist() == [4]
 
 
+def test_a_reloaded_drawing_already_saved_says_so_instead_of_saving_a_second_copy(trained_run, canvas, tmp_path):
+    """A reload brings the student's last drawing back (a new session): if they had saved it, the Save tab says so,
+    with the label they chose, rather than offering to put a second copy in the class's test set."""
+    from pages import _common, _draw_state
+
+    canvas.picture = drawn_one()
+    at = open_tab(open_page("pages/draw.py", **{_common.OWNER_KEY: "student-a"}), SAVE_TAB)
+    at.segmented_control[0].set_value(7).run()
+    [save] = [button for button in at.button if button.label == "Save to the class drawings"]
+    save.click().run()
+    value = _canvas_value(drawn_one())
+    drawing = {"strokes": value["drawing"]["raw"], "data": value["drawing"]["data"]}
+    _draw_state.remember_drawing("student-a", drawing)
+    # The reload: the canvas starts with the drawing and sends nothing until the next stroke.
+    canvas.picture = None
+    reloaded = open_tab(open_page("pages/draw.py", **{_common.OWNER_KEY: "student-a"}), SAVE_TAB)
+    assert canvas.calls[-1]["initial_drawing"] == value["drawing"]["raw"]
+    [save] = [button for button in reloaded.button if button.key == "draw_save"]
+    assert save.label == "Saved" and save.disabled
+    assert reloaded.segmented_control[0].value == 7
+    assert "Saved as a **7**" in reloaded.success[0].value
+    # Changing their mind still replaces the one copy.
+    reloaded.segmented_control[0].set_value(1).run()
+    [save] = [button for button in reloaded.button if button.key == "draw_save"]
+    save.click().run()
+    assert class_set.ClassSet(tmp_path / "drawings").images_and_labels()[1].tolist() == [1]
+    # Another student with the very same drawing brought back has saved nothing: theirs is offered.
+    _draw_state.remember_drawing("student-b", drawing)
+    other = open_tab(open_page("pages/draw.py", **{_common.OWNER_KEY: "student-b"}), SAVE_TAB)
+    assert [button.label for button in other.button if button.key == "draw_save"] == ["Save to the class drawings"]
+
+
 def test_a_drawing_that_cannot_be_saved_says_why(trained_run, canvas, tmp_path):
     # The drawings folder is a file: nothing can be written in it.
     (tmp_path / "drawings").write_text("not a folder")
