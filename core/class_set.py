@@ -287,6 +287,14 @@ class ClassSet:
                 return drawing
         raise KeyError(f"There is no drawing {drawing_id}: it may have been removed already.")
 
+    def has(self, drawing_id: str) -> bool:
+        """Whether the drawing is still in the collection (not removed since it was saved)."""
+        try:
+            self._find(drawing_id)
+        except KeyError:
+            return False
+        return True
+
     def saved_by(self, owner: str, image: np.ndarray) -> list[Drawing]:
         """The drawings `owner` saved with exactly these pixels (28x28 uint8), oldest first: whether a student
         already saved the drawing in front of them (a reloaded page brings their last drawing back). Reads only

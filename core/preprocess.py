@@ -260,7 +260,8 @@ def decode_png(data: bytes, max_side: int = MAX_CANVAS_SIDE) -> np.ndarray:
         with warnings.catch_warnings():
             # Pillow only warns below twice its own limit; the side is checked here, well below it.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            picture = Image.open(io.BytesIO(bytes(data)))  # reads the header only
+            # PNG only: the canvas sends nothing else, and no other decoder is reached through it.
+            picture = Image.open(io.BytesIO(bytes(data)), formats=["PNG"])  # reads the header only
     except Image.DecompressionBombError:
         raise ValueError(f"The picture declares hundreds of millions of pixels; pictures up to {max_side} "
                          "pixels on a side are read.") from None

@@ -16,7 +16,7 @@ from pages._draw_state import CANVAS_KEY, CANVAS_LEFT_KEY, LAST_DRAWING_KEY, RES
 CANVAS_SIZE = 280
 PEN_WIDTH_DEFAULT = 18
 PEN_WIDTH_KEY = "draw_pen_width"
-PEN_WIDTH_SAVED_KEY = "draw_pen_width_saved"
+PEN_WIDTH_SAVED_KEY = _draw_state.PEN_WIDTH_SAVED_KEY
 INPUT_KEY = "draw_input"
 DRAW_INPUT = "Draw on the canvas"
 UPLOAD_INPUT = "Upload a picture"
@@ -102,8 +102,11 @@ def drawing(owner: str | None = None):
     generation = st.session_state.setdefault(CANVAS_KEY, 0)
     if LAST_DRAWING_KEY not in st.session_state and owner is not None:
         # Looked up once a session: a page reloaded, or a new tab, starts where the student left their drawing.
-        st.session_state[LAST_DRAWING_KEY] = _draw_state.remembered_drawing(owner)
-        st.session_state[_draw_state.RESTORED_KEY] = st.session_state[LAST_DRAWING_KEY] is not None
+        remembered = st.session_state[LAST_DRAWING_KEY] = _draw_state.remembered_drawing(owner)
+        st.session_state[_draw_state.RESTORED_KEY] = remembered is not None
+        if remembered is not None and remembered["pen_width"] is not None:
+            # The pen the drawing was made with: the next strokes match the ones brought back.
+            st.session_state.setdefault(PEN_WIDTH_SAVED_KEY, remembered["pen_width"])
     # A canvas that leaves the screen (the student opened another page, or chose the upload) comes back empty: a
     # fresh one mounts with the last drawing instead. It has left when the page changed or the upload was shown
     # (see before_run and uploaded_picture), or when Streamlit forgot its state after a whole run without it. A
@@ -118,7 +121,8 @@ def drawing(owner: str | None = None):
         # Streamlit forgets a widget's value on a page without it: the pen keeps its width through a visit elsewhere.
         if PEN_WIDTH_KEY not in st.session_state:
             st.session_state[PEN_WIDTH_KEY] = st.session_state.get(PEN_WIDTH_SAVED_KEY, PEN_WIDTH_DEFAULT)
-        st.slider("Pen width", min_value=5, max_value=40, key=PEN_WIDTH_KEY)
+        st.slider("Pen width", min_value=_draw_state.PEN_WIDTHS[0], max_value=_draw_state.PEN_WIDTHS[1],
+                  key=PEN_WIDTH_KEY)
         clear = st.button("Clear", icon=":material/delete:", width="content")
     if clear:
         # The canvas cannot be emptied from Python: a new key mounts a fresh, empty one.

@@ -30,8 +30,10 @@ def save_drawing(reading: inference.Reading, chosen: runs.Run, class_names: tupl
     saved = st.session_state.get(SAVED_KEY)
     if saved is None or saved["fingerprint"] != fingerprint:
         saved = saved_before(image, fingerprint)
+    else:
+        saved = still_saved(saved)
     image_column, label_column = st.columns([1, 5], gap="medium")
-    image_column.image(gallery.enlarge(image[None], 112)[0], width=112, caption="Saved as 28\u00a0×\u00a028",
+    image_column.image(gallery.enlarge(image[None], 112)[0], width=112, caption="The 28\u00a0×\u00a028 image to save",
                        alt="The 28 by 28 pixel image that will be saved")
     with label_column:
         # Each new drawing gets a new label choice (its key), starting on what the model said, or on the label the
@@ -67,6 +69,20 @@ def save_drawing(reading: inference.Reading, chosen: runs.Run, class_names: tupl
         st.page_link("pages/class_set.py", label="See the class drawings", icon=":material/groups:")
         st.caption("The drawing is saved as the MNIST recipe prepares it (28 × 28, centred), not bent by the "
                    "sliders.")
+
+
+def still_saved(saved: dict) -> dict | None:
+    """The drawing this session saved, as the class set has it now: None once it was removed (on the Class drawings
+    page, by the student or the teacher), with today's count of drawings otherwise."""
+    try:
+        drawings = class_set.ClassSet()
+        if not drawings.has(saved["id"]):
+            st.session_state.pop(SAVED_KEY, None)
+            return None
+        saved = st.session_state[SAVED_KEY] = {**saved, "count": len(drawings)}
+    except (ValueError, OSError):
+        pass
+    return saved
 
 
 SAVED_BEFORE_KEY = "draw_saved_before"
@@ -107,9 +123,13 @@ def add_to_class_set(image, label: int, fingerprint: str) -> None:
     try:
         drawings = class_set.ClassSet()
         drawing_id = drawings.add(image, label, owner=_common.owner())
-        if earlier is not None and earlier["fingerprint"] == fingerprint:
-            # The student changed their mind about this very drawing: keep one copy, with the new label.
-            drawings.remove(earlier["id"], owner=_common.owner())
+        if earlier is not None and earlier["fingerprint"] == fingerprint and drawings.has(earlier["id"]):
+            # The student changed their mind about this very drawing: keep one copy, with the new label. (One
+            # removed meanwhile, on the Class drawings page, leaves only the new copy already.)
+            try:
+                drawings.remove(earlier["id"], owner=_common.owner())
+            except PermissionError:
+                pass  # removed and its id gone from the student's list between the two lines above
         count = len(drawings)
     except (ValueError, OSError) as error:
         # The class set's messages already say what to do (a full set, an unwritable folder).

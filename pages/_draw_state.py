@@ -26,15 +26,22 @@ WATCHED_TRAINING_KEY = "draw_default_training_watched"
 READY_SHOWN_KEY = "draw_default_training_ready_shown"
 
 
+# The pen's width: the slider's range, and the width the student last drew with (kept through visits elsewhere, and
+# with a remembered drawing).
+PEN_WIDTHS = (5, 40)
+PEN_WIDTH_SAVED_KEY = "draw_pen_width_saved"
+# Whether this session's canvas started with a drawing remembered from another session (its Save tab then looks
+# whether the student saved it already).
+RESTORED_KEY = "draw_restored_from_memory"
 # A student's last drawing, also kept by the server for a reload of the page (F5, or a browser reopening its tabs):
 # a new session of the same student (their cookie's owner id) starts with it. The newest REMEMBERED_STUDENTS
 # students' drawings, none larger than REMEMBERED_DRAWING_CHARACTERS (a canvas sends a few to a few tens of kB for
 # a digit: a larger one is not remembered). In the server process's memory: a restarted server has forgotten them.
-# Whether this session's canvas started with a drawing remembered from another session (its Save tab then looks
-# whether the student saved it already).
-RESTORED_KEY = "draw_restored_from_memory"
 REMEMBERED_STUDENTS = 256
 REMEMBERED_DRAWING_CHARACTERS = 256 * 1024
+# A canvas's strokes nest about 5 deep (objects, a path, its points); much deeper is no canvas's, and a very deep
+# value would break the canvas of every later session of that student.
+MAX_STROKES_DEPTH = 32
 
 
 @st.cache_resource(show_spinner=False)
@@ -42,27 +49,47 @@ def _remembered_drawings() -> lru.LruCache:
     return lru.LruCache(REMEMBERED_STUDENTS)
 
 
-def remember_drawing(owner: str, drawing: dict | None) -> None:
-    """Keeps `drawing` ({"strokes", "data"}) as `owner`'s last one; None forgets theirs (Clear). Kept as text (the
-    strokes as JSON): its memory is its size, which the bound counts."""
+def remember_drawing(owner: str, drawing: dict | None, pen_width: int | None = None) -> None:
+    """Keeps `drawing` ({"strokes", "data"}), drawn with `pen_width`, as `owner`'s last one; None forgets theirs
+    (Clear). Kept as text (the strokes as JSON): its memory is its size, which the bound counts."""
     kept = None
     if drawing is not None:
         try:
-            kept = (json.dumps(drawing["strokes"], separators=(",", ":")), str(drawing["data"]))
-        except (TypeError, ValueError, KeyError):
+            strokes, data = drawing["strokes"], drawing["data"]
+            # ASCII only (JSON's escapes, a base64 data URL): one byte a character, as the bound counts them.
+            if isinstance(data, str) and data.isascii() and _depth(strokes) <= MAX_STROKES_DEPTH:
+                kept = (json.dumps(strokes, separators=(",", ":")), data)
+        except (TypeError, ValueError, KeyError, RecursionError):
             kept = None
         if kept is not None and len(kept[0]) + len(kept[1]) > REMEMBERED_DRAWING_CHARACTERS:
             kept = None
+    if kept is not None:
+        kept += (pen_width if isinstance(pen_width, int) and PEN_WIDTHS[0] <= pen_width <= PEN_WIDTHS[1] else None,)
     _remembered_drawings().put(owner, kept)
 
 
+def _depth(value) -> int:
+    """How deeply lists and dicts nest in `value` (a canvas's strokes: about 5), counted without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            if depth <= MAX_STROKES_DEPTH:
+                stack.extend((child, depth + 1) for child in item if isinstance(child, (dict, list)))
+    return deepest
+
+
 def remembered_drawing(owner: str) -> dict | None:
-    """The last drawing `owner` made on this server (in any session), or None."""
+    """The last drawing `owner` made on this server (in any session), or None: {"strokes", "data", "pen_width"}
+    (the pen's width then, None if unknown)."""
     kept = _remembered_drawings().get(owner)
     if kept is None:
         return None
-    strokes, data = kept
-    return {"strokes": json.loads(strokes), "data": data}
+    strokes, data, pen_width = kept
+    return {"strokes": json.loads(strokes), "data": data, "pen_width": pen_width}
 
 
 def canvas_key(generation: int) -> str:
@@ -84,9 +111,12 @@ def before_run(page_path: str, owner: str | None = None) -> None:
     strokes = drawing.get("raw") if hasattr(drawing, "get") else None
     data = drawing.get("data") if hasattr(drawing, "get") else None
     if isinstance(strokes, dict) and strokes.get("objects") and isinstance(data, str) and ";base64," in data:
+        previous = st.session_state.get(LAST_DRAWING_KEY)
         st.session_state[LAST_DRAWING_KEY] = kept = {"strokes": dict(strokes), "data": data}
-        if owner is not None:
-            remember_drawing(owner, kept)
+        # Remembered when it changes (a new stroke), not on every run: another tab's Clear stays done until this
+        # tab draws again.
+        if owner is not None and not (isinstance(previous, dict) and previous.get("data") == data):
+            remember_drawing(owner, kept, st.session_state.get(PEN_WIDTH_SAVED_KEY))
     previous = st.session_state.get(PAGE_OF_RUN_KEY)
     st.session_state[PAGE_OF_RUN_KEY] = page_path
     if previous is not None and previous != page_path:

@@ -537,5 +537,6 @@ def test_saved_by_finds_a_students_own_copies_of_a_drawing_only(tmp_path):
     assert drawings.saved_by("student-a", np.zeros((28, 28), np.uint8)) == []
     # An owner id that names no folder of its own finds nothing and reads nothing.
     assert drawings.saved_by("../student-a", images[0]) == []
+    assert drawings.has(first) and not drawings.has("../../etc/passwd")
     drawings.remove(first, owner="student-a")
-    assert drawings.saved_by("student-a", images[0]) == []
+    assert drawings.saved_by("student-a", images[0]) == [] and not drawings.has(first)

@@ -262,14 +262,26 @@ def test_a_reloaded_draw_page_starts_with_the_students_last_drawing_and_only_the
     at.session_state["page_path"] = "draw"
     at.session_state["owner"] = "student-a"
     at.session_state["draw_canvas_0"] = value
+    at.session_state[_draw_state.PEN_WIDTH_SAVED_KEY] = 30
     at.run()
-    assert _draw_state.remembered_drawing("student-a") == drawing
+    assert _draw_state.remembered_drawing("student-a") == {**drawing, "pen_width": 30}
     assert _draw_state.remembered_drawing("student-b") is None
-    # A reloads the page: a new session, the same cookie. The canvas starts with the strokes, and the answer is read.
+    # A reloads the page: a new session, the same cookie. The canvas starts with the strokes, and the answer is read;
+    # the pen is the one the drawing was made with.
     reloaded = open_page("pages/draw.py", **{_common.OWNER_KEY: "student-a"})
     assert canvas.calls[-1]["initial_drawing"] == value["drawing"]["raw"]
     [metric] = prediction_metric(reloaded)
     assert metric.value == "1"
+    assert reloaded.slider(key="draw_pen_width").value == 30 and canvas.calls[-1]["stroke_width"] == 30
+    # Only a new drawing is remembered again, not every run of a tab that still shows an older one: a Clear in
+    # another tab stays done.
+    _draw_state.remember_drawing("student-a", None)
+    at.run()
+    assert _draw_state.remembered_drawing("student-a") is None
+    at.session_state["draw_canvas_0"] = _canvas_value(np.flipud(drawn_one()).copy())
+    at.run()
+    assert _draw_state.remembered_drawing("student-a")["data"] != drawing["data"]
+    _draw_state.remember_drawing("student-a", drawing, 30)
     # Student B, on another browser, gets an empty canvas.
     other = open_page("pages/draw.py", **{_common.OWNER_KEY: "student-b"})
     assert canvas.calls[-1]["initial_drawing"] is None and prediction_metric(other) == []
@@ -288,17 +300,31 @@ def test_a_drawing_no_canvas_would_send_is_not_remembered_for_a_reload():
     from pages import _draw_state
 
     small = {"strokes": {"objects": [{"type": "path"}]}, "data": "data:image/png;base64,AAAA"}
-    _draw_state.remember_drawing("student-a", small)
-    assert _draw_state.remembered_drawing("student-a") == small
+    _draw_state.remember_drawing("student-a", small, 12)
+    assert _draw_state.remembered_drawing("student-a") == {**small, "pen_width": 12}
+    # A pen width the slider cannot give is not brought back.
+    for width in (999, 0, "12", 12.5, True):
+        _draw_state.remember_drawing("student-a", small, width)
+        assert _draw_state.remembered_drawing("student-a")["pen_width"] is None, width
     huge = {"strokes": {"objects": [{"type": "path", "path": [["L", 1, 1]] * 40_000}]}, "data": small["data"]}
     _draw_state.remember_drawing("student-a", huge)
     assert _draw_state.remembered_drawing("student-a") is None
     _draw_state.remember_drawing("student-a", {"strokes": {"objects": [object()]}, "data": small["data"]})
     assert _draw_state.remembered_drawing("student-a") is None
+    # Characters outside ASCII (up to 4 bytes each in memory) are no base64 data URL's; strokes nested far deeper
+    # than a canvas's would break every later canvas of that student; data that is not text is no data URL.
+    nested = {"objects": []}
+    for _ in range(1500):
+        nested = {"objects": [nested]}
+    for hostile in ({**small, "data": "data:image/png;base64," + "\U0001F600" * 1000},
+                    {**small, "strokes": nested}, {**small, "data": b"data:image/png;base64,AAAA"}):
+        _draw_state.remember_drawing("student-a", small)
+        _draw_state.remember_drawing("student-a", hostile)
+        assert _draw_state.remembered_drawing("student-a") is None
     for number in range(_draw_state.REMEMBERED_STUDENTS + 1):
         _draw_state.remember_drawing(f"student-{number}", small)
     assert _draw_state.remembered_drawing("student-0") is None
-    assert _draw_state.remembered_drawing(f"student-{_draw_state.REMEMBERED_STUDENTS}") == small
+    assert _draw_state.remembered_drawing(f"student-{_draw_state.REMEMBERED_STUDENTS}")["strokes"] == small["strokes"]
 
 
 def test_an_empty_canvas_asks_for_a_digit_and_predicts_nothing(trained_run, canvas):
@@ -989,6 +1015,16 @@ def test_saving_adds_the_drawing_with_the_chosen_label_to_the_class_set(trained_
     save.click().run()
     assert not at.exception, at.exception
     assert class_set.ClassSet(tmp_path / "drawings").images_and_labels()[1].tolist() == [4]
+    # Removed meanwhile (the Class drawings page, by the student or the teacher): the page no longer says it is
+    # saved, and offers to save it again.
+    drawings = class_set.ClassSet(tmp_path / "drawings")
+    drawings.add(np.zeros((28, 28), np.uint8), 0)
+    at.run()
+    assert "2 drawings." in at.success[0].value
+    drawings.remove(drawings.drawings()[0].id)
+    at.run()
+    assert [button.label for button in at.button if button.key == "draw_save"] == ["Save to the class drawings"]
+    assert not at.success
 
 
 def test_a_reloaded_drawing_already_saved_says_so_instead_of_saving_a_second_copy(trained_run, canvas, tmp_path):

@@ -380,6 +380,19 @@ def test_a_canvas_png_of_the_right_size_is_decoded():
     assert preprocess.decode_png(buffer.getvalue()).shape == (280, 280, 4)
 
 
+def test_the_canvas_decoder_reads_png_only():
+    import io
+
+    from PIL import Image
+
+    # The canvas sends PNG; a JPEG or GIF in its place (a crafted message) reaches no other decoder.
+    for kind in ("JPEG", "GIF"):
+        buffer = io.BytesIO()
+        Image.new("RGB", (280, 280)).save(buffer, format=kind)
+        with pytest.raises(ValueError, match="cannot be read"):
+            preprocess.decode_png(buffer.getvalue())
+
+
 def test_a_huge_array_is_refused_before_any_work():
     import time
 
