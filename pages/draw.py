@@ -160,6 +160,12 @@ PRESENTER_STYLE = """
   .st-key-draw_view_under_input { display: none; }
   .st-key-draw_view_in_answer { display: block; }
 }
+/* A projector less than 800 px high (1024x768, 1366x768): under the canvas the model's view would end below the
+   screen; it goes after the answer, which has the room under its chart. */
+@media (max-height: 799px) and (min-width: 641px) {
+  .st-key-draw_view_under_input { display: none; }
+  .st-key-draw_view_in_answer { display: block; }
+}
 /* The five tabs under the answer are where the teacher clicks, not what the class reads: their names keep a
    size at which all five fit in a row. */
 .st-key-draw_tab [role="tab"] p, .st-key-draw_tab [role="tab"] { font-size: 19px !important; }

@@ -276,6 +276,11 @@ def test_one_click_default_model_reads_digits_drawn_with_the_mouse(app_url, page
         box = page.locator(selector).first.bounding_box()
         assert box["y"] >= 0 and box["y"] + box["height"] <= 768 and box["x"] + box["width"] <= 1024, (selector,
                                                                                                        box)
+    # The 28 x 28 image the model received too: on a screen this short it sits after the answer, not under the
+    # canvas, where it would end below the screen.
+    view = page.locator(".st-key-draw_view_in_answer img").bounding_box()
+    assert view is not None and view["y"] + view["height"] <= 768, view
+    assert page.locator(".st-key-draw_view_under_input img").bounding_box() is None
     # With the sidebar closed, the pages are listed along the top, the Draw page among those shown; one click
     # there opens another page, still in presenter mode.
     top_links = page.locator("[data-testid='stTopNavLink']")
