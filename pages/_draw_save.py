@@ -33,8 +33,9 @@ def save_drawing(reading: inference.Reading, chosen: runs.Run, class_names: tupl
     else:
         saved = still_saved(saved)
     image_column, label_column = st.columns([1, 5], gap="medium")
-    image_column.image(gallery.enlarge(image[None], 112)[0], width=112, caption="The 28\u00a0×\u00a028 image to save",
-                       alt="The 28 by 28 pixel image that will be saved")
+    image_column.image(gallery.enlarge(image[None], 112)[0], width=112,
+                       caption=f"The 28\u00a0×\u00a028 image {'to save' if saved is None else 'saved'}",
+                       alt="The 28 by 28 pixel image that is saved")
     with label_column:
         # Each new drawing gets a new label choice (its key), starting on what the model said, or on the label the
         # student saved it with.
