@@ -13,6 +13,8 @@ other habits, other sizes. This module scores one run, or every digit run, on th
         print(class_evaluation.comparison_sentence(run, result))
 """
 
+import math
+
 import numpy as np
 
 from core import evaluation, inference, text
@@ -54,15 +56,36 @@ def comparison_sentence(run, result: evaluation.Evaluation) -> str:
     if test_accuracy is None:
         return sentence + "."
     sentence += f", against **{test_accuracy:.1%}** on its own test set."
-    gap = test_accuracy - result.accuracy
-    if gap > 0.05:
+    # A score on a few drawings is a rough one: the 95% interval says how rough, and whether the gap is real.
+    low, high = score_interval(right, total)
+    sentence += (f" From {total:,} drawing{'s' if total != 1 else ''}, its score on the class's handwriting is likely "
+                 f"between {low:.0%} and {high:.0%}.")
+    if test_accuracy > high:
         sentence += (" The class's handwriting is harder for it than the test images, which come from the same "
                      "writers as its training images.")
-    elif gap < -0.05:
-        sentence += " The class draws more clearly than its test set: a good sign for the class, or too few drawings."
+    elif test_accuracy < low:
+        sentence += " The class draws more clearly than its test set."
+    elif high - low > WIDE_INTERVAL:
+        sentence += (" Its test score lies in that range: more drawings will tell whether the class's handwriting "
+                     "is harder for it.")
     else:
         sentence += " It copes with the class's handwriting about as well as with its test images."
     return sentence
+
+
+# An interval wider than this (ten points) does not say "about as well": it says "more drawings".
+WIDE_INTERVAL = 0.10
+
+
+def score_interval(right: int, total: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval (95% with z = 1.96) of an accuracy of `right` out of `total`: where the model's
+    true accuracy on such drawings likely lies. Sound for small counts, unlike the plain +/- 2 standard errors."""
+    if total <= 0:
+        raise ValueError(f"An accuracy needs at least one drawing; got {total}.")
+    share = right / total
+    centre = (share + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def hardest_digit_sentence(result: evaluation.Evaluation) -> str | None:

@@ -49,10 +49,28 @@ def test_the_comparison_names_both_accuracies_and_what_the_gap_means():
     result = result_of([1, 2, 3, 0], [1, 2, 3, 4])
     sentence = class_evaluation.comparison_sentence(fake_run(test_accuracy=0.98), result)
     assert "**3 of 4**" in sentence and "**75.0%**" in sentence and "**98.0%**" in sentence
-    assert "harder for it" in sentence
+    assert "harder for it than the test images" in sentence
+    # Four drawings say little: the score's 95% interval is 30% to 95%, which holds a test score of 77%.
+    assert "From 4 drawings, its score on the class's handwriting is likely between 30% and 95%." in sentence
     close = class_evaluation.comparison_sentence(fake_run(test_accuracy=0.77), result)
-    assert "about as well" in close
+    assert "more drawings will tell" in close and "about as well" not in close
     assert class_evaluation.comparison_sentence(fake_run(), result).endswith("(**75.0%**).")
+    # Two hundred drawings: a narrow interval (91% to 97%) decides.
+    many = result_of([1] * 190 + [2] * 10, [1] * 200)
+    assert "about as well" in class_evaluation.comparison_sentence(fake_run(test_accuracy=0.96), many)
+    assert "harder for it" in class_evaluation.comparison_sentence(fake_run(test_accuracy=0.99), many)
+    perfect = result_of([1] * 200, [1] * 200)
+    assert "more clearly" in class_evaluation.comparison_sentence(fake_run(test_accuracy=0.90), perfect)
+
+
+def test_the_score_interval_is_wilsons():
+    low, high = class_evaluation.score_interval(3, 4)
+    assert (round(low, 4), round(high, 4)) == (0.3006, 0.9544)
+    assert class_evaluation.score_interval(0, 5)[0] == 0.0 and class_evaluation.score_interval(5, 5)[1] == 1.0
+    low, high = class_evaluation.score_interval(190, 200)
+    assert 0.90 < low < 0.95 < high < 0.98
+    with pytest.raises(ValueError, match="at least one drawing"):
+        class_evaluation.score_interval(0, 0)
 
 
 def test_the_hardest_digit_is_the_one_read_worst_with_what_it_is_taken_for():
