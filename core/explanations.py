@@ -29,7 +29,8 @@ An adversarial example's size (epsilon) is measured on that 0-1 scale, as in the
   2018), within an L-infinity bound epsilon, tried for a ladder of epsilons in one batch; the smallest that
   changes the answer (or gives the target class) wins.
 - **What a filter wants:** gradient ascent on the input from faint noise, with a light blur and decay so the
-  picture stays smooth, for every filter of the first two convolution layers at once.
+  picture stays smooth, for every filter of the first two convolution layers at once. What climbs is the filter's
+  mean answer as the next layer receives it, after its batch normalisation and ReLU.
 """
 
 import collections
@@ -515,7 +516,7 @@ class Explainer:
         key = ("ascent", layer_name)
         if key not in self._traced:
             tf = self._tf
-            response_model = self._keras.Model(self._start, self.model.get_layer(layer_name).output)
+            response_model = self._keras.Model(self._start, self._answer_of(layer_name).output)
             all_filters = int(self.model.get_layer(layer_name).output.shape[-1])
             channel = tf.constant(np.eye(filters, all_filters, dtype=np.float32))
 
@@ -536,13 +537,20 @@ class Explainer:
             self._traced[key] = step
         return self._traced[key]
 
+    def _answer_of(self, layer_name: str):
+        """The layer whose output is a convolution's answer as the next layer receives it: the end of its stage (batch
+        normalisation and ReLU). A convolution without its own ReLU is linear: the picture that raises its mean
+        answer most is then all white or all black, whatever the filter's pattern (the default model's first
+        layer showed only such squares); after the ReLU, only the places where the pattern is found count."""
+        return _stage_end(self.model, self.model.get_layer(layer_name))
+
     def filter_responses(self, layer_name: str, images: np.ndarray) -> np.ndarray:
         """(images, filters): each filter's mean response to each uint8 image, for a convolution layer."""
         layer = self.model.get_layer(layer_name)
         images = np.asarray(images)
         self._check(images[0])
         images = images.reshape((len(images), *self.input_shape))
-        response_model = self._keras.Model(self._start, layer.output)
+        response_model = self._keras.Model(self._start, self._answer_of(layer.name).output)
         unit = self._tf.constant(images.astype(np.float32) / 255.0)
         with self._lock:
             responses = np.asarray(response_model(self._to_start(unit), training=False))

@@ -140,12 +140,13 @@ def colourise(images: np.ndarray, palette: np.ndarray = VIRIDIS) -> np.ndarray:
     return np.asarray(palette, dtype=np.uint8)[images]
 
 
-def tile(images: np.ndarray, columns: int, gap: int = 2, gap_value: int = 255) -> np.ndarray:
+def tile(images: np.ndarray, columns: int, gap: int = 2, gap_value=255, empty_value=None) -> np.ndarray:
     """Lays a batch of small images out in a grid, row after row, with `gap` pixels of `gap_value` between them.
 
     Args:
         images: `(N, height, width)` or `(N, height, width, channels)` uint8.
-        columns: Images per row; the last row is left partly empty (filled with the gap colour).
+        columns: Images per row; the last row is left partly empty (filled with the gap colour, or with
+            `empty_value` from the last image's gap on: a page's white rather than a block of a coloured gap).
 
     Returns:
         One uint8 image of `rows * height + (rows - 1) * gap` by `columns * width + (columns - 1) * gap`
@@ -167,6 +168,8 @@ def tile(images: np.ndarray, columns: int, gap: int = 2, gap_value: int = 255) -
         row, column = divmod(index, columns)
         top, left = row * (height + gap), column * (width + gap)
         grid[top:top + height, left:left + width] = image
+    if empty_value is not None and count % columns:
+        grid[-height - min(gap, grid.shape[0] - height):, (count % columns) * (width + gap):] = empty_value
     return grid
 
 
@@ -202,10 +205,17 @@ def filter_grid(filter_images: np.ndarray, columns: int = 8, minimum_side: int =
     """One picture of a convolution's filters, `(N, k, k)` gray or `(N, k, k, 3)` colour uint8, tiled like the maps.
 
     Gray filters are shown in gray (white: a positive weight, which answers to ink; black: a negative one), on
-    a light gap so that each filter's square stands out.
+    a light blue gap that no gray weight has, so that each filter's square stands out (a light gray gap melted
+    into the light weights around it).
     """
     filter_images = np.asarray(filter_images)
     if filter_images.ndim == 3:
         # RGB, so that the gap can be a colour no filter has (filters already use the whole gray range).
         filter_images = np.repeat(filter_images[..., np.newaxis], 3, axis=-1)
-    return tile(enlarge(filter_images, minimum_side), columns=columns, gap=gap, gap_value=230)
+    # The last row's empty places are the page's white, not a block of the gap's blue.
+    return tile(enlarge(filter_images, minimum_side), columns=columns, gap=gap, gap_value=FILTER_GAP_COLOUR,
+                empty_value=255)
+
+
+# The gap between a convolution's filters: a light blue, which no gray filter has.
+FILTER_GAP_COLOUR = np.array([150, 190, 240], dtype=np.uint8)

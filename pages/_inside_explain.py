@@ -56,7 +56,8 @@ def filter_wishes(inspector) -> None:
         wishes = explainer.filter_wishes()
     for number, wish in enumerate(wishes):
         # A mid-grey gap: many filters want ink everywhere, and their white squares must not melt together.
-        grid = gallery.tile(gallery.enlarge(wish.images, 56), columns=FILTER_COLUMNS, gap=4, gap_value=128)
+        grid = gallery.tile(gallery.enlarge(wish.images, 56), columns=FILTER_COLUMNS, gap=4, gap_value=128,
+                            empty_value=255)
         if number == 0 and inspector.filters is not None:
             weights_column, wishes_column = st.columns([1, 2])
             filter_images = inspector.filter_images()[:len(wish.images)]
@@ -64,11 +65,13 @@ def filter_wishes(inspector) -> None:
             weights_column.caption("Its weights: light where a filter wants ink, dark where it wants none.")
             wishes_column.image(grid, width="stretch")
             wishes_column.caption(f"{wish.title}: what each filter wants, in the same places. Stripes: an edge "
-                                  "detector wants edges everywhere; white: a filter that wants ink anywhere.")
+                                  "detector wants edges everywhere; white: a filter that wants ink anywhere; black: "
+                                  "one that answers to empty paper (it marks where there is no ink).")
         else:
             st.image(grid, width="content")
             st.caption(f"{wish.title}: the second convolution combines the first one's strokes into larger "
-                       "patterns, so what it wants is larger too.")
+                       "patterns, so what it wants is larger too. A dark square: a filter that answers to empty "
+                       "paper, or one that faint noise does not wake.")
 
 
 # --- the map of the test set -------------------------------------------------------------------------------------

@@ -340,3 +340,28 @@ def test_a_class_opening_a_new_map_at_once_makes_it_once(trained, sample, tmp_pa
     assert len(made) == 1 and len(maps) == 3
     for other in maps[1:]:
         np.testing.assert_array_equal(other.coordinates, maps[0].coordinates)
+
+
+def test_a_convolution_followed_by_batch_norm_and_relu_wants_its_pattern_not_a_blank_square():
+    """The default model's convolutions have no activation of their own (batch norm and ReLU follow): their mean
+    answer is linear in the picture, so climbing it gave all-white or all-black squares whatever the filter. The
+    climb is on the answer after the ReLU: an edge detector then wants stripes of ink and paper."""
+    import keras
+
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Conv2D(2, 3, padding="same", use_bias=False, name="block_conv")(inputs)
+    x = keras.layers.BatchNormalization(name="block_bn")(x)
+    x = keras.layers.ReLU(name="block_relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+    edges = np.zeros((3, 3, 1, 2), np.float32)
+    edges[:, 0, 0, 0], edges[:, 2, 0, 0] = -1.0, 1.0    # filter 0: a vertical edge (its weights add up to 0)
+    edges[0, :, 0, 1], edges[2, :, 0, 1] = -1.0, 1.0    # filter 1: a horizontal edge
+    model.get_layer("block_conv").set_weights([edges])
+    [wish] = explanations.Explainer(model).filter_wishes(layers=1)
+    for image in wish.images:
+        # Both ink and paper, in stripes: not one blank square.
+        assert (image > 200).mean() > 0.15 and (image < 55).mean() > 0.15, image
+    # Stripes across the edge's direction: the vertical edge's picture changes along its rows, not its columns.
+    vertical = wish.images[0].astype(float)
+    assert np.abs(np.diff(vertical, axis=1)).mean() > 3 * np.abs(np.diff(vertical, axis=0)).mean()

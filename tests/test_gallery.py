@@ -145,6 +145,13 @@ def test_filter_grid_shows_gray_and_colour_filters_as_rgb_squares():
     assert gray.shape == (9, 29, 3)
     colour = gallery.filter_grid(np.zeros((4, 3, 3, 3), dtype=np.uint8), columns=2, minimum_side=3, gap=1)
     assert colour.shape == (7, 7, 3)
+    # The gaps are a colour no gray weight has (a light gray melted into light weights); the last row's empty
+    # places are the page's white.
+    assert (gray[:, 9] == gallery.FILTER_GAP_COLOUR).all() and len(set(gallery.FILTER_GAP_COLOUR.tolist())) > 1
+    white = gallery.filter_grid(np.zeros((4, 3, 3), dtype=np.uint8), columns=3, minimum_side=3, gap=1)
+    assert white.shape == (7, 11, 3)
+    assert (white[3:, 4:] == 255).all() and (white[4:, :3] == 0).all()
+    assert (white[:3, 3] == gallery.FILTER_GAP_COLOUR).all()
 
 
 def test_colourise_maps_gray_levels_through_the_palette():
