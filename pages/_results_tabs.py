@@ -46,10 +46,12 @@ def summary(run: runs.Run, result: evaluation.Evaluation | None, dataset: datase
     st.caption(_training_facts(run))
     history = run.history
     if history.get("loss"):
+        # Through the app's chart helper: larger type in presenter mode, and no toolbar over the legend on a phone.
         loss_column, accuracy_column = st.columns(2)
-        loss_column.plotly_chart(charts.history_curves(history, "loss"), key="results_page_loss_curve")
-        accuracy_column.plotly_chart(charts.history_curves(history, "accuracy"),
-                                     key="results_page_accuracy_curve")
+        with loss_column:
+            _common.chart(charts.history_curves(history, "loss"), key="results_page_loss_curve")
+        with accuracy_column:
+            _common.chart(charts.history_curves(history, "accuracy"), key="results_page_accuracy_curve")
     elif not run.imported_from:
         st.info("No epoch finished, so there are no curves to show.")
     per_class = figures.get("per_class_accuracy") if figures else None

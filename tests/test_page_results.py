@@ -48,6 +48,26 @@ def test_summary_shows_the_stored_test_accuracy(trained_run):
     assert metrics["Mistakes"] == f"{stored['mistakes']:,}"
 
 
+def test_in_presenter_mode_the_curves_grow_with_the_page_and_keep_no_toolbar(trained_run):
+    """The loss and accuracy curves go through the app's chart helper like every other chart: larger type on a
+    projector (they stayed at 12 px), and no toolbar over the legend."""
+    import json
+
+    from pages import _common, _presenter
+
+    def curves(app):
+        return {key: chart for chart in app.get("plotly_chart")
+                for key in ("results_page_loss_curve", "results_page_accuracy_curve") if chart.proto.id.endswith(key)}
+
+    normal = curves(open_results_page())
+    presenter = curves(open_page(PAGE, **{_presenter.KEY: True}))
+    assert len(normal) == len(presenter) == 2
+    for key, chart in presenter.items():
+        spec = json.loads(chart.proto.spec)
+        assert spec["layout"]["font"]["size"] > json.loads(normal[key].proto.spec)["layout"]["font"]["size"]
+        assert json.loads(chart.proto.config) == _common.PLOTLY_CONFIG
+
+
 def test_mistakes_count_is_every_misclassified_test_image(trained_run):
     app = open_results_page()
     reference = reference_evaluation(trained_run)
