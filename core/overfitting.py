@@ -17,6 +17,10 @@ import math
 # Training accuracy must rise by more than this (0.2 percentage points) after the best epoch to count as
 # "still rising": less is noise between two epochs.
 RISING_ACCURACY = 0.002
+# The validation loss must end more than this (3%) above its lowest to count as "got worse": less is the same
+# loss give or take an epoch's noise (0.213 → 0.216), where the model has stopped improving on new images
+# rather than begun to memorise.
+WORSE_LOSS = 0.03
 
 
 def _finite(value) -> bool:
@@ -108,10 +112,16 @@ def overfitting_sentence(history: dict, *, hold_out_chosen: bool = True) -> str:
         return (f"The validation loss rose in the last epoch {loss_change} after its lowest at epoch {best}: "
                 "one epoch may be noise, but if it keeps rising while the training accuracy climbs, the model "
                 "is starting to overfit.")
-    if rising:
+    worse = not _finite(last_loss) or last_loss > best_loss * (1 + WORSE_LOSS)
+    if rising and worse:
         return (f"Since epoch {best} the training accuracy has kept rising "
                 f"({_percent(best_accuracy)} → {_percent(last_accuracy)}) while the validation loss got worse "
                 f"{loss_change}: the model is memorising the training images (overfitting).")
+    if rising:
+        return (f"Since epoch {best} the training accuracy has kept rising "
+                f"({_percent(best_accuracy)} → {_percent(last_accuracy)}) while the validation loss stayed about "
+                f"the same {loss_change}: the model no longer gets better on images it has not seen, the first "
+                "sign of overfitting. More epochs would not help.")
     return (f"The validation loss has not improved for {since} epochs since epoch {best} {loss_change}, and the "
             "training accuracy has stopped rising too: the model has learnt what it can with these settings.")
 
