@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from core import evaluation, inference, text
+from core import evaluation, inference, runs, text
 
 
 def digit_runs(candidates) -> list:
@@ -109,12 +109,17 @@ def hardest_digit_sentence(result: evaluation.Evaluation) -> str | None:
 def score_row(run, result: evaluation.Evaluation) -> dict:
     """One row of the table that scores every model: what the run is and how it does, on both test sets."""
     test_accuracy = run.test_accuracy
+    right = int((result.predictions == result.labels).sum())
+    low, high = score_interval(right, len(result.labels))
     return {
         "Model": run.name,
-        "Architecture": run.architecture,
-        "Trained on": run.dataset,
+        # The names every other page uses ("Modern CNN", "MNIST sample"), not the registries' keys.
+        "Architecture": runs.readable_architecture(run.architecture),
+        "Trained on": runs.readable_dataset(run.dataset),
         "Test set accuracy": test_accuracy,
         "Class drawings accuracy": result.accuracy,
+        # Where its accuracy on such drawings likely lies (95%): a difference inside it is no finding.
+        "Likely range": f"{low:.0%} to {high:.0%}",
         # In percentage points: how much worse (negative) the model reads the class than its own test set.
         "Difference": None if test_accuracy is None else round(100 * (result.accuracy - test_accuracy), 1),
         "Mistakes": int((result.predictions != result.labels).sum()),

@@ -411,15 +411,25 @@ class Run:
 def readable_training(architecture: str | None, dataset: str | None) -> str:
     """"Modern CNN on MNIST sample + pen-drawn digits" for ("modern_cnn", "digits_mix"): the short names in the
     registries, or the keys themselves when a registry does not know them (a model imported from elsewhere)."""
-    from core import architectures, datasets  # here, not at the top: both import more than a run needs
+    return f"{readable_architecture(architecture)} on {readable_dataset(dataset)}"
+
+
+def readable_architecture(architecture: str | None) -> str | None:
+    """"Modern CNN" for "modern_cnn": the registry's short name, or the key itself when it knows none."""
+    from core import architectures  # here, not at the top: it imports more than a run needs
 
     title = architectures.title_of(architecture)
-    architecture_name = title.split(":")[0] if title else architecture
+    return title.split(":")[0] if title else architecture
+
+
+def readable_dataset(dataset: str | None) -> str | None:
+    """"MNIST sample + pen-drawn digits" for "digits_mix": the registry's title, or the key itself."""
+    from core import datasets  # here, not at the top: it imports more than a run needs
+
     try:
-        dataset_name = datasets.get_info(dataset).title
+        return datasets.get_info(dataset).title
     except (ValueError, TypeError):
-        dataset_name = dataset
-    return f"{architecture_name} on {dataset_name}"
+        return dataset
 
 
 def best_epoch_words(run: "Run") -> str:

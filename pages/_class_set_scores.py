@@ -116,12 +116,18 @@ def every_model(candidates: list[runs.Run], drawings: class_set.ClassSet, snapsh
     rows.sort(key=lambda row: (-row["Class drawings accuracy"], -(row["Test set accuracy"] or 0)))
     st.dataframe(
         pandas.DataFrame(rows), hide_index=True, width="stretch",
+        # Short headers, so that every column fits beside the model's name at 1280 px.
         column_config={
-            "Test set accuracy": st.column_config.NumberColumn(format="percent"),
-            "Class drawings accuracy": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0,
-                                                                       format="percent"),
+            "Test set accuracy": st.column_config.NumberColumn("Test set", format="percent",
+                                                               help="Accuracy on the model's own test set."),
+            "Class drawings accuracy": st.column_config.ProgressColumn("Drawings", min_value=0.0,
+                                                                       max_value=1.0, format="percent",
+                                                                       width="small"),
+            "Likely range": st.column_config.TextColumn(
+                "Likely range", help="Where the model's accuracy on such drawings likely lies (a 95% interval): "
+                                     "with few drawings it is wide, and a difference inside it is no finding."),
             "Difference": st.column_config.NumberColumn(
-                format="%+.1f points", help="Class drawings accuracy minus test set accuracy, in percentage points."),
+                format="%+.1f pt", help="Class drawings accuracy minus test set accuracy, in percentage points."),
         },
     )
     st.markdown(class_evaluation.best_sentence(rows))

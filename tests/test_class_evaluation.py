@@ -94,6 +94,9 @@ def test_a_score_row_has_both_accuracies():
     row = class_evaluation.score_row(fake_run(test_accuracy=0.9), result_of([1, 2], [1, 3]))
     assert row["Test set accuracy"] == 0.9 and row["Class drawings accuracy"] == 0.5 and row["Mistakes"] == 1
     assert row["Difference"] == -40.0
+    # The names the other pages use, and where the class score likely lies (1 of 2 right: 9% to 91%).
+    assert (row["Architecture"], row["Trained on"]) == ("CNN", "MNIST sample (offline)")
+    assert row["Likely range"] == "9% to 91%"
 
 
 def test_the_best_model_sentence_names_every_model_that_ties():
