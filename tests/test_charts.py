@@ -20,8 +20,25 @@ def test_batch_points_sit_at_fractional_epochs():
               {"kind": "epoch", "epoch": 1, "loss": 1.0}, batch(2, 5, 10, 0.5)]
     x, y = charts.batch_points(events, "loss")
     assert x == [0.5, 1.0, 1.5]
-    # The second stretch's own mean is (10 * 1.0 - 5 * 2.0) / 5 = 0; the curve moves 30% of the way to it.
-    assert y == pytest.approx([2.0, 1.4, 1.4 + 0.3 * (0.5 - 1.4)])
+    # The second stretch's own mean is (10 * 1.0 - 5 * 2.0) / 5 = 0; half an epoch long, it counts for
+    # 1 - exp(-0.5 / 0.1) of the curve: nearly all of it (a fast training's few events do not lag).
+    weight = 1 - math.exp(-0.5 / charts.LIVE_SMOOTHING_EPOCHS)
+    second = 2.0 + weight * (0.0 - 2.0)
+    assert y == pytest.approx([2.0, second, second + weight * (0.5 - second)])
+
+
+def test_the_live_curve_meets_its_epoch_points_whatever_the_number_of_events():
+    """A teacher review: a fast training (a few events an epoch) drew its live curve far above its own epoch
+    point. Smoothing by the epoch's share, not per event, keeps the curve near the epoch's last batches."""
+    for events_per_epoch in (2, 4, 40):
+        steps = 40
+        true_loss = [2.0 * math.exp(-t / 10) for t in range(1, steps + 1)]
+        reported = [sum(true_loss[:step]) / step for step in range(1, steps + 1)]
+        events = [batch(1, step, steps, reported[step - 1])
+                  for step in range(steps // events_per_epoch, steps + 1, steps // events_per_epoch)]
+        x, y = charts.batch_points(events, "loss")
+        # At the epoch's end the curve is below the epoch's mean (its early batches were worse), near its end.
+        assert y[-1] < reported[-1], events_per_epoch
 
 
 def test_the_live_curve_does_not_fall_straight_down_when_an_epoch_begins():
