@@ -23,8 +23,10 @@ FILTER_COLUMNS = 8
 
 def explain(run: runs.Run, inspector, drawing: np.ndarray | None) -> None:
     """Below the layers: what the filters want, and the map of the test set (with the drawing as a star)."""
-    with st.container(border=True):
-        filter_wishes(inspector)
+    # A dense network has no filters: the page has said so above the layers, once is enough.
+    if inspector.no_filters_message is None:
+        with st.container(border=True):
+            filter_wishes(inspector)
     with st.container(border=True):
         st.subheader(":material/scatter_plot: The map of the test set")
         st.markdown("Each dot is a test image, placed by what the model's last hidden layer makes of it: images "

@@ -114,7 +114,9 @@ def test_a_dense_network_has_no_filters_to_want_anything(trained_run):
     app = open_page("pages/inside.py", run_id=created.id)
     app.selectbox(key="inside_page_run").set_value(created.id).run()
     assert not app.exception, app.exception
-    assert any("no convolution layer, so it has no filters" in info.value for info in app.info)
+    # Said once, above the layers: no second box under "What each filter wants" saying the same.
+    assert sum("no convolution layer" in info.value for info in app.info) == 1
+    assert "What each filter wants" not in " ".join(subheader.value for subheader in app.subheader)
 
 
 def test_a_heat_map_must_match_its_image():
