@@ -201,8 +201,13 @@ def set_current_drawing(image) -> None:
 
 
 def current_drawing():
-    """The 28x28 uint8 image the Draw page last gave the model, or None; other pages look inside it."""
-    return st.session_state.get(CURRENT_DRAWING_KEY)
+    """The 28x28 uint8 image the Draw page last gave the model, or None; other pages look inside it. In a session
+    the Draw page has not run in yet (a reload of another page), the student's remembered drawing."""
+    if CURRENT_DRAWING_KEY not in st.session_state:
+        from pages import _draw_input  # here: the Draw page's image code, only for a session that needs it
+
+        st.session_state[CURRENT_DRAWING_KEY] = _draw_input.remembered_drawing_image(owner())
+    return st.session_state[CURRENT_DRAWING_KEY]
 
 
 def run_picker(candidates: list[runs.Run], *, label: str = "Model", key: str = "run_picker",

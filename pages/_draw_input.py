@@ -143,6 +143,20 @@ def drawing(owner: str | None = None):
     return picture
 
 
+def remembered_drawing_image(owner: str):
+    """The 28x28 image the Draw page gives a model for `owner`'s remembered drawing (`_draw_state`), or None: what
+    the other pages look inside when a reload opened them before the Draw page."""
+    remembered = _draw_state.remembered_drawing(owner)
+    picture = _sent_picture(remembered["data"]) if remembered is not None else None
+    if picture is None:
+        return None
+    try:
+        prepared = preprocess.preprocess(picture)
+    except ValueError:
+        return None
+    return None if prepared.is_blank else prepared.image
+
+
 def _sent_picture(data_url: str):
     """The RGBA picture of a PNG data URL the canvas sent, or None when it is not one."""
     try:

@@ -89,6 +89,31 @@ def test_the_current_drawing_is_the_default_source_when_there_is_one(trained_run
     assert not [message for message in [*app.success, *app.error] if "True label" in message.value]
 
 
+def test_a_reload_of_this_page_looks_inside_the_students_remembered_drawing(trained_run):
+    """A reload opened on this page (a new session, before the Draw page ran) has the student's last drawing, as
+    the Draw page would show it (a teacher review: it sent them to draw again)."""
+    import base64
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from pages import _common, _draw_state
+
+    picture = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    ImageDraw.Draw(picture).line([(140, 40), (140, 240)], fill=(255, 255, 255, 255), width=18)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    _draw_state.remember_drawing("student-a", {"strokes": {"objects": [{"type": "path"}]},
+                                               "data": "data:image/png;base64," + base64.b64encode(buffer.getvalue())
+                                               .decode()})
+    app = open_page(PAGE, **{_common.OWNER_KEY: "student-a"})
+    assert app.segmented_control[0].value == "Current drawing"
+    assert app.metric[0].label == "Prediction" and app.metric[0].value == "1"
+    # Another student has none.
+    other = open_page(PAGE, **{_common.OWNER_KEY: "student-b"})
+    assert other.segmented_control[0].value != "Current drawing"
+
+
 def test_without_a_drawing_the_drawing_source_sends_the_student_to_the_draw_page(trained_run):
     app = open_page(PAGE)
     app.segmented_control[0].set_value("Current drawing").run()
