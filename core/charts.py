@@ -222,11 +222,12 @@ def compare_runs(histories: dict[str, dict], metric: str, *, validation: bool = 
     title = f"{'Validation' if validation else 'Training'} {METRIC_TITLES[metric].lower()}"
     # Long run names make a long legend: it goes under the chart, one run per line, with room for each.
     legend_height = 24 * len(histories) + 50
-    # Compared runs often differ by a point or two: the accuracy axis zooms in on them instead of 0-100%, and
-    # says so, so that a class does not read a 2-point gap as a chasm.
+    # Compared runs often differ by a point or two: the accuracy axis zooms in on them instead of 0-100%, and its
+    # title says so, so that a class does not read a 2-point gap as a chasm. (Said in the chart's title too, it was
+    # cut off on a 1024 px projector.)
     zoomed = metric == "accuracy"
-    figure = _layout(figure, metric, title=title + (" (axis zoomed to the runs)" if zoomed else ""),
-                     epochs=longest, height=height + legend_height, whole_accuracy_range=not zoomed)
+    figure = _layout(figure, metric, title=title, epochs=longest, height=height + legend_height,
+                     whole_accuracy_range=not zoomed)
     if zoomed:
         figure.update_yaxes(title_text="Accuracy (zoomed in)")
     figure.update_layout(

@@ -165,7 +165,9 @@ def test_the_loss_axis_holds_every_point_drawn():
 def test_compared_accuracy_says_its_axis_is_zoomed():
     figure = charts.compare_runs({"a": {"val_accuracy": [0.95, 0.96]}, "b": {"val_accuracy": [0.94, 0.965]}},
                                  "accuracy")
-    assert "zoomed" in figure.layout.title.text and "zoomed" in figure.layout.yaxis.title.text
+    # The axis says it; the title stays short enough for a 1024 px projector (it was cut off there).
+    assert "zoomed" in figure.layout.yaxis.title.text
+    assert figure.layout.title.text == "Validation accuracy"
 
 
 @pytest.mark.parametrize("value, text", [(0.7451, "74.5%"), (0.721, "72.1%"), (1.0, "100.0%"), (0.0, "0.0%"),
