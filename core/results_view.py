@@ -23,7 +23,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from core import evaluation, runs
+from core import charts, evaluation, runs
 
 MISTAKES_PER_PAGE = 24
 CELL_IMAGE_LIMIT = 36
@@ -236,8 +236,9 @@ def replay_change_sentence(replay, epoch: int) -> str:
     return f"{sentence}: accuracy on these images {trend} {figures}."
 
 
-def replay_accuracy_figure(replay, epoch: int, height: int = 240) -> go.Figure:
-    """Accuracy on the replay images after every epoch, with the chosen epoch marked."""
+def replay_accuracy_figure(replay, epoch: int, height: int = 240, kept_epoch: int | None = None) -> go.Figure:
+    """Accuracy on the replay images after every epoch, with the chosen epoch marked, and `kept_epoch` (the epoch
+    whose model the run keeps, chosen by its loss: not always the highest point here) as a dashed line."""
     epochs = np.arange(1, replay.epochs + 1)
     accuracies = [replay.accuracy(int(value)) for value in epochs]
     figure = go.Figure()
@@ -245,6 +246,13 @@ def replay_accuracy_figure(replay, epoch: int, height: int = 240) -> go.Figure:
                                 line={"color": "#4f46e5"}, hovertemplate="epoch %{x}: %{y:.1%}<extra></extra>"))
     figure.add_trace(go.Scatter(x=[epoch], y=[accuracies[epoch - 1]], mode="markers", name="this epoch",
                                 marker={"size": 14, "color": "#d62728"}, hoverinfo="skip"))
+    if kept_epoch is not None and 1 <= kept_epoch <= replay.epochs and replay.epochs > 1:
+        side = "left" if kept_epoch > (replay.epochs + 1) / 2 else "right"
+        figure.add_vline(x=kept_epoch, line={"color": charts.BEST_EPOCH_COLOUR, "width": 2, "dash": "dash"},
+                         annotation={"text": f"kept: epoch {kept_epoch}",
+                                     "font": {"size": 12, "color": charts.BEST_EPOCH_COLOUR},
+                                     "bgcolor": "rgba(255, 255, 255, 0.8)"},
+                         annotation_position="bottom " + side)
     figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False,
                          title={"text": "Accuracy on these images, epoch by epoch", "font": {"size": 14}})
     figure.update_xaxes(title_text="Epoch", dtick=1 if replay.epochs <= 20 else None)

@@ -35,6 +35,10 @@ def epoch_replay(run: runs.Run) -> None:
     total = len(recorded.labels)
     st.markdown(f"After every epoch of its training, the model answered the same **{total:,} test images**. "
                 "Slide through the epochs to watch its answers, and its mistakes, change as it learned.")
+    if run.has_model and run.best_epoch is not None and recorded.epochs > 1:
+        st.caption(f"On the chart, the dashed line is the epoch the run keeps ({run.best_epoch}), chosen by its "
+                   f"loss. Its test accuracy on the Summary tab counts every test image, not only these {total:,}, "
+                   "so the two may differ a little.")
     if recorded.epochs > 1:
         epoch = st.slider("Epoch", 1, recorded.epochs, 1, key=f"{REPLAY_EPOCH_KEY}_{run.id}",
                           help="The model's answers after this epoch of training.")
@@ -52,8 +56,9 @@ def epoch_replay(run: runs.Run) -> None:
                         help="How many of the replay images the model classified right after this epoch.")
     if recorded.epochs > 1:
         with chart_column:
-            _common.chart(results_view.replay_accuracy_figure(recorded, epoch, height=190),
-                          key="results_page_replay_accuracy")
+            _common.chart(results_view.replay_accuracy_figure(
+                recorded, epoch, height=190, kept_epoch=run.best_epoch if run.has_model else None),
+                key="results_page_replay_accuracy")
     st.markdown(results_view.replay_change_sentence(recorded, epoch))
     shown = results_view.replay_shown_images(recorded)
     grid_column, confusion_column = st.columns([1.15, 1], gap="large")

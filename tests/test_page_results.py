@@ -298,6 +298,13 @@ def test_epoch_replay_shows_each_epochs_answers_and_what_changed(trained_run):
     assert metrics["Accuracy after epoch 1"] == "60.0%"
     captions = captions_in(replay_tab)
     assert len(captions) == 30
+    # The epoch the run keeps (its best by loss) is marked on the replay's chart, and said under the words.
+    assert any(caption.value.startswith("On the chart, the dashed line is the epoch the run keeps (1)")
+               for caption in replay_tab.caption)
+    figure = results_view.replay_accuracy_figure(recorded, 2, kept_epoch=1)
+    assert [shape.x0 for shape in figure.layout.shapes] == [1]
+    assert [annotation.text for annotation in figure.layout.annotations] == ["kept: epoch 1"]
+    assert not results_view.replay_accuracy_figure(recorded, 2).layout.shapes
     first_right = sum(caption.startswith(":green[✓") for caption in captions)
 
     slider.set_value(2).run()
