@@ -275,7 +275,7 @@ def _model_line() -> str:
     except OSError:
         trained = False
     if trained:
-        return "none chosen yet: pick one on the Draw or Results page"
+        return "none chosen yet: the Draw, Results and Inside pages choose one for you"
     if training_queue().active():
         return "none yet: the first one is training"
     return "none yet: train one on the Train page, or in one click on the Draw page"

@@ -70,7 +70,8 @@ def _sidebar_model_line(app) -> str:
 
 def test_the_sidebar_says_where_to_find_a_model_or_make_one(trained_run, isolated_runs):
     # A saved model on the server, none chosen yet by this visitor: not "none yet".
-    assert _sidebar_model_line(run_home()) == "**Model:** none chosen yet: pick one on the Draw or Results page"
+    assert _sidebar_model_line(run_home()) == ("**Model:** none chosen yet: the Draw, Results and Inside pages "
+                                               "choose one for you")
     (isolated_runs / trained_run / "model.keras").unlink()
     assert _sidebar_model_line(run_home()).startswith("**Model:** none yet: train one on the Train page")
     # While the first model trains (someone's one click, say), not an offer to train one.
