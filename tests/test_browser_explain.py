@@ -124,8 +124,9 @@ def test_draw_a_digit_then_see_why_the_model_says_it(small_map, an_ann_too, app_
 
     # 5. The Inside page: what each filter wants, and the map there.
     open_page(page, "inside")
-    wait_for_text(page, "What each filter wants")
-    assert "no convolution layer" in main_text(page)  # the ANN has no filters to show
+    # The ANN has no filters to show: the page says so once, above its layers, and has no filter pictures.
+    wait_for_text(page, "no convolution layer")
+    assert "What each filter wants" not in main_text(page)
     page.locator("[data-testid='stSelectbox']").filter(has_text="Model").first.click()
     page.get_by_role("option").filter(has_text="test cnn").first.click()
     idle(page)
