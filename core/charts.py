@@ -252,11 +252,12 @@ def per_class_accuracy(class_names, accuracies, *, height: int = 320,
         text=[percent(value) if value is not None else "" for value in values], textposition="outside",
         textfont={"size": 12}, cliponaxis=False,
     ))
-    # Plotly shrinks a label to its bar's width: in a narrow column "100.0%" became about 6 px. It keeps 10 px at
-    # least, and may reach over the gap to the next bar.
+    # Plotly shrinks a label to its bar's width: in a narrow column "100.0%" became about 6 px, and shown at 10 px
+    # the labels ran into each other. A label that does not fit at 10 px is left out: the axis (and the pointer)
+    # still give the value.
     figure.update_layout(title={"text": "Accuracy per class", "font": {"size": 18}}, height=height,
                          margin={"l": 10, "r": 10, "t": 50, "b": 10}, font={"size": 14},
-                         uniformtext={"minsize": 10, "mode": "show"})
+                         uniformtext={"minsize": 10, "mode": "hide"})
     figure.update_xaxes(type="category", title_text=None)
     figure.update_yaxes(tickformat=".0%", range=[0, 1.12], title_text=measured_on)
     return figure

@@ -114,15 +114,18 @@ def every_model(candidates: list[runs.Run], drawings: class_set.ClassSet, snapsh
     if not rows:
         return
     rows.sort(key=lambda row: (-row["Class drawings accuracy"], -(row["Test set accuracy"] or 0)))
+    # Percentages with one decimal, as every other page shows them (a fraction column would show two).
+    table = pandas.DataFrame(rows)
+    for column in ("Test set accuracy", "Class drawings accuracy"):
+        table[column] = table[column] * 100
     st.dataframe(
-        pandas.DataFrame(rows), hide_index=True, width="stretch",
+        table, hide_index=True, width="stretch",
         # Short headers, so that every column fits beside the model's name at 1280 px.
         column_config={
-            "Test set accuracy": st.column_config.NumberColumn("Test set", format="percent",
+            "Test set accuracy": st.column_config.NumberColumn("Test set", format="%.1f%%",
                                                                help="Accuracy on the model's own test set."),
-            "Class drawings accuracy": st.column_config.ProgressColumn("Drawings", min_value=0.0,
-                                                                       max_value=1.0, format="percent",
-                                                                       width="small"),
+            "Class drawings accuracy": st.column_config.NumberColumn(
+                "Drawings", format="%.1f%%", help="Accuracy on the class drawings."),
             "Likely range": st.column_config.TextColumn(
                 "Likely range", help="Where the model's accuracy on such drawings likely lies (a 95% interval): "
                                      "with few drawings it is wide, and a difference inside it is no finding."),

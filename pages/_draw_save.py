@@ -34,7 +34,7 @@ def save_drawing(reading: inference.Reading, chosen: runs.Run, class_names: tupl
         saved = still_saved(saved)
     image_column, label_column = st.columns([1, 5], gap="medium")
     image_column.image(gallery.enlarge(image[None], 112)[0], width=112,
-                       caption=f"The 28\u00a0×\u00a028 image {'to save' if saved is None else 'saved'}",
+                       caption=f"28\u00a0×\u00a028, {'to save' if saved is None else 'saved'}",
                        alt="The 28 by 28 pixel image that is saved")
     with label_column:
         # Each new drawing gets a new label choice (its key), starting on what the model said, or on the label the
@@ -114,23 +114,26 @@ def saved_before(image, fingerprint: str) -> dict | None:
 
 
 def add_to_class_set(image, label: int, fingerprint: str) -> None:
-    """The Save button's callback: adds the drawing, or replaces this drawing's earlier save with a new label.
+    """The Save button's callback: adds the drawing, or replaces this student's earlier save of it with a new label.
 
     It runs before the page is drawn again, so the page already shows the drawing as saved (and the button
     disabled, so that a double click saves once). What happened is kept in the session for the page to say.
     """
     st.session_state.pop(SAVE_ERROR_KEY, None)
-    earlier = st.session_state.get(SAVED_KEY)
+    owner = _common.owner()
     try:
         drawings = class_set.ClassSet()
-        drawing_id = drawings.add(image, label, owner=_common.owner())
-        if earlier is not None and earlier["fingerprint"] == fingerprint and drawings.has(earlier["id"]):
-            # The student changed their mind about this very drawing: keep one copy, with the new label. (One
-            # removed meanwhile, on the Class drawings page, leaves only the new copy already.)
-            try:
-                drawings.remove(earlier["id"], owner=_common.owner())
-            except PermissionError:
-                pass  # removed and its id gone from the student's list between the two lines above
+        # This student's copies of this very drawing, saved in this tab or in another one (two tabs bring the same
+        # drawing back after a reload): the class's test set keeps one copy, with the label chosen last.
+        copies = drawings.saved_by(owner, image)
+        same = [copy for copy in copies if copy.label == label]
+        drawing_id = same[-1].id if same else drawings.add(image, label, owner=owner)
+        for copy in copies:
+            if copy.id != drawing_id:
+                try:
+                    drawings.remove(copy.id, owner=owner)
+                except PermissionError:
+                    pass  # removed meanwhile (Class drawings page), its id gone from the student's list
         count = len(drawings)
     except (ValueError, OSError) as error:
         # The class set's messages already say what to do (a full set, an unwritable folder).

@@ -42,6 +42,9 @@ REMEMBERED_DRAWING_CHARACTERS = 256 * 1024
 # A canvas's strokes nest about 5 deep (objects, a path, its points); much deeper is no canvas's, and a very deep
 # value would break the canvas of every later session of that student.
 MAX_STROKES_DEPTH = 32
+# And at most this many numbers, names and lists in all (a digit's drawing: a few thousand; a drawing within the
+# size bound has fewer than this): a crafted value of millions costs no more than this to look at.
+MAX_STROKES_ITEMS = 100_000
 
 
 @st.cache_resource(show_spinner=False)
@@ -56,8 +59,10 @@ def remember_drawing(owner: str, drawing: dict | None, pen_width: int | None = N
     if drawing is not None:
         try:
             strokes, data = drawing["strokes"], drawing["data"]
-            # ASCII only (JSON's escapes, a base64 data URL): one byte a character, as the bound counts them.
-            if isinstance(data, str) and data.isascii() and _depth(strokes) <= MAX_STROKES_DEPTH:
+            # ASCII only (JSON's escapes, a base64 data URL): one byte a character, as the bound counts them. The
+            # cheap checks first: a crafted value of megabytes is refused before it is walked or written out.
+            if (isinstance(data, str) and len(data) <= REMEMBERED_DRAWING_CHARACTERS and data.isascii()
+                    and _fits(strokes)):
                 kept = (json.dumps(strokes, separators=(",", ":")), data)
         except (TypeError, ValueError, KeyError, RecursionError):
             kept = None
@@ -68,18 +73,20 @@ def remember_drawing(owner: str, drawing: dict | None, pen_width: int | None = N
     _remembered_drawings().put(owner, kept)
 
 
-def _depth(value) -> int:
-    """How deeply lists and dicts nest in `value` (a canvas's strokes: about 5), counted without recursion."""
-    deepest, stack = 0, [(value, 1)]
+def _fits(value) -> bool:
+    """Whether lists and dicts nest at most MAX_STROKES_DEPTH deep in `value` (a canvas's strokes: about 5), with at
+    most MAX_STROKES_ITEMS items in all: walked without recursion, and given up on as soon as either is passed."""
+    items, stack = 0, [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, dict):
             item = list(item.values())
         if isinstance(item, list):
-            deepest = max(deepest, depth)
-            if depth <= MAX_STROKES_DEPTH:
-                stack.extend((child, depth + 1) for child in item if isinstance(child, (dict, list)))
-    return deepest
+            items += len(item)
+            if depth > MAX_STROKES_DEPTH or items > MAX_STROKES_ITEMS:
+                return False
+            stack.extend((child, depth + 1) for child in item if isinstance(child, (dict, list)))
+    return True
 
 
 def remembered_drawing(owner: str) -> dict | None:

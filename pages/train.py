@@ -115,7 +115,8 @@ def compare_runs(dataset_info: datasets.DatasetInfo) -> None:
     rows = []
     for label, run_id in zip(histories, chosen):
         run = by_id[run_id]
-        rows.append({"Run": label, "Architecture": run.architecture, "Epochs": run.epochs_done,
+        rows.append({"Run": label, "Architecture": runs.readable_architecture(run.architecture),
+                     "Epochs": run.epochs_done,
                      "Test accuracy": None if run.test_accuracy is None else 100 * run.test_accuracy,
                      "Training time": _common.format_duration(run.duration)})
     st.dataframe(rows, hide_index=True,

@@ -85,8 +85,10 @@ def test_every_model_is_scored_in_one_table(trained_run):
     button(at, "Score every model (1)").click().run()
     assert not at.exception
     [table] = at.dataframe
-    assert table.value["Class drawings accuracy"].between(0, 1).all()
-    assert list(table.value["Model"]) == ["test cnn"]
+    # Percentages (one decimal on the page, as everywhere), readable names, and the likely range.
+    assert table.value["Class drawings accuracy"].between(0, 100).all()
+    assert list(table.value["Model"]) == ["test cnn"] and list(table.value["Architecture"]) == ["CNN"]
+    assert table.value["Likely range"].str.fullmatch(r"\d+% to \d+%").all()
 
 
 def test_without_a_digit_model_the_page_says_where_to_train_one():

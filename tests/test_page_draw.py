@@ -1053,6 +1053,20 @@ def test_a_reloaded_drawing_already_saved_says_so_instead_of_saving_a_second_cop
     [save] = [button for button in reloaded.button if button.key == "draw_save"]
     save.click().run()
     assert class_set.ClassSet(tmp_path / "drawings").images_and_labels()[1].tolist() == [1]
+    # Two tabs of one student bring the same drawing back, and both offer to save it (each looked before either
+    # saved): saved in one, then in the other, the class set keeps one copy.
+    _draw_state.remember_drawing("student-c", drawing)
+    first, second = (open_tab(open_page("pages/draw.py", **{_common.OWNER_KEY: "student-c"}), SAVE_TAB)
+                     for _ in range(2))
+    for tab in (first, second):
+        [save] = [button for button in tab.button if button.key == "draw_save"]
+        assert save.label == "Save to the class drawings"
+        save.click().run()
+        assert not tab.exception, tab.exception
+    assert len(class_set.ClassSet(tmp_path / "drawings").saved_by("student-c", preprocess.preprocess(drawn_one())
+                                                                     .image)) == 1
+    [save] = [button for button in second.button if button.key == "draw_save"]
+    assert save.label == "Saved" and save.disabled
     # Another student with the very same drawing brought back has saved nothing: theirs is offered.
     _draw_state.remember_drawing("student-b", drawing)
     other = open_tab(open_page("pages/draw.py", **{_common.OWNER_KEY: "student-b"}), SAVE_TAB)
